@@ -1,0 +1,171 @@
+/**
+ * The words of otesse-sync, used the same way in code, API, UI and docs.
+ *
+ * | term              | meaning                                                                                   |
+ * | ----------------- | ----------------------------------------------------------------------------------------- |
+ * | Connection        | a connected app: provider + encrypted credentials + non-secret config (e.g. API base URL) |
+ * | SyncJob           | what to sync: connection, entityType, direction, mode, schedule, retry/timeout policy,    |
+ * |                   | conflictStrategy, field mappings                                                          |
+ * | FieldMappingRule  | sourceField (dot path) → targetField, optional transform, default for null, per direction |
+ * | ExternalReference | link localId ↔ externalId for (connection, entityType), with the content hash last synced |
+ * |                   | on each side                                                                              |
+ * | SyncExecution     | one run: trigger, attempt, status, counters, startedAt, completedAt, durationSeconds      |
+ * | RecordFailure     | one record that failed in one execution: record key, side, phase, error kind, message     |
+ * | DeadLetter        | a record that failed in 3+ executions: kept out of automatic retries until a person acts   |
+ * | Endpoint          | one side of a sync; provider connectors and the local store implement the same interface |
+ *
+ * These are API types (camelCase). Database row types (snake_case) live in `src/store/`.
+ */
+
+export const Direction = { inbound: 'inbound', outbound: 'outbound', bidirectional: 'bidirectional' } as const;
+export type Direction = (typeof Direction)[keyof typeof Direction];
+export const DIRECTIONS = Object.values(Direction);
+
+export const SyncMode = { full: 'full', incremental: 'incremental' } as const;
+export type SyncMode = (typeof SyncMode)[keyof typeof SyncMode];
+export const SYNC_MODES = Object.values(SyncMode);
+
+export const ConflictStrategy = {
+  provider_wins: 'provider_wins',
+  local_wins: 'local_wins',
+  newest_wins: 'newest_wins',
+  manual: 'manual',
+} as const;
+export type ConflictStrategy = (typeof ConflictStrategy)[keyof typeof ConflictStrategy];
+export const CONFLICT_STRATEGIES = Object.values(ConflictStrategy);
+
+export const ExecutionStatus = {
+  queued: 'queued',
+  running: 'running',
+  completed: 'completed',
+  completed_with_errors: 'completed_with_errors',
+  failed: 'failed',
+  timed_out: 'timed_out',
+  cancelled: 'cancelled',
+} as const;
+export type ExecutionStatus = (typeof ExecutionStatus)[keyof typeof ExecutionStatus];
+export const EXECUTION_STATUSES = Object.values(ExecutionStatus);
+export const FINAL_STATUSES: readonly ExecutionStatus[] = [
+  'completed',
+  'completed_with_errors',
+  'failed',
+  'timed_out',
+  'cancelled',
+];
+
+export const Trigger = { manual: 'manual', scheduled: 'scheduled', webhook: 'webhook', retry: 'retry' } as const;
+export type Trigger = (typeof Trigger)[keyof typeof Trigger];
+export const TRIGGERS = Object.values(Trigger);
+
+/** The two sides of a sync. `local` is the application's own database (Otesse). */
+export const Side = { local: 'local', provider: 'provider' } as const;
+export type Side = (typeof Side)[keyof typeof Side];
+
+/** Where in the processing of one record a failure happened. */
+export const FailurePhase = { fetch: 'fetch', map: 'map', conflict: 'conflict', write: 'write' } as const;
+export type FailurePhase = (typeof FailurePhase)[keyof typeof FailurePhase];
+
+/** The direction a FieldMappingRule applies to. `both` rules are used as written for inbound and reversed for outbound. */
+export const RuleDirection = { inbound: 'inbound', outbound: 'outbound' } as const;
+export type RuleDirection = (typeof RuleDirection)[keyof typeof RuleDirection];
+
+/** A transform applied to a value while mapping, by name from the registry, with its arguments. */
+export interface TransformSpec {
+  name: string;
+  /** Arguments for transforms that take them (map_values: `{ values, default? }`, concat: `{ fields, separator }`, template: `{ template }`). */
+  args?: Record<string, unknown>;
+}
+
+export interface FieldMappingRule {
+  /** Dot path in the source record, e.g. `address.city`. */
+  sourceField: string;
+  /** Dot path in the target record. */
+  targetField: string;
+  transform?: TransformSpec | undefined;
+  /** Used when the source value is null or missing (applied before the transform). */
+  defaultValue?: unknown;
+  /** Which run direction this rule serves: inbound (provider → local) or outbound (local → provider). */
+  direction: RuleDirection;
+}
+
+export type Schedule = { type: 'manual' } | { type: 'cron'; cron: string; timezone: string };
+
+export interface SyncJob {
+  id: string;
+  connectionId: string;
+  name: string;
+  entityType: string;
+  direction: Direction;
+  mode: SyncMode;
+  schedule: Schedule;
+  retryOnFailure: boolean;
+  maxRetries: number;
+  timeoutMinutes: number;
+  conflictStrategy: ConflictStrategy | null;
+  enabled: boolean;
+  fieldMappings: FieldMappingRule[];
+  /** Start of the last successful run minus the overlap; incremental runs read changes since then. */
+  cursor: Date | null;
+  lastRunAt: Date | null;
+  nextRunAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface Connection {
+  id: string;
+  name: string;
+  provider: string;
+  config: Record<string, unknown>;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ExecutionCounters {
+  processed: number;
+  created: number;
+  updated: number;
+  skipped: number;
+  failed: number;
+}
+
+export interface SyncExecution extends ExecutionCounters {
+  id: string;
+  jobId: string;
+  trigger: Trigger;
+  attempt: number;
+  status: ExecutionStatus;
+  /** Why a run stopped early (circuit breaker, run-level error, timeout, cancel), or null. */
+  haltReason: string | null;
+  /** Ids that a single-record run (webhook, dead-letter retry) was limited to, or null for a whole run. */
+  recordKeys: string[] | null;
+  startedAt: Date | null;
+  completedAt: Date | null;
+  durationSeconds: number | null;
+  createdAt: Date;
+}
+
+export interface RecordFailure {
+  id: string;
+  executionId: string;
+  jobId: string;
+  recordKey: string;
+  side: Side;
+  phase: FailurePhase;
+  errorKind: string;
+  message: string;
+  createdAt: Date;
+}
+
+export interface DeadLetter {
+  id: string;
+  jobId: string;
+  recordKey: string;
+  side: Side;
+  failureCount: number;
+  lastError: string;
+  lastExecutionId: string;
+  status: 'open' | 'retried' | 'discarded';
+  createdAt: Date;
+  updatedAt: Date;
+}

@@ -1,0 +1,161 @@
+/**
+ * Turning zod results into `ValidationError`s whose issues read well in an API response or a form:
+ * every problem is listed, each with a dot path (`schedule.cron`, `fieldMappings.2.transform.args.values`)
+ * and a short message that completes the sentence "<path> …" ("is required", "must be between 1 and 10").
+ *
+ * Messages come from, in order: a message set on the schema itself (schemas set one where the generic text
+ * would be unclear, e.g. a range), then `humanMessage` below, which rewrites zod's defaults.
+ */
+import type { z } from 'zod';
+import type { FieldIssue } from './errors.ts';
+import { ValidationError } from './errors.ts';
+
+type RawIssue = z.core.$ZodRawIssue;
+type Issue = z.core.$ZodIssue;
+
+/** Parses `input` with `schema`; on failure throws a `ValidationError` listing every issue. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input, { error: humanMessage });
+  if (result.success) return result.data;
+  throw new ValidationError(toFieldIssues(result.error.issues), { cause: result.error });
+}
+
+/** Joins a zod path into a dot path: `['fieldMappings', 2, 'transform']` → `fieldMappings.2.transform`. */
+export function joinPath(path: readonly PropertyKey[]): string {
+  return path.map((p) => (typeof p === 'symbol' ? (p.description ?? '') : String(p))).join('.');
+}
+
+/** Flattens zod issues into `FieldIssue`s: one per unknown key, unions reduced to their closest option. */
+export function toFieldIssues(issues: readonly Issue[], prefix: readonly PropertyKey[] = []): FieldIssue[] {
+  const out: FieldIssue[] = [];
+  for (const issue of issues) {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) out.push({ path: joinPath([...path, key]), message: 'is not a recognized field' });
+    } else if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      out.push(...unionIssues(issue.errors, path));
+    } else {
+      out.push({ path: joinPath(path), message: issue.message });
+    }
+  }
+  return out;
+}
+
+/**
+ * A value matched none of a union's options. When every option failed on the value's type alone
+ * (`string | number` given `true`), say what the types are; otherwise report the issues of the option
+ * that came closest: the fewest issues about the value's own type, then the fewest issues.
+ */
+function unionIssues(branches: readonly (readonly Issue[])[], path: readonly PropertyKey[]): FieldIssue[] {
+  const rootTypeIssues = (b: readonly Issue[]) =>
+    b.filter((i) => i.code === 'invalid_type' && i.path.length === 0).length;
+  const allTypeMismatch = branches.every((b) => b.length === 1 && rootTypeIssues(b) === 1);
+  if (allTypeMismatch) {
+    const expected = [...new Set(branches.map((b) => (b[0]?.code === 'invalid_type' ? typeNoun(b[0].expected) : '')))];
+    return [{ path: joinPath(path), message: `must be ${expected.join(' or ')}` }];
+  }
+  let best: readonly Issue[] | undefined;
+  for (const b of branches) {
+    if (
+      best === undefined ||
+      rootTypeIssues(b) < rootTypeIssues(best) ||
+      (rootTypeIssues(b) === rootTypeIssues(best) && b.length < best.length)
+    ) {
+      best = b;
+    }
+  }
+  return toFieldIssues(best ?? [], path);
+}
+
+function typeNoun(expected: string): string {
+  switch (expected) {
+    case 'string':
+      return 'a string';
+    case 'number':
+      return 'a number';
+    case 'int':
+      return 'an integer';
+    case 'boolean':
+      return 'true or false';
+    case 'object':
+    case 'record':
+      return 'an object';
+    case 'array':
+    case 'tuple':
+      return 'an array';
+    case 'date':
+      return 'a date';
+    case 'null':
+      return 'null';
+    default:
+      return `a ${expected}`;
+  }
+}
+
+function list(values: readonly unknown[]): string {
+  return values.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', ');
+}
+
+/** Per-parse error map: zod's default messages rewritten as "is required", "must be one of …" and so on. */
+export function humanMessage(issue: RawIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type': {
+      if (issue.input === undefined) return 'is required';
+      if (issue.expected === 'never') return 'is not allowed';
+      if (issue.expected === 'number' || issue.expected === 'int') {
+        if (typeof issue.input === 'number' && !Number.isFinite(issue.input)) return 'must be a finite number';
+        // z.int() reports a non-number as expected "number"; its schema says it is an integer format.
+        const format: unknown = issue.schema === undefined ? undefined : Reflect.get(issue.schema._zod.def, 'format');
+        const integer = issue.expected === 'int' || (typeof format === 'string' && format.includes('int'));
+        return integer ? 'must be an integer' : 'must be a number';
+      }
+      return `must be ${typeNoun(issue.expected)}`;
+    }
+    case 'too_small': {
+      const min = Number(issue.minimum);
+      if (issue.origin === 'string') {
+        if (min === 1) return 'must not be empty';
+        return issue.exact ? `must be exactly ${min} characters` : `must be at least ${min} characters`;
+      }
+      if (issue.origin === 'array' || issue.origin === 'set') {
+        if (min === 1) return 'must not be empty';
+        return `must contain at least ${min} items`;
+      }
+      return issue.inclusive === false ? `must be greater than ${min}` : `must be at least ${min}`;
+    }
+    case 'too_big': {
+      const max = Number(issue.maximum);
+      if (issue.origin === 'string') {
+        return issue.exact ? `must be exactly ${max} characters` : `must be at most ${max} characters`;
+      }
+      if (issue.origin === 'array' || issue.origin === 'set') return `must contain at most ${max} items`;
+      return issue.inclusive === false ? `must be less than ${max}` : `must be at most ${max}`;
+    }
+    case 'invalid_value':
+      if (issue.input === undefined && !issue.values.includes(undefined)) return 'is required';
+      return issue.values.length === 1 ? `must be ${list(issue.values)}` : `must be one of ${list(issue.values)}`;
+    case 'invalid_format':
+      return issue.format === 'regex' ? 'has an invalid format' : `must be a valid ${issue.format}`;
+    case 'not_multiple_of':
+      return `must be a multiple of ${issue.divisor}`;
+    case 'invalid_key':
+      return 'has an invalid key';
+    case 'invalid_element':
+      return 'has an invalid element';
+    case 'invalid_union': {
+      // A discriminated union whose discriminator matched no option: the issue sits at the discriminator.
+      const options: unknown = issue.options;
+      if (typeof issue.discriminator === 'string' && Array.isArray(options)) {
+        const input = issue.input;
+        const value =
+          typeof input === 'object' && input !== null
+            ? (input as Record<string, unknown>)[issue.discriminator]
+            : undefined;
+        return value === undefined ? 'is required' : `must be one of ${list(options)}`;
+      }
+      return 'does not match any allowed shape';
+    }
+    default:
+      return undefined;
+  }
+}

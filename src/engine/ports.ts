@@ -1,0 +1,67 @@
+import type { Kysely } from 'kysely';
+import type { ExecutionCounters, FailurePhase, Side } from '../domain/types.ts';
+
+/** The columns of an ExternalReference a run reads. */
+export interface RefRow {
+  local_id: string;
+  external_id: string;
+  inbound_hash: string | null;
+  outbound_hash: string | null;
+}
+
+/** An ExternalReference to create or update after a successful write. Null hashes keep the stored value. */
+export interface RefUpsert {
+  localId: string;
+  externalId: string;
+  inboundHash: string | null;
+  outboundHash: string | null;
+  localVersion: string | null;
+  externalVersion: string | null;
+}
+
+export interface FailureRow {
+  recordKey: string;
+  side: Side;
+  phase: FailurePhase;
+  errorKind: string;
+  message: string;
+  /** Conflicts are recorded for review but are not retried automatically. */
+  retry: boolean;
+}
+
+/** What one committed page changes, written in one transaction. */
+export interface PageCommit {
+  /** Which id the upserted references are keyed on: the side the records were read from. */
+  refKey: 'local_id' | 'external_id';
+  refs: RefUpsert[];
+  failures: FailureRow[];
+  /** Records read from `side` that succeeded and were in the retry set: they leave it. */
+  recovered: { side: Side; keys: string[] };
+  counters: ExecutionCounters;
+  /** Present on the last chunk of a page: where the source stream stands now. */
+  checkpoint?: unknown;
+}
+
+/** The storage a run needs. Implemented by src/store over Kysely; the engine never writes SQL. */
+export interface RunStore {
+  lookupRefs(
+    connectionId: string,
+    entityType: string,
+    by: 'local_id' | 'external_id',
+    ids: string[],
+  ): Promise<Map<string, RefRow>>;
+  /**
+   * One transaction: `inside` runs first with the transaction (colocated writes) and returns the page's
+   * changes; then references, failures, retry set, dead letters, counters and checkpoint are written.
+   * Returns whether someone asked for this execution to be cancelled.
+   */
+  commitPage(
+    scope: { executionId: string; jobId: string; connectionId: string; entityType: string },
+    // biome-ignore lint/suspicious/noExplicitAny: the transaction also reaches the application's tables
+    inside: (transaction: Kysely<any>) => Promise<PageCommit>,
+  ): Promise<{ cancelRequested: boolean }>;
+  /** The job's retry set: records that failed before and are not dead-lettered. */
+  loadRetrySet(jobId: string): Promise<{ side: Side; recordKey: string }[]>;
+  /** Removes records from the retry set (e.g. deleted at the source, nothing left to sync). */
+  dropRetryItems(jobId: string, side: Side, keys: string[]): Promise<void>;
+}

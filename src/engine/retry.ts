@@ -1,0 +1,43 @@
+import { ProviderError } from '../domain/errors.ts';
+import { delay } from './abort.ts';
+
+/** How transient endpoint errors are retried inside a run. */
+export interface TransientRetryPolicy {
+  /** Tries in all, the first included. Default: 4. */
+  attempts: number;
+  /** First backoff, doubled each time, with full jitter. Default: 250 ms. */
+  baseDelayMs: number;
+  /** Longest single wait, Retry-After included. Default: 30 s. */
+  maxDelayMs: number;
+}
+
+export const DEFAULT_TRANSIENT_RETRY: TransientRetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 30_000 };
+
+export function isTransient(err: unknown): boolean {
+  return err instanceof ProviderError && err.kind === 'transient';
+}
+
+/** Backoff before try number `attempt` (1-based, the first retry is attempt 1), honouring Retry-After. */
+export function backoffMs(policy: TransientRetryPolicy, attempt: number, err?: unknown): number {
+  const retryAfter = err instanceof ProviderError ? err.retryAfterMs : undefined;
+  if (retryAfter !== undefined) return Math.min(policy.maxDelayMs, Math.max(0, retryAfter));
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  // "Equal jitter": at least half the ceiling, so a retry never fires immediately.
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+/** Runs `fn`, retrying while it throws a transient ProviderError, up to the policy's attempts. */
+export async function withTransientRetry<T>(
+  policy: TransientRetryPolicy,
+  signal: AbortSignal,
+  fn: () => Promise<T>,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isTransient(err) || attempt >= policy.attempts || signal.aborted) throw err;
+      await delay(backoffMs(policy, attempt, err), signal);
+    }
+  }
+}

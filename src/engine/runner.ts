@@ -1,0 +1,546 @@
+import { errorKindOf, errorMessage, ProviderError } from '../domain/errors.ts';
+import { applyMapping, type CompiledMapping, compileMapping } from '../domain/mapping.ts';
+import { circuitBreakerTripped, type RunHalt } from '../domain/status.ts';
+import type { ConflictStrategy, ExecutionCounters, FailurePhase, Side, SyncJob } from '../domain/types.ts';
+import { delay, RunAbort, raceAbort } from './abort.ts';
+import type { Endpoint, EndpointRecord, WriteOp, WriteResult } from './endpoint.ts';
+import { contentHash, idempotencyKey } from './hash.ts';
+import type { FailureRow, PageCommit, RefRow, RefUpsert, RunStore } from './ports.ts';
+import { backoffMs, isTransient, type TransientRetryPolicy, withTransientRetry } from './retry.ts';
+
+/** Where a run stands in its source streams; saved per page so a later attempt can resume. */
+export interface Checkpoint {
+  leg: 'inbound' | 'outbound';
+  /** The source's cursor after the last committed page; null = that leg finished. */
+  cursor: string | null;
+}
+
+export interface RunnerOptions {
+  /** Records per provider page and per local batch. Default: 100. */
+  pageSize: number;
+  retry: TransientRetryPolicy;
+}
+
+export interface RunInput {
+  job: SyncJob;
+  executionId: string;
+  provider: Endpoint;
+  local: Endpoint;
+  /** Incremental runs: read changes since this time (the job's cursor); null reads everything. */
+  since: Date | null;
+  /** Single-record run: only these records, read from this side. */
+  records: { side: Side; keys: string[] } | null;
+  resumeFrom: Checkpoint | null;
+  signal: AbortSignal;
+}
+
+export interface RunOutcome {
+  counters: ExecutionCounters;
+  halt: RunHalt | null;
+}
+
+/** A run-level fault: the whole run fails instead of every record (bad credentials, unknown table). */
+class RunLevelError extends Error {}
+
+interface Leg {
+  dir: 'inbound' | 'outbound';
+  source: Endpoint;
+  target: Endpoint;
+  sourceSide: Side;
+  targetSide: Side;
+  forward: CompiledMapping;
+  /** Maps the target's content back to the source's: used for echo hashes and conflict checks. */
+  reverse: CompiledMapping | null;
+  /** The reference column holding the source's id, and the target's. */
+  sourceKey: 'local_id' | 'external_id';
+  targetKey: 'local_id' | 'external_id';
+  forwardHash: 'inbound_hash' | 'outbound_hash';
+  reverseHash: 'inbound_hash' | 'outbound_hash';
+}
+
+type Plan =
+  | { kind: 'skip'; record: EndpointRecord }
+  | { kind: 'fail'; record: EndpointRecord; phase: FailurePhase; error: unknown; side: Side }
+  | { kind: 'conflict'; record: EndpointRecord; message: string }
+  | {
+      kind: 'write';
+      record: EndpointRecord;
+      op: WriteOp;
+      /** `forward` writes the source's content to the target; `reverse` writes the target's back (conflict lost). */
+      way: 'forward' | 'reverse';
+      forwardHash: string;
+      reverseHash: string | null;
+      /** The id on the other side of the record being written (target id for forward, source id for reverse). */
+      otherId: string | null;
+    };
+
+const zero = (): ExecutionCounters => ({ processed: 0, created: 0, updated: 0, skipped: 0, failed: 0 });
+
+/**
+ * The execution run: reads the source page by page, plans every record of a page against one batched
+ * reference lookup, writes the page in one call per side, and commits references, failures, counters
+ * and checkpoint in one transaction. See DESIGN.md, "The run, as data flows through it".
+ */
+export async function executeRun(store: RunStore, options: RunnerOptions, input: RunInput): Promise<RunOutcome> {
+  const run = new Run(store, options, input);
+  return run.execute();
+}
+
+class Run {
+  readonly counters = zero();
+  private readonly job: SyncJob;
+  private readonly signal: AbortSignal;
+  private retrySet = new Map<Side, Set<string>>();
+
+  constructor(
+    private readonly store: RunStore,
+    private readonly options: RunnerOptions,
+    private readonly input: RunInput,
+  ) {
+    this.job = input.job;
+    this.signal = input.signal;
+  }
+
+  async execute(): Promise<RunOutcome> {
+    try {
+      const halted = await this.runLegs();
+      return { counters: this.counters, halt: halted ? { kind: 'circuit_breaker' } : null };
+    } catch (err) {
+      if (this.signal.aborted) {
+        const reason = this.signal.reason;
+        return {
+          counters: this.counters,
+          halt: reason instanceof RunAbort && reason.status === 'timed_out' ? { kind: 'timed_out' } : { kind: 'cancelled' },
+        };
+      }
+      return { counters: this.counters, halt: { kind: 'error', message: describeRunError(err) } };
+    }
+  }
+
+  private legs(): Leg[] {
+    const { job } = this;
+    const rules = job.fieldMappings;
+    const has = (d: 'inbound' | 'outbound') => rules.some((r) => r.direction === d);
+    const inbound = compileMapping(rules, 'inbound');
+    const outbound = compileMapping(rules, 'outbound');
+    const both = job.direction === 'bidirectional';
+    const inLeg: Leg = {
+      dir: 'inbound',
+      source: this.input.provider,
+      target: this.input.local,
+      sourceSide: 'provider',
+      targetSide: 'local',
+      forward: inbound,
+      reverse: both || has('outbound') ? outbound : null,
+      sourceKey: 'external_id',
+      targetKey: 'local_id',
+      forwardHash: 'inbound_hash',
+      reverseHash: 'outbound_hash',
+    };
+    const outLeg: Leg = {
+      dir: 'outbound',
+      source: this.input.local,
+      target: this.input.provider,
+      sourceSide: 'local',
+      targetSide: 'provider',
+      forward: outbound,
+      reverse: both || has('inbound') ? inbound : null,
+      sourceKey: 'local_id',
+      targetKey: 'external_id',
+      forwardHash: 'outbound_hash',
+      reverseHash: 'inbound_hash',
+    };
+    if (job.direction === 'inbound') return [inLeg];
+    if (job.direction === 'outbound') return [outLeg];
+    return [inLeg, outLeg];
+  }
+
+  /** Returns true when the circuit breaker halted the run. */
+  private async runLegs(): Promise<boolean> {
+    const legs = this.legs();
+    const { records } = this.input;
+    if (records) {
+      const leg = legs.find((l) => l.sourceSide === records.side);
+      if (!leg) throw new RunLevelError(`a ${this.job.direction} job does not read records from the ${records.side} side`);
+      return this.processByIds(leg, records.keys, new Set());
+    }
+    for (const item of await this.store.loadRetrySet(this.job.id)) {
+      let set = this.retrySet.get(item.side);
+      if (!set) this.retrySet.set(item.side, (set = new Set()));
+      set.add(item.recordKey);
+    }
+    const resume = this.input.resumeFrom;
+    let started = resume === null;
+    for (const leg of legs) {
+      if (!started) {
+        if (leg.dir !== resume!.leg) continue;
+        started = true;
+        if (resume!.cursor === null) continue;
+      }
+      // Records that failed before are retried first, fetched by id (they may be outside the incremental window).
+      const seen = new Set<string>();
+      const retryKeys = [...(this.retrySet.get(leg.sourceSide) ?? [])];
+      if (await this.processByIds(leg, retryKeys, seen)) return true;
+      if (await this.processStream(leg, leg.dir === resume?.leg ? resume.cursor : null, seen)) return true;
+    }
+    return false;
+  }
+
+  private async processByIds(leg: Leg, keys: string[], seen: Set<string>): Promise<boolean> {
+    const size = this.options.pageSize;
+    for (let i = 0; i < keys.length; i += size) {
+      const ids = keys.slice(i, i + size);
+      const found = await this.call(() =>
+        leg.source.fetch({ entityType: this.job.entityType, ids, signal: this.signal }),
+      );
+      const foundIds = new Set(found.map((r) => r.id));
+      // Gone at the source: nothing left to sync, so it leaves the retry set.
+      const gone = ids.filter((id) => !foundIds.has(id));
+      if (gone.length > 0) await this.store.dropRetryItems(this.job.id, leg.sourceSide, gone);
+      for (const r of found) seen.add(r.id);
+      if (await this.processRecords(leg, found, undefined)) return true;
+    }
+    return false;
+  }
+
+  private async processStream(leg: Leg, startCursor: string | null, seen: Set<string>): Promise<boolean> {
+    let cursor = startCursor;
+    do {
+      const page = await this.call(() =>
+        leg.source.readPage({
+          entityType: this.job.entityType,
+          since: this.input.since,
+          cursor,
+          pageSize: this.options.pageSize,
+          signal: this.signal,
+        }),
+      );
+      const records = seen.size === 0 ? page.records : page.records.filter((r) => !seen.has(r.id));
+      const checkpoint: Checkpoint = { leg: leg.dir, cursor: page.nextCursor };
+      if (await this.processRecords(leg, records, checkpoint)) return true;
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    return false;
+  }
+
+  /**
+   * Processes records in chunks: the first chunk of a run stops at the circuit breaker's minimum (10) so
+   * that a run of bad records halts after 10, not after a whole page; the rest go a page at a time.
+   */
+  private async processRecords(leg: Leg, records: EndpointRecord[], checkpoint: Checkpoint | undefined) {
+    let i = 0;
+    if (records.length === 0 && checkpoint) {
+      await this.commit(leg, [], [], [], checkpoint);
+      return false;
+    }
+    while (i < records.length) {
+      const n = this.counters.processed < 10 ? 10 - this.counters.processed : records.length;
+      const chunk = records.slice(i, i + n);
+      i += chunk.length;
+      await this.processChunk(leg, chunk, i >= records.length ? checkpoint : undefined);
+      if (circuitBreakerTripped(this.counters)) return true;
+    }
+    return false;
+  }
+
+  private async processChunk(leg: Leg, records: EndpointRecord[], checkpoint: Checkpoint | undefined) {
+    if (this.signal.aborted) throw this.signal.reason;
+    const { job } = this;
+    const refs = await this.store.lookupRefs(
+      job.connectionId,
+      job.entityType,
+      leg.sourceKey,
+      records.map((r) => r.id),
+    );
+    const plans: Plan[] = [];
+    const toCheck: { index: number; ref: RefRow }[] = [];
+    for (const record of records) {
+      let mapped: Record<string, unknown>;
+      try {
+        mapped = applyMapping(leg.forward, record.data);
+      } catch (error) {
+        plans.push({ kind: 'fail', record, phase: 'map', error, side: leg.sourceSide });
+        continue;
+      }
+      const hash = contentHash(mapped);
+      const ref = refs.get(record.id);
+      if (ref && ref[leg.forwardHash] === hash) {
+        plans.push({ kind: 'skip', record });
+        continue;
+      }
+      const targetId = ref ? ref[leg.targetKey] : null;
+      plans.push({
+        kind: 'write',
+        record,
+        way: 'forward',
+        op: {
+          action: ref ? 'update' : 'create',
+          targetId,
+          data: mapped,
+          idempotencyKey: idempotencyKey(job.id, record.id, hash),
+          sourceId: record.id,
+        },
+        forwardHash: hash,
+        reverseHash: this.echoHash(leg.reverse, mapped),
+        otherId: targetId,
+      });
+      if (ref && job.direction === 'bidirectional') toCheck.push({ index: plans.length - 1, ref });
+    }
+    if (toCheck.length > 0) await this.detectConflicts(leg, plans, toCheck);
+
+    // Writes to non-colocated endpoints (providers) happen before the transaction; colocated ones inside it.
+    const forward = plans.flatMap((p, i) => (p.kind === 'write' && p.way === 'forward' ? [i] : []));
+    const reverse = plans.flatMap((p, i) => (p.kind === 'write' && p.way === 'reverse' ? [i] : []));
+    const results = new Map<number, WriteResult>();
+    const writeTo = async (endpoint: Endpoint, idx: number[], transaction?: unknown) => {
+      if (idx.length === 0) return;
+      const ops = idx.map((i) => (plans[i] as Extract<Plan, { kind: 'write' }>).op);
+      const res = await this.writeWithRetry(endpoint, ops, transaction);
+      idx.forEach((planIndex, k) => results.set(planIndex, res[k]!));
+    };
+    if (!leg.target.colocated) await writeTo(leg.target, forward);
+    if (!leg.source.colocated) await writeTo(leg.source, reverse);
+
+    await this.commitWith(leg, plans, results, checkpoint, async (transaction) => {
+      if (leg.target.colocated) await writeTo(leg.target, forward, transaction);
+      if (leg.source.colocated) await writeTo(leg.source, reverse, transaction);
+    });
+  }
+
+  /** Both sides changed since the last sync of a record: apply the job's conflict strategy. */
+  private async detectConflicts(leg: Leg, plans: Plan[], toCheck: { index: number; ref: RefRow }[]) {
+    const { job } = this;
+    const targets = await this.call(() =>
+      leg.target.fetch({
+        entityType: job.entityType,
+        ids: toCheck.map((c) => c.ref[leg.targetKey]),
+        signal: this.signal,
+      }),
+    );
+    const byId = new Map(targets.map((t) => [t.id, t]));
+    for (const { index, ref } of toCheck) {
+      const plan = plans[index] as Extract<Plan, { kind: 'write' }>;
+      const target = byId.get(ref[leg.targetKey]);
+      const lastReverse = ref[leg.reverseHash];
+      if (!target || lastReverse === null || !leg.reverse) continue;
+      let theirs: Record<string, unknown>;
+      try {
+        theirs = applyMapping(leg.reverse, target.data);
+      } catch (error) {
+        plans[index] = { kind: 'fail', record: plan.record, phase: 'conflict', error, side: leg.targetSide };
+        continue;
+      }
+      const theirHash = contentHash(theirs);
+      if (theirHash === lastReverse) continue; // only the source changed: a plain update
+      const winner = conflictWinner(job.conflictStrategy!, leg.sourceSide, plan.record, target);
+      if (winner === 'source') continue;
+      if (winner === 'manual') {
+        plans[index] = {
+          kind: 'conflict',
+          record: plan.record,
+          message: `both sides changed since the last sync (${leg.sourceSide} ${plan.record.id}, ${leg.targetSide} ${target.id}); strategy manual leaves it for review`,
+        };
+        continue;
+      }
+      // The target's version wins: write it back to the source.
+      plans[index] = {
+        kind: 'write',
+        record: plan.record,
+        way: 'reverse',
+        op: {
+          action: 'update',
+          targetId: plan.record.id,
+          data: theirs,
+          idempotencyKey: idempotencyKey(job.id, target.id, theirHash),
+          sourceId: target.id,
+        },
+        forwardHash: this.echoHash(leg.forward, theirs) ?? plan.forwardHash,
+        reverseHash: theirHash,
+        otherId: target.id,
+      };
+    }
+  }
+
+  /** The hash the other direction will compute for content we just wrote; null if it cannot be mapped. */
+  private echoHash(mapping: CompiledMapping | null, content: Record<string, unknown>): string | null {
+    if (!mapping) return null;
+    try {
+      return contentHash(applyMapping(mapping, content));
+    } catch {
+      return null;
+    }
+  }
+
+  private async commitWith(
+    leg: Leg,
+    plans: Plan[],
+    results: Map<number, WriteResult>,
+    checkpoint: Checkpoint | undefined,
+    inside: (transaction: unknown) => Promise<void>,
+  ) {
+    const delta = zero();
+    const refs: RefUpsert[] = [];
+    const failures: FailureRow[] = [];
+    const recovered: string[] = [];
+    const retrying = this.retrySet.get(leg.sourceSide);
+    const inbound = leg.dir === 'inbound';
+    const { job } = this;
+    const { cancelRequested } = await this.store.commitPage(
+      { executionId: this.input.executionId, jobId: job.id, connectionId: job.connectionId, entityType: job.entityType },
+      async (transaction) => {
+        await inside(transaction);
+        plans.forEach((plan, i) => {
+          delta.processed++;
+          const key = plan.record.id;
+          let ok = false;
+          switch (plan.kind) {
+            case 'skip':
+              delta.skipped++;
+              ok = true;
+              break;
+            case 'conflict':
+              delta.skipped++;
+              failures.push({
+                recordKey: key,
+                side: leg.sourceSide,
+                phase: 'conflict',
+                errorKind: 'conflict',
+                message: plan.message,
+                retry: false,
+              });
+              break;
+            case 'fail':
+              delta.failed++;
+              failures.push(this.failureRow(key, plan.side, plan.phase, plan.error));
+              break;
+            case 'write': {
+              const result = results.get(i)!;
+              const writtenSide = plan.way === 'forward' ? leg.targetSide : leg.sourceSide;
+              if (!result.ok) {
+                const kind = errorKindOf(result.error);
+                if (kind === 'auth' || kind === 'config') throw new RunLevelError(errorMessage(result.error));
+                delta.failed++;
+                failures.push(this.failureRow(key, writtenSide, 'write', result.error));
+                break;
+              }
+              ok = true;
+              if (plan.way === 'forward' && plan.op.action === 'create') delta.created++;
+              else delta.updated++;
+              const targetId = plan.way === 'forward' ? result.id : (plan.otherId ?? result.id);
+              const [inHash, outHash] = inbound
+                ? [plan.forwardHash, plan.reverseHash]
+                : [plan.reverseHash, plan.forwardHash];
+              refs.push({
+                localId: inbound ? targetId : key,
+                externalId: inbound ? key : targetId,
+                inboundHash: inHash,
+                outboundHash: outHash,
+                localVersion: null,
+                externalVersion: null,
+              });
+              break;
+            }
+          }
+          if (ok && retrying?.has(key)) recovered.push(key);
+        });
+        const commit: PageCommit = {
+          refKey: leg.sourceKey,
+          refs,
+          failures,
+          recovered: { side: leg.sourceSide, keys: recovered },
+          counters: delta,
+        };
+        if (checkpoint) commit.checkpoint = checkpoint;
+        return commit;
+      },
+    );
+    for (const k of Object.keys(delta) as (keyof ExecutionCounters)[]) this.counters[k] += delta[k];
+    for (const key of recovered) retrying?.delete(key);
+    if (cancelRequested && !this.signal.aborted) {
+      throw new RunAbort('cancelled', 'cancelled by request');
+    }
+  }
+
+  private async commit(leg: Leg, plans: Plan[], _x: unknown[], _y: unknown[], checkpoint: Checkpoint) {
+    await this.commitWith(leg, plans, new Map(), checkpoint, async () => {});
+  }
+
+  private failureRow(recordKey: string, side: Side, phase: FailurePhase, error: unknown): FailureRow {
+    return { recordKey, side, phase, errorKind: errorKindOf(error), message: errorMessage(error), retry: true };
+  }
+
+  /**
+   * One write call for the batch. Records the target rejected as transient (429, 5xx) are sent again
+   * after a backoff, up to the policy's attempts; what is left counts as failed.
+   */
+  private async writeWithRetry(endpoint: Endpoint, ops: WriteOp[], transaction?: unknown): Promise<WriteResult[]> {
+    const policy = this.options.retry;
+    const results: WriteResult[] = new Array(ops.length);
+    let pending = ops.map((_, i) => i);
+    for (let attempt = 1; ; attempt++) {
+      const batch = pending.map((i) => ops[i]!);
+      const request = {
+        entityType: this.job.entityType,
+        ops: batch,
+        signal: this.signal,
+        // biome-ignore lint/suspicious/noExplicitAny: handed through to colocated endpoints
+        ...(transaction ? { transaction: transaction as any } : {}),
+      };
+      const res = endpoint.colocated
+        ? await endpoint.write(request)
+        : await this.call(() => endpoint.write(request));
+      if (res.length !== batch.length) {
+        throw new RunLevelError(`endpoint returned ${res.length} results for ${batch.length} writes`);
+      }
+      const again: number[] = [];
+      let lastError: unknown;
+      res.forEach((r, k) => {
+        const i = pending[k]!;
+        results[i] = r;
+        if (!r.ok && isTransient(r.error)) {
+          again.push(i);
+          lastError = r.error;
+        }
+      });
+      if (again.length === 0 || attempt >= policy.attempts) return results;
+      await delay(backoffMs(policy, attempt, lastError), this.signal);
+      pending = again;
+    }
+  }
+
+  /** An endpoint call: transient errors retried with backoff, abort honoured even if the call hangs. */
+  private call<T>(fn: () => Promise<T>): Promise<T> {
+    return withTransientRetry(this.options.retry, this.signal, () => raceAbort(fn(), this.signal));
+  }
+}
+
+function conflictWinner(
+  strategy: ConflictStrategy,
+  sourceSide: Side,
+  source: EndpointRecord,
+  target: EndpointRecord,
+): 'source' | 'target' | 'manual' {
+  const providerIs = sourceSide === 'provider' ? 'source' : 'target';
+  const localIs = sourceSide === 'local' ? 'source' : 'target';
+  switch (strategy) {
+    case 'provider_wins':
+      return providerIs;
+    case 'local_wins':
+      return localIs;
+    case 'manual':
+      return 'manual';
+    case 'newest_wins': {
+      const s = Date.parse(source.updatedAt ?? '');
+      const t = Date.parse(target.updatedAt ?? '');
+      if (Number.isNaN(s) && Number.isNaN(t)) return providerIs;
+      if (Number.isNaN(t) || s > t) return 'source';
+      if (Number.isNaN(s) || t > s) return 'target';
+      return providerIs; // a tie goes to the provider, the system of record for its own objects
+    }
+  }
+}
+
+function describeRunError(err: unknown): string {
+  if (err instanceof ProviderError) return `${err.kind} error: ${err.message}`;
+  return errorMessage(err);
+}

@@ -1,0 +1,105 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { ValidationError } from '../domain/errors.ts';
+import { quoteIdentifier } from './identifiers.ts';
+import { PGliteDialect } from './pglite-dialect.ts';
+import type { DB } from './schema.ts';
+
+/**
+ * Where the engine keeps its state:
+ * - `memory://`: an in-memory PGlite (tests, examples);
+ * - `postgres://…` or `postgresql://…`: a PostgreSQL server;
+ * - any other string: a PGlite data directory (default `./.otesse-sync`);
+ * - `{ pglite }`: a PGlite instance the application already has (it stays open on close()).
+ */
+export type DatabaseOption = string | { pglite: PGlite };
+
+export interface DatabaseOptions {
+  database?: DatabaseOption;
+  /** PostgreSQL schema for the engine's tables. Default: `otesse_sync`. */
+  schema?: string;
+  /** Pool size on PostgreSQL. Default: 10. */
+  poolSize?: number;
+}
+
+export interface Database {
+  readonly kind: 'pglite' | 'postgres';
+  readonly schema: string;
+  readonly db: Kysely<DB>;
+  /** Runs SQL text that may hold several statements, without parameters (migrations, DDL). */
+  exec(sqlText: string): Promise<void>;
+  close(): Promise<void>;
+  /** Set on PGlite databases: the instance, for adapters that share it (pg-boss). */
+  readonly pglite?: PGlite;
+  /** Set on PostgreSQL databases: the pool, for adapters that share it. */
+  readonly pool?: pg.Pool;
+}
+
+// PostgreSQL int8 and numeric come back as strings from `pg` by default; we only use them for values
+// that fit a JS number (counts, durations).
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
+pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v) => Number.parseFloat(v));
+
+export const DEFAULT_DATA_DIR = './.otesse-sync';
+
+export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
+  const schema = options.schema ?? 'otesse_sync';
+  const quotedSchema = quoteIdentifier(schema, 'schema');
+  const target = options.database ?? DEFAULT_DATA_DIR;
+  const searchPath = `${quotedSchema}, public`;
+
+  if (typeof target === 'string' && /^postgres(ql)?:\/\//.test(target)) {
+    const pool = new pg.Pool({
+      connectionString: target,
+      max: options.poolSize ?? 10,
+      options: `-c search_path=${searchPath.replaceAll(' ', '')}`,
+    });
+    // An idle client that loses its server must not crash the process; the next query reports it.
+    pool.on('error', () => {});
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${quotedSchema}`);
+    return {
+      kind: 'postgres',
+      schema,
+      db,
+      pool,
+      async exec(sqlText) {
+        await pool.query(sqlText);
+      },
+      async close() {
+        await db.destroy();
+      },
+    };
+  }
+
+  let pglite: PGlite;
+  let owned = true;
+  if (typeof target === 'string') {
+    if (target === '') throw new ValidationError([{ path: 'database', message: 'must not be empty' }]);
+    if (target === 'memory://') pglite = await PGlite.create();
+    else {
+      mkdirSync(target, { recursive: true });
+      pglite = await PGlite.create(target);
+    }
+  } else {
+    pglite = target.pglite;
+    owned = false;
+  }
+  await pglite.exec(`CREATE SCHEMA IF NOT EXISTS ${quotedSchema}; SET search_path TO ${searchPath};`);
+  const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
+  return {
+    kind: 'pglite',
+    schema,
+    db,
+    pglite,
+    async exec(sqlText) {
+      await pglite.exec(sqlText);
+    },
+    async close() {
+      await db.destroy();
+      if (owned) await pglite.close();
+    },
+  };
+}

@@ -1,0 +1,156 @@
+import { type Kysely, sql } from 'kysely';
+import type { Side } from '../domain/types.ts';
+import type { PageCommit, RefRow, RunStore } from '../engine/ports.ts';
+import type { Database } from './database.ts';
+import type { DB } from './schema.ts';
+
+/** A record that failed in this many executions leaves the retry set for the dead letter queue. */
+export const DEAD_LETTER_THRESHOLD = 3;
+
+/**
+ * The hot queries of a run, one statement per concern per page, never one per record.
+ * Record data travels as one JSON parameter and is unpacked with jsonb_to_recordset.
+ */
+export function createRunStore(database: Database): RunStore {
+  const db = database.db;
+  return {
+    async lookupRefs(connectionId, entityType, by, ids) {
+      const out = new Map<string, RefRow>();
+      if (ids.length === 0) return out;
+      const { rows } = await sql<RefRow>`
+        SELECT local_id, external_id, inbound_hash, outbound_hash FROM external_references
+        WHERE connection_id = ${connectionId} AND entity_type = ${entityType} AND ${sql.ref(by)} = ANY(${ids}::text[])`.execute(
+        db,
+      );
+      for (const r of rows) out.set(by === 'local_id' ? r.local_id : r.external_id, r);
+      return out;
+    },
+
+    async commitPage(scope, inside) {
+      return db.transaction().execute(async (trx) => {
+        const page = await inside(trx);
+        await writePage(trx, scope, page);
+        return { cancelRequested: await saveProgress(trx, scope.executionId, page) };
+      });
+    },
+
+    async loadRetrySet(jobId) {
+      const rows = await db
+        .selectFrom('retry_items')
+        .select(['side', 'record_key'])
+        .where('job_id', '=', jobId)
+        .orderBy('record_key')
+        .execute();
+      return rows.map((r) => ({ side: r.side as Side, recordKey: r.record_key }));
+    },
+
+    async dropRetryItems(jobId, side, keys) {
+      if (keys.length === 0) return;
+      await db
+        .deleteFrom('retry_items')
+        .where('job_id', '=', jobId)
+        .where('side', '=', side)
+        .where('record_key', 'in', keys)
+        .execute();
+    },
+  };
+}
+
+type Scope = { executionId: string; jobId: string; connectionId: string; entityType: string };
+
+async function writePage(trx: Kysely<DB>, scope: Scope, page: PageCommit): Promise<void> {
+  if (page.refs.length > 0) {
+    // Keyed on the side the records came from; hashes left null keep what was stored.
+    await sql`
+      INSERT INTO external_references AS e
+        (connection_id, entity_type, local_id, external_id, inbound_hash, outbound_hash, local_version, external_version)
+      SELECT ${scope.connectionId}::uuid, ${scope.entityType}, r."localId", r."externalId", r."inboundHash",
+             r."outboundHash", r."localVersion", r."externalVersion"
+      FROM jsonb_to_recordset(${JSON.stringify(page.refs)}::jsonb)
+        AS r("localId" text, "externalId" text, "inboundHash" text, "outboundHash" text, "localVersion" text, "externalVersion" text)
+      ON CONFLICT ON CONSTRAINT ${sql.raw(page.refKey === 'local_id' ? 'external_references_local_key' : 'external_references_external_key')}
+      DO UPDATE SET
+        ${sql.raw(page.refKey === 'local_id' ? 'external_id = EXCLUDED.external_id' : 'local_id = EXCLUDED.local_id')},
+        inbound_hash = COALESCE(EXCLUDED.inbound_hash, e.inbound_hash),
+        outbound_hash = COALESCE(EXCLUDED.outbound_hash, e.outbound_hash),
+        local_version = COALESCE(EXCLUDED.local_version, e.local_version),
+        external_version = COALESCE(EXCLUDED.external_version, e.external_version),
+        last_synced_at = now()`.execute(trx);
+  }
+  if (page.failures.length > 0) {
+    await trx
+      .insertInto('record_failures')
+      .values(
+        page.failures.map((f) => ({
+          execution_id: scope.executionId,
+          job_id: scope.jobId,
+          record_key: f.recordKey,
+          side: f.side,
+          phase: f.phase,
+          error_kind: f.errorKind,
+          message: f.message.slice(0, 2000),
+        })),
+      )
+      .execute();
+    const retry = page.failures.filter((f) => f.retry);
+    if (retry.length > 0) await addToRetrySet(trx, scope, retry, page.recovered.side);
+  }
+  if (page.recovered.keys.length > 0) {
+    await trx
+      .deleteFrom('retry_items')
+      .where('job_id', '=', scope.jobId)
+      .where('side', '=', page.recovered.side)
+      .where('record_key', 'in', page.recovered.keys)
+      .execute();
+  }
+}
+
+/**
+ * A failed record joins the job's retry set, or counts one more execution if it is already there
+ * (twice in one execution counts once). At the threshold it moves to the dead letter queue.
+ */
+async function addToRetrySet(
+  trx: Kysely<DB>,
+  scope: Scope,
+  failures: { recordKey: string; message: string }[],
+  side: Side,
+): Promise<void> {
+  const items = new Map(failures.map((f) => [f.recordKey, f.message.slice(0, 2000)]));
+  await sql`
+    INSERT INTO retry_items AS ri (job_id, side, record_key, failure_count, last_execution_id, last_error)
+    SELECT ${scope.jobId}::uuid, ${side}, f.key, 1, ${scope.executionId}::uuid, f.message
+    FROM jsonb_to_recordset(${JSON.stringify([...items].map(([key, message]) => ({ key, message })))}::jsonb)
+      AS f(key text, message text)
+    ON CONFLICT (job_id, side, record_key) DO UPDATE SET
+      failure_count = ri.failure_count + CASE WHEN ri.last_execution_id = EXCLUDED.last_execution_id THEN 0 ELSE 1 END,
+      last_execution_id = EXCLUDED.last_execution_id,
+      last_error = EXCLUDED.last_error,
+      last_failed_at = now()`.execute(trx);
+  await sql`
+    WITH moved AS (
+      DELETE FROM retry_items
+      WHERE job_id = ${scope.jobId} AND side = ${side} AND failure_count >= ${DEAD_LETTER_THRESHOLD}
+      RETURNING job_id, side, record_key, failure_count, last_error, last_execution_id
+    )
+    INSERT INTO dead_letters AS d (job_id, side, record_key, failure_count, last_error, last_execution_id)
+    SELECT job_id, side, record_key, failure_count, last_error, last_execution_id FROM moved
+    ON CONFLICT (job_id, side, record_key) WHERE status = 'open' DO UPDATE SET
+      failure_count = d.failure_count + EXCLUDED.failure_count,
+      last_error = EXCLUDED.last_error,
+      last_execution_id = EXCLUDED.last_execution_id,
+      updated_at = now()`.execute(trx);
+}
+
+async function saveProgress(trx: Kysely<DB>, executionId: string, page: PageCommit): Promise<boolean> {
+  const c = page.counters;
+  const checkpoint = page.checkpoint === undefined ? null : JSON.stringify(page.checkpoint);
+  const { rows } = await sql<{ cancel: boolean }>`
+    UPDATE sync_executions SET
+      processed = processed + ${c.processed}, created = created + ${c.created}, updated = updated + ${c.updated},
+      skipped = skipped + ${c.skipped}, failed = failed + ${c.failed},
+      checkpoint = COALESCE(${checkpoint}::jsonb, checkpoint),
+      heartbeat_at = now()
+    WHERE id = ${executionId}
+    RETURNING cancel_requested_at IS NOT NULL AS cancel`.execute(trx);
+  return rows[0]?.cancel ?? false;
+}

@@ -1,0 +1,134 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** Database row types (snake_case), one interface per table. API types live in src/domain/types.ts. */
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type Json<T = unknown> = ColumnType<T, string, string>;
+
+export interface ConnectionsTable {
+  id: Generated<string>;
+  name: string;
+  provider: string;
+  config: ColumnType<Record<string, unknown>, string | undefined, string>;
+  credentials: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface SyncJobsTable {
+  id: Generated<string>;
+  connection_id: string;
+  name: string;
+  entity_type: string;
+  direction: string;
+  mode: string;
+  schedule_cron: string | null;
+  schedule_timezone: string | null;
+  retry_on_failure: boolean;
+  max_retries: number;
+  timeout_minutes: number;
+  conflict_strategy: string | null;
+  enabled: boolean;
+  cursor: NullableTimestamp;
+  last_run_at: NullableTimestamp;
+  next_run_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface FieldMappingRulesTable {
+  id: Generated<string>;
+  job_id: string;
+  position: number;
+  direction: string;
+  source_field: string;
+  target_field: string;
+  transform: Json<{ name: string; args?: Record<string, unknown> } | null> | null;
+  default_value: Json | null;
+}
+
+export interface ExternalReferencesTable {
+  id: Generated<string>;
+  connection_id: string;
+  entity_type: string;
+  local_id: string;
+  external_id: string;
+  inbound_hash: string | null;
+  outbound_hash: string | null;
+  local_version: string | null;
+  external_version: string | null;
+  last_synced_at: Timestamp;
+  created_at: Timestamp;
+}
+
+export interface SyncExecutionsTable {
+  id: Generated<string>;
+  job_id: string;
+  trigger: string;
+  attempt: ColumnType<number, number | undefined, number>;
+  status: string;
+  processed: ColumnType<number, number | undefined, number>;
+  created: ColumnType<number, number | undefined, number>;
+  updated: ColumnType<number, number | undefined, number>;
+  skipped: ColumnType<number, number | undefined, number>;
+  failed: ColumnType<number, number | undefined, number>;
+  halt_reason: string | null;
+  record_keys: string[] | null;
+  record_side: string | null;
+  checkpoint: Json | null;
+  cancel_requested_at: NullableTimestamp;
+  worker_id: string | null;
+  heartbeat_at: NullableTimestamp;
+  started_at: NullableTimestamp;
+  completed_at: NullableTimestamp;
+  duration_seconds: ColumnType<string | null, number | null | undefined, number | null>;
+  created_at: Timestamp;
+}
+
+export interface RecordFailuresTable {
+  id: Generated<string>;
+  execution_id: string;
+  job_id: string;
+  record_key: string;
+  side: string;
+  phase: string;
+  error_kind: string;
+  message: string;
+  created_at: Timestamp;
+}
+
+export interface RetryItemsTable {
+  job_id: string;
+  side: string;
+  record_key: string;
+  failure_count: number;
+  last_execution_id: string;
+  last_error: string;
+  first_failed_at: Timestamp;
+  last_failed_at: Timestamp;
+}
+
+export interface DeadLettersTable {
+  id: Generated<string>;
+  job_id: string;
+  side: string;
+  record_key: string;
+  failure_count: number;
+  last_error: string;
+  last_execution_id: string;
+  status: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface DB {
+  connections: ConnectionsTable;
+  sync_jobs: SyncJobsTable;
+  field_mapping_rules: FieldMappingRulesTable;
+  external_references: ExternalReferencesTable;
+  sync_executions: SyncExecutionsTable;
+  record_failures: RecordFailuresTable;
+  retry_items: RetryItemsTable;
+  dead_letters: DeadLettersTable;
+}

@@ -1,0 +1,627 @@
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { nextRunAt } from './domain/cron.ts';
+import { NotFoundError, StateError, ValidationError, type FieldIssue } from './domain/errors.ts';
+import {
+  connectionInputSchema,
+  mergeJobPatch,
+  type SyncJobInput,
+  syncJobInputSchema,
+  validateEntityType,
+} from './domain/job.ts';
+import { advancesCursor, circuitBreakerReason, resolveStatus } from './domain/status.ts';
+import type {
+  Connection,
+  DeadLetter,
+  RecordFailure,
+  Side,
+  SyncExecution,
+  SyncJob,
+  Trigger,
+} from './domain/types.ts';
+import { parseInput } from './domain/validate.ts';
+import { RunAbort } from './engine/abort.ts';
+import type { Endpoint, ProviderDefinition } from './engine/endpoint.ts';
+import type { RunStore } from './engine/ports.ts';
+import { type Checkpoint, executeRun } from './engine/runner.ts';
+import { DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from './engine/retry.ts';
+import type { LocalStoreDefinition } from './local/postgres.ts';
+import { CredentialVault, loadOrCreateKeyFile } from './security/vault.ts';
+import { type Database, type DatabaseOption, DEFAULT_DATA_DIR, openDatabase } from './store/database.ts';
+import { migrate } from './store/migrate.ts';
+import {
+  jobColumns,
+  loadRules,
+  replaceRules,
+  toConnection,
+  toDeadLetter,
+  toExecution,
+  toFailure,
+  toJob,
+} from './store/repository.ts';
+import { createRunStore } from './store/run-store.ts';
+
+export interface SyncEngineOptions {
+  /** `memory://`, a PGlite data directory (default `./.otesse-sync`), a `postgres://` URL, or `{ pglite }`. */
+  database?: DatabaseOption;
+  /** PostgreSQL schema for the engine's tables. Default: `otesse_sync`. */
+  schema?: string;
+  /** Connections in the PostgreSQL pool. Default: 10. */
+  poolSize?: number;
+  /** Providers the engine can connect to (Stripe, HubSpot, REST, the in-memory provider…). */
+  providers?: ProviderDefinition[];
+  /** The local side (the application's tables). Required to run jobs. */
+  local?: LocalStoreDefinition;
+  /**
+   * Keys for credentials at rest: the first seals, all open (rotation). 32 bytes each, hex or base64.
+   * Default: `OTESSE_SYNC_ENCRYPTION_KEY`; else a key file in the PGlite data directory (created 0600);
+   * else (memory:// or PostgreSQL without a key) an error, since credentials could not be read back.
+   */
+  encryptionKeys?: string[];
+  /** Records per page / batch. Default: 100. */
+  pageSize?: number;
+  /** Retries of transient endpoint errors inside a run. Default: 4 tries, 250 ms doubling, 30 s cap. */
+  transientRetry?: Partial<TransientRetryPolicy>;
+  /** How far the incremental cursor reaches back before the last successful run's start. Default: 60 s. */
+  cursorOverlapMs?: number;
+  /** Length of one "minute" of a job's timeout. Default: 60,000. Tests shrink it. */
+  minuteMs?: number;
+  /** Apply pending migrations on start. Default: true. */
+  migrate?: boolean;
+}
+
+export interface RunOptions {
+  trigger?: Trigger;
+  /** Attempt number shown on the execution (retries count up). Default: 1. */
+  attempt?: number;
+  /** Single-record run: sync only these record ids, read from `side` (default `provider`). */
+  recordKeys?: string[];
+  side?: Side;
+  /** Resume a previous attempt from its last committed page. */
+  resumeFrom?: string;
+}
+
+export interface StartedRun {
+  execution: SyncExecution;
+  /** Settles with the execution in its final status. */
+  done: Promise<SyncExecution>;
+}
+
+/** One record's row plus its job; convenience for list views. */
+export interface ListOptions {
+  limit?: number;
+}
+
+export interface SyncEngine {
+  readonly database: Database;
+  connections: {
+    create(input: unknown): Promise<Connection>;
+    get(id: string): Promise<Connection>;
+    list(): Promise<Connection[]>;
+    delete(id: string): Promise<void>;
+  };
+  jobs: {
+    create(input: unknown): Promise<SyncJob>;
+    get(id: string): Promise<SyncJob>;
+    list(filter?: { connectionId?: string }): Promise<SyncJob[]>;
+    update(id: string, patch: unknown): Promise<SyncJob>;
+    delete(id: string): Promise<void>;
+  };
+  executions: {
+    get(id: string): Promise<SyncExecution>;
+    list(jobId: string, options?: ListOptions): Promise<SyncExecution[]>;
+    failures(executionId: string, options?: ListOptions): Promise<RecordFailure[]>;
+  };
+  deadLetters: {
+    list(jobId: string, options?: ListOptions & { status?: DeadLetter['status'] }): Promise<DeadLetter[]>;
+    /** Runs a single-record sync of the dead letter's record; it leaves the queue if that succeeds. */
+    retry(id: string): Promise<SyncExecution>;
+    discard(id: string): Promise<DeadLetter>;
+  };
+  /** The records a job will retry on its next run (failed before, not dead-lettered). */
+  retrySet(jobId: string): Promise<{ side: Side; recordKey: string; failureCount: number }[]>;
+  /** Runs a job now and resolves when its execution is final. */
+  runJob(jobId: string, options?: RunOptions): Promise<SyncExecution>;
+  /** Starts a run; resolves once its execution is `running`. */
+  startJob(jobId: string, options?: RunOptions): Promise<StartedRun>;
+  /** Asks an execution to stop. Works across processes: a run checks at every page. */
+  cancel(executionId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Creates a sync engine over a database.
+ *
+ * @example
+ * const provider = createMemoryProvider();
+ * const engine = await createSyncEngine({
+ *   database: 'memory://',
+ *   providers: [provider.definition],
+ *   local: createPostgresLocalStore({ entities: { customer: { table: 'customers' } } }),
+ * });
+ * const conn = await engine.connections.create({ name: 'Demo', provider: 'memory' });
+ * const job = await engine.jobs.create({ connectionId: conn.id, name: 'Customers', entityType: 'customer', direction: 'inbound' });
+ * const execution = await engine.runJob(job.id);
+ */
+export async function createSyncEngine(options: SyncEngineOptions = {}): Promise<SyncEngine> {
+  const database = await openDatabase({
+    ...(options.database !== undefined ? { database: options.database } : {}),
+    ...(options.schema !== undefined ? { schema: options.schema } : {}),
+    ...(options.poolSize !== undefined ? { poolSize: options.poolSize } : {}),
+  });
+  try {
+    if (options.migrate !== false) await migrate(database);
+    return new Engine(database, options, makeVault(options));
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+}
+
+function makeVault(options: SyncEngineOptions): CredentialVault {
+  if (options.encryptionKeys?.length) return new CredentialVault(options.encryptionKeys);
+  const env = process.env.OTESSE_SYNC_ENCRYPTION_KEY;
+  if (env) return new CredentialVault(env.split(',').map((k) => k.trim()));
+  const target = options.database ?? DEFAULT_DATA_DIR;
+  if (target === 'memory://' || typeof target !== 'string') return new CredentialVault([randomBytes(32)]);
+  if (/^postgres(ql)?:\/\//.test(target)) {
+    throw new ValidationError([
+      { path: 'encryptionKeys', message: 'set OTESSE_SYNC_ENCRYPTION_KEY (32 bytes, hex) when using PostgreSQL' },
+    ]);
+  }
+  const { key, created } = loadOrCreateKeyFile(target);
+  if (created) {
+    process.emitWarning(
+      `otesse-sync generated an encryption key in ${target}/encryption.key; set OTESSE_SYNC_ENCRYPTION_KEY in production`,
+    );
+  }
+  return new CredentialVault([key]);
+}
+
+const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
+
+class Engine implements SyncEngine {
+  private readonly providers = new Map<string, ProviderDefinition>();
+  private readonly store: RunStore;
+  private readonly active = new Map<string, AbortController>();
+  private readonly running = new Set<Promise<unknown>>();
+  private localEndpoint: Promise<Endpoint> | null = null;
+  private readonly retry: TransientRetryPolicy;
+  private closed = false;
+
+  constructor(
+    readonly database: Database,
+    private readonly options: SyncEngineOptions,
+    private readonly vault: CredentialVault,
+  ) {
+    for (const p of options.providers ?? []) this.providers.set(p.name, p);
+    this.store = createRunStore(database);
+    this.retry = { ...DEFAULT_TRANSIENT_RETRY, ...options.transientRetry };
+  }
+
+  private get db() {
+    return this.database.db;
+  }
+
+  // ── connections ────────────────────────────────────────────────────────────
+  connections = {
+    create: async (input: unknown): Promise<Connection> => {
+      const data = parseInput(connectionInputSchema, input);
+      if (!this.providers.has(data.provider)) {
+        throw new ValidationError([
+          {
+            path: 'provider',
+            message: `unknown provider "${data.provider}"; registered: ${[...this.providers.keys()].join(', ') || 'none'}`,
+          },
+        ]);
+      }
+      const row = await this.db
+        .insertInto('connections')
+        .values({
+          name: data.name,
+          provider: data.provider,
+          config: JSON.stringify(data.config),
+          credentials: this.vault.seal(data.credentials),
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toConnection(row);
+    },
+    get: async (id: string): Promise<Connection> => toConnection(await this.connectionRow(id)),
+    list: async (): Promise<Connection[]> =>
+      (await this.db.selectFrom('connections').selectAll().orderBy('created_at').execute()).map(toConnection),
+    delete: async (id: string): Promise<void> => {
+      await this.connectionRow(id);
+      await this.db.deleteFrom('connections').where('id', '=', id).execute();
+    },
+  };
+
+  private async connectionRow(id: string) {
+    const row = isUuid(id)
+      ? await this.db.selectFrom('connections').selectAll().where('id', '=', id).executeTakeFirst()
+      : undefined;
+    if (!row) throw new NotFoundError('connection', id);
+    return row;
+  }
+
+  // ── jobs ───────────────────────────────────────────────────────────────────
+  jobs = {
+    create: async (input: unknown): Promise<SyncJob> => {
+      const data = parseInput(syncJobInputSchema, input);
+      await this.checkJobReferences(data);
+      const id = await this.db.transaction().execute(async (trx) => {
+        const row = await trx
+          .insertInto('sync_jobs')
+          .values({ connection_id: data.connectionId, ...jobColumns(data), next_run_at: this.nextRun(data) })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        await replaceRules(trx, row.id, data.fieldMappings);
+        return row.id;
+      });
+      return this.jobs.get(id);
+    },
+    get: async (id: string): Promise<SyncJob> => {
+      const row = isUuid(id)
+        ? await this.db.selectFrom('sync_jobs').selectAll().where('id', '=', id).executeTakeFirst()
+        : undefined;
+      if (!row) throw new NotFoundError('sync job', id);
+      return toJob(row, (await loadRules(this.db, [id])).get(id) ?? []);
+    },
+    list: async (filter: { connectionId?: string } = {}): Promise<SyncJob[]> => {
+      let q = this.db.selectFrom('sync_jobs').selectAll().orderBy('created_at');
+      if (filter.connectionId !== undefined) q = q.where('connection_id', '=', filter.connectionId);
+      const rows = await q.execute();
+      const rules = await loadRules(
+        this.db,
+        rows.map((r) => r.id),
+      );
+      return rows.map((r) => toJob(r, rules.get(r.id) ?? []));
+    },
+    update: async (id: string, patch: unknown): Promise<SyncJob> => {
+      const current = await this.jobs.get(id);
+      const data = mergeJobPatch(current, patch);
+      await this.checkJobReferences(data);
+      await this.db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('sync_jobs')
+          .set({ ...jobColumns(data), next_run_at: this.nextRun(data), updated_at: sql<Date>`now()` })
+          .where('id', '=', id)
+          .execute();
+        await replaceRules(trx, id, data.fieldMappings);
+      });
+      return this.jobs.get(id);
+    },
+    delete: async (id: string): Promise<void> => {
+      await this.jobs.get(id);
+      await this.db.deleteFrom('sync_jobs').where('id', '=', id).execute();
+    },
+  };
+
+  private nextRun(data: Pick<SyncJobInput, 'schedule' | 'enabled'>, after = new Date()): Date | null {
+    if (data.schedule.type !== 'cron' || !data.enabled) return null;
+    return nextRunAt(data.schedule.cron, data.schedule.timezone, after);
+  }
+
+  /** The connection must exist and both sides must declare the entity type. */
+  private async checkJobReferences(data: SyncJobInput): Promise<void> {
+    const issues: FieldIssue[] = [];
+    const conn = isUuid(data.connectionId)
+      ? await this.db.selectFrom('connections').select('provider').where('id', '=', data.connectionId).executeTakeFirst()
+      : undefined;
+    if (!conn) issues.push({ path: 'connectionId', message: `no connection with id ${data.connectionId}` });
+    else {
+      const provider = this.providers.get(conn.provider);
+      if (!provider) issues.push({ path: 'connectionId', message: `provider "${conn.provider}" is not registered` });
+      else {
+        const issue = validateEntityType(data.entityType, provider.entityTypes, provider.name);
+        if (issue) issues.push(issue);
+      }
+    }
+    const local = this.options.local;
+    if (local && !issues.some((i) => i.path === 'entityType') && !local.entityTypes.includes(data.entityType)) {
+      issues.push({
+        path: 'entityType',
+        message: `must be one of ${local.entityTypes.join(', ')} (declared by the local store)`,
+      });
+    }
+    if (issues.length > 0) throw new ValidationError(issues);
+  }
+
+  // ── executions ─────────────────────────────────────────────────────────────
+  executions = {
+    get: async (id: string): Promise<SyncExecution> => {
+      const row = isUuid(id)
+        ? await this.db.selectFrom('sync_executions').selectAll().where('id', '=', id).executeTakeFirst()
+        : undefined;
+      if (!row) throw new NotFoundError('execution', id);
+      return toExecution(row);
+    },
+    list: async (jobId: string, options: ListOptions = {}): Promise<SyncExecution[]> => {
+      const rows = await this.db
+        .selectFrom('sync_executions')
+        .selectAll()
+        .where('job_id', '=', jobId)
+        .orderBy('created_at', 'desc')
+        .limit(options.limit ?? 50)
+        .execute();
+      return rows.map(toExecution);
+    },
+    failures: async (executionId: string, options: ListOptions = {}): Promise<RecordFailure[]> => {
+      const rows = await this.db
+        .selectFrom('record_failures')
+        .selectAll()
+        .where('execution_id', '=', executionId)
+        .orderBy('id')
+        .limit(options.limit ?? 1000)
+        .execute();
+      return rows.map(toFailure);
+    },
+  };
+
+  deadLetters = {
+    list: async (jobId: string, options: ListOptions & { status?: DeadLetter['status'] } = {}) => {
+      const rows = await this.db
+        .selectFrom('dead_letters')
+        .selectAll()
+        .where('job_id', '=', jobId)
+        .where('status', '=', options.status ?? 'open')
+        .orderBy('created_at', 'desc')
+        .limit(options.limit ?? 100)
+        .execute();
+      return rows.map(toDeadLetter);
+    },
+    retry: async (id: string): Promise<SyncExecution> => {
+      const dl = await this.deadLetterRow(id);
+      if (dl.status !== 'open') throw new StateError(`dead letter ${id} is ${dl.status}, not open`);
+      const execution = await this.runJob(dl.job_id, {
+        trigger: 'manual',
+        recordKeys: [dl.record_key],
+        side: dl.side as Side,
+      });
+      const failed = await this.db
+        .selectFrom('record_failures')
+        .select('message')
+        .where('execution_id', '=', execution.id)
+        .where('record_key', '=', dl.record_key)
+        .executeTakeFirst();
+      // Success closes the dead letter. Failure keeps it open (it failed once more) and keeps the
+      // record out of the automatic retry set: a person parked it, a person decides.
+      await this.db.transaction().execute(async (trx) => {
+        if (failed || (execution.status !== 'completed' && execution.status !== 'completed_with_errors')) {
+          await trx
+            .updateTable('dead_letters')
+            .set({
+              failure_count: sql<number>`failure_count + 1`,
+              last_error: failed?.message ?? execution.haltReason ?? execution.status,
+              last_execution_id: execution.id,
+              updated_at: sql<Date>`now()`,
+            })
+            .where('id', '=', id)
+            .execute();
+        } else {
+          await trx
+            .updateTable('dead_letters')
+            .set({ status: 'retried', last_execution_id: execution.id, updated_at: sql<Date>`now()` })
+            .where('id', '=', id)
+            .execute();
+        }
+        await trx
+          .deleteFrom('retry_items')
+          .where('job_id', '=', dl.job_id)
+          .where('side', '=', dl.side)
+          .where('record_key', '=', dl.record_key)
+          .execute();
+      });
+      return execution;
+    },
+    discard: async (id: string): Promise<DeadLetter> => {
+      const dl = await this.deadLetterRow(id);
+      if (dl.status !== 'open') throw new StateError(`dead letter ${id} is ${dl.status}, not open`);
+      const row = await this.db
+        .updateTable('dead_letters')
+        .set({ status: 'discarded', updated_at: sql<Date>`now()` })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toDeadLetter(row);
+    },
+  };
+
+  private async deadLetterRow(id: string) {
+    const row = isUuid(id)
+      ? await this.db.selectFrom('dead_letters').selectAll().where('id', '=', id).executeTakeFirst()
+      : undefined;
+    if (!row) throw new NotFoundError('dead letter', id);
+    return row;
+  }
+
+  async retrySet(jobId: string) {
+    const rows = await this.db
+      .selectFrom('retry_items')
+      .select(['side', 'record_key', 'failure_count'])
+      .where('job_id', '=', jobId)
+      .orderBy('record_key')
+      .execute();
+    return rows.map((r) => ({ side: r.side as Side, recordKey: r.record_key, failureCount: r.failure_count }));
+  }
+
+  // ── runs ───────────────────────────────────────────────────────────────────
+  async runJob(jobId: string, options: RunOptions = {}): Promise<SyncExecution> {
+    return (await this.startJob(jobId, options)).done;
+  }
+
+  async startJob(jobId: string, options: RunOptions = {}): Promise<StartedRun> {
+    if (this.closed) throw new StateError('the engine is closed');
+    const job = await this.jobs.get(jobId);
+    const recordKeys = options.recordKeys ?? null;
+    if (recordKeys !== null && (recordKeys.length === 0 || recordKeys.some((k) => typeof k !== 'string' || k === ''))) {
+      throw new ValidationError([{ path: 'recordKeys', message: 'must be a non-empty list of record ids' }]);
+    }
+    const side: Side = options.side ?? 'provider';
+    let resumeFrom: Checkpoint | null = null;
+    if (options.resumeFrom !== undefined) {
+      const prev = await this.db
+        .selectFrom('sync_executions')
+        .select(['checkpoint', 'job_id'])
+        .where('id', '=', options.resumeFrom)
+        .executeTakeFirst();
+      if (!prev || prev.job_id !== jobId) throw new NotFoundError('execution', options.resumeFrom);
+      resumeFrom = (prev.checkpoint as Checkpoint | null) ?? null;
+    }
+    // The cursor a successful run leaves: its own start, reaching back by the overlap for clock skew
+    // and for records committed at the source while we were reading.
+    const runStart = new Date();
+    let row: Awaited<ReturnType<typeof this.insertExecution>>;
+    try {
+      row = await this.insertExecution(job, options, recordKeys, side);
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') {
+        throw new StateError(`sync job ${jobId} already has a running execution`, { cause: err });
+      }
+      throw err;
+    }
+    const controller = new AbortController();
+    this.active.set(row.id, controller);
+    const timeoutMs = job.timeoutMinutes * (this.options.minuteMs ?? 60_000);
+    const timer = setTimeout(
+      () => controller.abort(new RunAbort('timed_out', `timed out after ${job.timeoutMinutes} min`)),
+      timeoutMs,
+    );
+    timer.unref();
+    const done = this.execute(job, row.id, runStart, recordKeys, side, resumeFrom, controller).finally(() => {
+      clearTimeout(timer);
+      this.active.delete(row.id);
+    });
+    this.running.add(done);
+    done.finally(() => this.running.delete(done)).catch(() => {});
+    return { execution: toExecution(row), done };
+  }
+
+  private insertExecution(job: SyncJob, options: RunOptions, recordKeys: string[] | null, side: Side) {
+    return this.db
+      .insertInto('sync_executions')
+      .values({
+        job_id: job.id,
+        trigger: options.trigger ?? 'manual',
+        attempt: options.attempt ?? 1,
+        status: 'running',
+        record_keys: recordKeys,
+        record_side: recordKeys === null ? null : side,
+        started_at: sql<Date>`now()`,
+        heartbeat_at: sql<Date>`now()`,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  private async execute(
+    job: SyncJob,
+    executionId: string,
+    runStart: Date,
+    recordKeys: string[] | null,
+    side: Side,
+    resumeFrom: Checkpoint | null,
+    controller: AbortController,
+  ): Promise<SyncExecution> {
+    let outcome: Awaited<ReturnType<typeof executeRun>>;
+    try {
+      const [provider, local] = await Promise.all([this.providerEndpoint(job), this.local()]);
+      outcome = await executeRun(
+        this.store,
+        { pageSize: this.options.pageSize ?? 100, retry: this.retry },
+        {
+          job,
+          executionId,
+          provider,
+          local,
+          since: recordKeys === null && job.mode === 'incremental' ? job.cursor : null,
+          records: recordKeys === null ? null : { side, keys: recordKeys },
+          resumeFrom,
+          signal: controller.signal,
+        },
+      );
+    } catch (err) {
+      outcome = {
+        counters: { processed: 0, created: 0, updated: 0, skipped: 0, failed: 0 },
+        halt: { kind: 'error', message: (err as Error).message },
+      };
+    }
+    const status = resolveStatus(outcome.counters, outcome.halt);
+    const halt = outcome.halt;
+    const haltReason =
+      halt === null
+        ? null
+        : halt.kind === 'circuit_breaker'
+          ? circuitBreakerReason(outcome.counters)
+          : halt.kind === 'error'
+            ? halt.message
+            : controller.signal.reason instanceof RunAbort
+              ? controller.signal.reason.message
+              : halt.kind;
+    const whole = recordKeys === null;
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .updateTable('sync_executions')
+        .set({
+          status,
+          halt_reason: haltReason,
+          completed_at: sql<Date>`now()`,
+          duration_seconds: sql<number>`round(extract(epoch from now() - started_at)::numeric, 3)`,
+        })
+        .where('id', '=', executionId)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      if (whole) {
+        const overlap = this.options.cursorOverlapMs ?? 60_000;
+        await trx
+          .updateTable('sync_jobs')
+          .set({
+            last_run_at: row.started_at!,
+            next_run_at: this.nextRun(job),
+            ...(advancesCursor(status) ? { cursor: new Date(runStart.getTime() - overlap) } : {}),
+          })
+          .where('id', '=', job.id)
+          .execute();
+      }
+      return toExecution(row);
+    });
+  }
+
+  private async providerEndpoint(job: SyncJob): Promise<Endpoint> {
+    const conn = await this.connectionRow(job.connectionId);
+    const provider = this.providers.get(conn.provider);
+    if (!provider) throw new Error(`provider "${conn.provider}" is not registered with this engine`);
+    const credentials = conn.credentials === null ? {} : this.vault.open(conn.credentials);
+    return provider.createEndpoint({ id: conn.id, provider: conn.provider, config: conn.config, credentials });
+  }
+
+  private local(): Promise<Endpoint> {
+    if (!this.options.local) return Promise.reject(new Error('no local store is configured (option `local`)'));
+    if (!this.localEndpoint) {
+      this.localEndpoint = this.options.local.createEndpoint(this.db);
+      this.localEndpoint.catch(() => {
+        this.localEndpoint = null;
+      });
+    }
+    return this.localEndpoint;
+  }
+
+  async cancel(executionId: string): Promise<void> {
+    const row = await this.db
+      .updateTable('sync_executions')
+      .set({ cancel_requested_at: sql<Date>`coalesce(cancel_requested_at, now())` })
+      .where('id', '=', isUuid(executionId) ? executionId : '00000000-0000-0000-0000-000000000000')
+      .returning('status')
+      .executeTakeFirst();
+    if (!row) throw new NotFoundError('execution', executionId);
+    this.active.get(executionId)?.abort(new RunAbort('cancelled', 'cancelled by request'));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of this.active.values()) c.abort(new RunAbort('cancelled', 'engine closed'));
+    await Promise.allSettled([...this.running]);
+    await this.database.close();
+  }
+}
