@@ -66,7 +66,6 @@ export class MemoryProvider {
   private readonly synthetic = new Map<string, SyntheticSet>();
   private readonly idempotency = new Map<string, string>();
   private nextId = 1;
-  private clockMs = 0;
 
   constructor(options: MemoryProviderOptions = {}) {
     this.name = options.name ?? 'memory';
@@ -77,10 +76,9 @@ export class MemoryProvider {
     return { name: this.name, entityTypes: this.entityTypes, createEndpoint: () => this.endpoint() };
   }
 
-  /** Time stamps are strictly increasing, so "changed since" is exact even within one millisecond. */
+  /** Wall-clock time of a change (never running ahead of the real clock, as a provider's would not). */
   private now(): string {
-    this.clockMs = Math.max(Date.now(), this.clockMs + 1);
-    return new Date(this.clockMs).toISOString();
+    return new Date().toISOString();
   }
 
   private table(entityType: string): Map<string, StoredRecord> {

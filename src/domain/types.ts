@@ -165,7 +165,7 @@ export interface DeadLetter {
   failureCount: number;
   lastError: string;
   lastExecutionId: string;
-  status: 'open' | 'retried' | 'discarded';
+  status: 'open' | 'retried' | 'resolved' | 'discarded';
   createdAt: Date;
   updatedAt: Date;
 }

@@ -35,7 +35,7 @@ export interface PageCommit {
   refKey: 'local_id' | 'external_id';
   refs: RefUpsert[];
   failures: FailureRow[];
-  /** Records read from `side` that succeeded and were in the retry set: they leave it. */
+  /** Records read from `side` that succeeded and were in the retry set or the dead letter queue: they leave it. */
   recovered: { side: Side; keys: string[] };
   counters: ExecutionCounters;
   /** Present on the last chunk of a page: where the source stream stands now. */
@@ -60,8 +60,8 @@ export interface RunStore {
     // biome-ignore lint/suspicious/noExplicitAny: the transaction also reaches the application's tables
     inside: (transaction: Kysely<any>) => Promise<PageCommit>,
   ): Promise<{ cancelRequested: boolean }>;
-  /** The job's retry set: records that failed before and are not dead-lettered. */
-  loadRetrySet(jobId: string): Promise<{ side: Side; recordKey: string }[]>;
+  /** The job's retry set (records that failed before) and its open dead letters (`parked`). */
+  loadRetrySet(jobId: string): Promise<{ side: Side; recordKey: string; parked: boolean }[]>;
   /** Removes records from the retry set (e.g. deleted at the source, nothing left to sync). */
   dropRetryItems(jobId: string, side: Side, keys: string[]): Promise<void>;
 }

@@ -90,7 +90,12 @@ class Run {
   readonly counters = zero();
   private readonly job: SyncJob;
   private readonly signal: AbortSignal;
-  private retrySet = new Map<Side, Set<string>>();
+  /** Records that failed before, per side they are read from: retried first, by id. */
+  private readonly retrySet = new Map<Side, Set<string>>();
+  /** Retry set plus open dead letters: a success of any of these is recorded as a recovery. */
+  private readonly tracked = new Map<Side, Set<string>>();
+  /** Local ids of records left in conflict (manual) by an earlier leg of this run: the later leg leaves them be. */
+  private readonly conflicted = new Set<string>();
 
   constructor(
     private readonly store: RunStore,
@@ -165,9 +170,8 @@ class Run {
       return this.processByIds(leg, records.keys, new Set());
     }
     for (const item of await this.store.loadRetrySet(this.job.id)) {
-      let set = this.retrySet.get(item.side);
-      if (!set) this.retrySet.set(item.side, (set = new Set()));
-      set.add(item.recordKey);
+      if (!item.parked) addTo(this.retrySet, item.side, item.recordKey);
+      addTo(this.tracked, item.side, item.recordKey);
     }
     const resume = this.input.resumeFrom;
     let started = resume === null;
@@ -230,7 +234,7 @@ class Run {
   private async processRecords(leg: Leg, records: EndpointRecord[], checkpoint: Checkpoint | undefined) {
     let i = 0;
     if (records.length === 0 && checkpoint) {
-      await this.commit(leg, [], [], [], checkpoint);
+      await this.commitWith(leg, [], new Map(), checkpoint, async () => {});
       return false;
     }
     while (i < records.length) {
@@ -264,7 +268,7 @@ class Run {
       }
       const hash = contentHash(mapped);
       const ref = refs.get(record.id);
-      if (ref && ref[leg.forwardHash] === hash) {
+      if (ref && (ref[leg.forwardHash] === hash || this.conflicted.has(ref.local_id))) {
         plans.push({ kind: 'skip', record });
         continue;
       }
@@ -335,6 +339,7 @@ class Run {
       const winner = conflictWinner(job.conflictStrategy!, leg.sourceSide, plan.record, target);
       if (winner === 'source') continue;
       if (winner === 'manual') {
+        this.conflicted.add(ref.local_id);
         plans[index] = {
           kind: 'conflict',
           record: plan.record,
@@ -382,7 +387,7 @@ class Run {
     const refs: RefUpsert[] = [];
     const failures: FailureRow[] = [];
     const recovered: string[] = [];
-    const retrying = this.retrySet.get(leg.sourceSide);
+    const tracked = this.tracked.get(leg.sourceSide);
     const inbound = leg.dir === 'inbound';
     const { job } = this;
     const { cancelRequested } = await this.store.commitPage(
@@ -441,7 +446,7 @@ class Run {
               break;
             }
           }
-          if (ok && retrying?.has(key)) recovered.push(key);
+          if (ok && tracked?.has(key)) recovered.push(key);
         });
         const commit: PageCommit = {
           refKey: leg.sourceKey,
@@ -455,14 +460,13 @@ class Run {
       },
     );
     for (const k of Object.keys(delta) as (keyof ExecutionCounters)[]) this.counters[k] += delta[k];
-    for (const key of recovered) retrying?.delete(key);
+    for (const key of recovered) {
+      tracked?.delete(key);
+      this.retrySet.get(leg.sourceSide)?.delete(key);
+    }
     if (cancelRequested && !this.signal.aborted) {
       throw new RunAbort('cancelled', 'cancelled by request');
     }
-  }
-
-  private async commit(leg: Leg, plans: Plan[], _x: unknown[], _y: unknown[], checkpoint: Checkpoint) {
-    await this.commitWith(leg, plans, new Map(), checkpoint, async () => {});
   }
 
   private failureRow(recordKey: string, side: Side, phase: FailurePhase, error: unknown): FailureRow {
@@ -512,6 +516,12 @@ class Run {
   private call<T>(fn: () => Promise<T>): Promise<T> {
     return withTransientRetry(this.options.retry, this.signal, () => raceAbort(fn(), this.signal));
   }
+}
+
+function addTo(map: Map<Side, Set<string>>, side: Side, key: string): void {
+  let set = map.get(side);
+  if (!set) map.set(side, (set = new Set()));
+  set.add(key);
 }
 
 function conflictWinner(

@@ -35,13 +35,12 @@ export function createRunStore(database: Database): RunStore {
     },
 
     async loadRetrySet(jobId) {
-      const rows = await db
-        .selectFrom('retry_items')
-        .select(['side', 'record_key'])
-        .where('job_id', '=', jobId)
-        .orderBy('record_key')
-        .execute();
-      return rows.map((r) => ({ side: r.side as Side, recordKey: r.record_key }));
+      const { rows } = await sql<{ side: Side; record_key: string; parked: boolean }>`
+        SELECT side, record_key, false AS parked FROM retry_items WHERE job_id = ${jobId}
+        UNION ALL
+        SELECT side, record_key, true FROM dead_letters WHERE job_id = ${jobId} AND status = 'open'
+        ORDER BY record_key`.execute(db);
+      return rows.map((r) => ({ side: r.side, recordKey: r.record_key, parked: r.parked }));
     },
 
     async dropRetryItems(jobId, side, keys) {
@@ -101,6 +100,14 @@ async function writePage(trx: Kysely<DB>, scope: Scope, page: PageCommit): Promi
       .where('job_id', '=', scope.jobId)
       .where('side', '=', page.recovered.side)
       .where('record_key', 'in', page.recovered.keys)
+      .execute();
+    await trx
+      .updateTable('dead_letters')
+      .set({ status: 'resolved', updated_at: sql<Date>`now()` })
+      .where('job_id', '=', scope.jobId)
+      .where('side', '=', page.recovered.side)
+      .where('record_key', 'in', page.recovered.keys)
+      .where('status', '=', 'open')
       .execute();
   }
 }

@@ -138,7 +138,8 @@ CREATE TABLE dead_letters (
   failure_count     integer NOT NULL CHECK (failure_count >= 3),
   last_error        text NOT NULL,
   last_execution_id uuid NOT NULL,
-  status            text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'retried', 'discarded')),
+  -- open: parked; retried: a person retried it and it synced; resolved: a later change synced it; discarded.
+  status            text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'retried', 'resolved', 'discarded')),
   created_at        timestamptz NOT NULL DEFAULT now(),
   updated_at        timestamptz NOT NULL DEFAULT now()
 );
