@@ -1,8 +1,8 @@
 /** otesse-sync: the public library API. */
 export { createMemoryProvider, MemoryProvider } from './connectors/memory.ts';
 export * from './domain/errors.ts';
-export type * from './domain/types.ts';
 export { TRANSFORM_NAMES } from './domain/transforms.ts';
+export type * from './domain/types.ts';
 export type * from './engine/endpoint.ts';
 export { createPostgresLocalStore, type LocalEntityConfig, type LocalStoreDefinition } from './local/postgres.ts';
 export {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { nextRunAt } from './domain/cron.ts';
-import { NotFoundError, StateError, ValidationError, type FieldIssue } from './domain/errors.ts';
+import { type FieldIssue, NotFoundError, StateError, ValidationError } from './domain/errors.ts';
 import {
   connectionInputSchema,
   mergeJobPatch,
@@ -10,21 +10,13 @@ import {
   validateEntityType,
 } from './domain/job.ts';
 import { advancesCursor, circuitBreakerReason, resolveStatus } from './domain/status.ts';
-import type {
-  Connection,
-  DeadLetter,
-  RecordFailure,
-  Side,
-  SyncExecution,
-  SyncJob,
-  Trigger,
-} from './domain/types.ts';
+import type { Connection, DeadLetter, RecordFailure, Side, SyncExecution, SyncJob, Trigger } from './domain/types.ts';
 import { parseInput } from './domain/validate.ts';
 import { RunAbort } from './engine/abort.ts';
 import type { Endpoint, ProviderDefinition } from './engine/endpoint.ts';
 import type { RunStore } from './engine/ports.ts';
-import { type Checkpoint, executeRun } from './engine/runner.ts';
 import { DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from './engine/retry.ts';
+import { type Checkpoint, executeRun } from './engine/runner.ts';
 import type { LocalStoreDefinition } from './local/postgres.ts';
 import { CredentialVault, loadOrCreateKeyFile } from './security/vault.ts';
 import { type Database, type DatabaseOption, DEFAULT_DATA_DIR, openDatabase } from './store/database.ts';
@@ -306,7 +298,11 @@ class Engine implements SyncEngine {
   private async checkJobReferences(data: SyncJobInput): Promise<void> {
     const issues: FieldIssue[] = [];
     const conn = isUuid(data.connectionId)
-      ? await this.db.selectFrom('connections').select('provider').where('id', '=', data.connectionId).executeTakeFirst()
+      ? await this.db
+          .selectFrom('connections')
+          .select('provider')
+          .where('id', '=', data.connectionId)
+          .executeTakeFirst()
       : undefined;
     if (!conn) issues.push({ path: 'connectionId', message: `no connection with id ${data.connectionId}` });
     else {

@@ -202,7 +202,9 @@ describe.each(TEST_DATABASES)('execution run on $name', (db) => {
       const second = await h.engine.runJob(j.id);
       expect(second.status).toBe('completed');
       expect(counters(second)).toEqual({ processed: 2, created: 0, updated: 2, skipped: 0, failed: 0 });
-      const names = await h.query<{ name: string }>("SELECT name FROM customers WHERE name LIKE 'changed%' ORDER BY name");
+      const names = await h.query<{ name: string }>(
+        "SELECT name FROM customers WHERE name LIKE 'changed%' ORDER BY name",
+      );
       expect(names.map((r) => r.name)).toEqual(['changed-5', 'changed-77']);
       const cursor2 = (await h.engine.jobs.get(j.id)).cursor!;
       expect(cursor2.getTime()).toBeGreaterThan(cursor1!.getTime());
@@ -242,7 +244,9 @@ describe.each(TEST_DATABASES)('execution run on $name', (db) => {
         name: 'L7',
         email: 'l7@x.test',
       });
-      await h.query("UPDATE customers SET name = 'L7 changed', updated_at = clock_timestamp() WHERE email = 'l7@x.test'");
+      await h.query(
+        "UPDATE customers SET name = 'L7 changed', updated_at = clock_timestamp() WHERE email = 'l7@x.test'",
+      );
       const again = await h.engine.runJob(j.id);
       expect(counters(again)).toEqual({ processed: 150, created: 0, updated: 1, skipped: 149, failed: 0 });
       expect(h.provider.all('customer').find((r) => r.data.email === 'l7@x.test')?.data.name).toBe('L7 changed');

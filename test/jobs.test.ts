@@ -119,7 +119,9 @@ const BAD_JOBS: BadJobCase[] = [
   {
     label: 'mapping rule with an unknown transform',
     input: {
-      fieldMappings: [{ sourceField: 'email', targetField: 'email', direction: 'inbound', transform: { name: 'rot13' } }],
+      fieldMappings: [
+        { sourceField: 'email', targetField: 'email', direction: 'inbound', transform: { name: 'rot13' } },
+      ],
     },
     pathPrefix: 'fieldMappings.0.transform',
   },
@@ -153,7 +155,8 @@ describe.each(TEST_DATABASES)('connections and sync jobs on $name', (db) => {
     await h?.close();
   });
 
-  const count = async (table: string) => (await h.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`))[0]!.n;
+  const count = async (table: string) =>
+    (await h.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`))[0]!.n;
 
   async function connection(extra: Record<string, unknown> = {}): Promise<Connection> {
     return h.engine.connections.create({ name: 'Memory', provider: 'memory', ...extra });
@@ -167,7 +170,10 @@ describe.each(TEST_DATABASES)('connections and sync jobs on $name', (db) => {
 
   describe('connections', () => {
     it('creates a connection and returns it without credentials', async () => {
-      const conn = await connection({ config: { baseUrl: 'https://example.invalid' }, credentials: { apiKey: FAKE_SECRET } });
+      const conn = await connection({
+        config: { baseUrl: 'https://example.invalid' },
+        credentials: { apiKey: FAKE_SECRET },
+      });
       expect(conn).toEqual({
         id: expect.stringMatching(/^[0-9a-f-]{36}$/),
         name: 'Memory',

@@ -17,10 +17,7 @@ export class ValidationError extends Error {
     readonly issues: FieldIssue[],
     options?: { cause?: unknown },
   ) {
-    super(
-      `Invalid input: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`,
-      options,
-    );
+    super(`Invalid input: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`, options);
   }
 }
 
@@ -63,11 +60,7 @@ export class ProviderError extends Error {
   /** For transient errors: how long the provider asked us to wait (Retry-After), in milliseconds. */
   readonly retryAfterMs: number | undefined;
   readonly status: number | undefined;
-  constructor(
-    kind: ErrorKind,
-    message: string,
-    options?: { cause?: unknown; retryAfterMs?: number; status?: number },
-  ) {
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown; retryAfterMs?: number; status?: number }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.kind = kind;
     this.retryAfterMs = options?.retryAfterMs;

@@ -74,9 +74,7 @@ export interface WriteRequest {
   transaction?: Kysely<any>;
 }
 
-export type WriteResult =
-  | { ok: true; id: string; updatedAt?: string | null }
-  | { ok: false; error: unknown };
+export type WriteResult = { ok: true; id: string; updatedAt?: string | null } | { ok: false; error: unknown };
 
 /** Credentials and config of a connection, handed to a provider when a run needs an endpoint. */
 export interface ConnectionContext {

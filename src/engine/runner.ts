@@ -115,7 +115,8 @@ class Run {
         const reason = this.signal.reason;
         return {
           counters: this.counters,
-          halt: reason instanceof RunAbort && reason.status === 'timed_out' ? { kind: 'timed_out' } : { kind: 'cancelled' },
+          halt:
+            reason instanceof RunAbort && reason.status === 'timed_out' ? { kind: 'timed_out' } : { kind: 'cancelled' },
         };
       }
       return { counters: this.counters, halt: { kind: 'error', message: describeRunError(err) } };
@@ -166,7 +167,8 @@ class Run {
     const { records } = this.input;
     if (records) {
       const leg = legs.find((l) => l.sourceSide === records.side);
-      if (!leg) throw new RunLevelError(`a ${this.job.direction} job does not read records from the ${records.side} side`);
+      if (!leg)
+        throw new RunLevelError(`a ${this.job.direction} job does not read records from the ${records.side} side`);
       return this.processByIds(leg, records.keys, new Set());
     }
     for (const item of await this.store.loadRetrySet(this.job.id)) {
@@ -300,7 +302,7 @@ class Run {
       if (idx.length === 0) return;
       const ops = idx.map((i) => (plans[i] as Extract<Plan, { kind: 'write' }>).op);
       const res = await this.writeWithRetry(endpoint, ops, transaction);
-      idx.forEach((planIndex, k) => results.set(planIndex, res[k]!));
+      for (const [k, planIndex] of idx.entries()) results.set(planIndex, res[k]!);
     };
     if (!leg.target.colocated) await writeTo(leg.target, forward);
     if (!leg.source.colocated) await writeTo(leg.source, reverse);
@@ -391,7 +393,12 @@ class Run {
     const inbound = leg.dir === 'inbound';
     const { job } = this;
     const { cancelRequested } = await this.store.commitPage(
-      { executionId: this.input.executionId, jobId: job.id, connectionId: job.connectionId, entityType: job.entityType },
+      {
+        executionId: this.input.executionId,
+        jobId: job.id,
+        connectionId: job.connectionId,
+        entityType: job.entityType,
+      },
       async (transaction) => {
         await inside(transaction);
         plans.forEach((plan, i) => {
@@ -490,9 +497,7 @@ class Run {
         // biome-ignore lint/suspicious/noExplicitAny: handed through to colocated endpoints
         ...(transaction ? { transaction: transaction as any } : {}),
       };
-      const res = endpoint.colocated
-        ? await endpoint.write(request)
-        : await this.call(() => endpoint.write(request));
+      const res = endpoint.colocated ? await endpoint.write(request) : await this.call(() => endpoint.write(request));
       if (res.length !== batch.length) {
         throw new RunLevelError(`endpoint returned ${res.length} results for ${batch.length} writes`);
       }
@@ -520,7 +525,10 @@ class Run {
 
 function addTo(map: Map<Side, Set<string>>, side: Side, key: string): void {
   let set = map.get(side);
-  if (!set) map.set(side, (set = new Set()));
+  if (!set) {
+    set = new Set();
+    map.set(side, set);
+  }
   set.add(key);
 }
 

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { ProviderError, ValidationError } from '../domain/errors.ts';
-import type { Endpoint, EndpointRecord, FetchRequest, ReadPageRequest, WriteOp, WriteResult } from '../engine/endpoint.ts';
+import type {
+  Endpoint,
+  EndpointRecord,
+  FetchRequest,
+  ReadPageRequest,
+  WriteOp,
+  WriteResult,
+} from '../engine/endpoint.ts';
 import { quoteIdentifier } from '../store/identifiers.ts';
 
 /** How one local entity type maps onto a table of the application's database. */
@@ -42,9 +49,12 @@ interface ResolvedEntity {
  * @example
  * createPostgresLocalStore({ entities: { customer: { table: 'customers', primaryKey: 'id', updatedAtColumn: 'updated_at' } } })
  */
-export function createPostgresLocalStore(options: { entities: Record<string, LocalEntityConfig> }): LocalStoreDefinition {
+export function createPostgresLocalStore(options: {
+  entities: Record<string, LocalEntityConfig>;
+}): LocalStoreDefinition {
   const entries = Object.entries(options.entities);
-  if (entries.length === 0) throw new ValidationError([{ path: 'entities', message: 'declare at least one entity type' }]);
+  if (entries.length === 0)
+    throw new ValidationError([{ path: 'entities', message: 'declare at least one entity type' }]);
   for (const [name, cfg] of entries) {
     quoteIdentifier(cfg.table, `entities.${name}.table`);
     quoteIdentifier(cfg.primaryKey ?? 'id', `entities.${name}.primaryKey`);
@@ -141,9 +151,9 @@ class PostgresLocalEndpoint implements Endpoint {
       const after = req.cursor === null ? null : (JSON.parse(req.cursor) as { id: string }).id;
       const where = after === null ? sql`true` : sql`${pk} > ${after}::${pkCast}`;
       rows = (
-        await sql<Record<string, unknown>>`SELECT * FROM ${t} WHERE ${where} ORDER BY ${pk} LIMIT ${req.pageSize}`.execute(
-          this.db,
-        )
+        await sql<
+          Record<string, unknown>
+        >`SELECT * FROM ${t} WHERE ${where} ORDER BY ${pk} LIMIT ${req.pageSize}`.execute(this.db)
       ).rows;
     } else {
       // Incremental: keyset on (updated_at, pk); the text form of the time stamp keeps microseconds.

@@ -25,12 +25,19 @@ export class CredentialVault {
     const cipher = createCipheriv('aes-256-gcm', this.keys.get(this.currentId)!, iv);
     cipher.setAAD(Buffer.from(this.currentId));
     const ct = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
-    return ['v1', this.currentId, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), ct.toString('base64url')].join('.');
+    return [
+      'v1',
+      this.currentId,
+      iv.toString('base64url'),
+      cipher.getAuthTag().toString('base64url'),
+      ct.toString('base64url'),
+    ].join('.');
   }
 
   open(envelope: string): Record<string, string> {
     const [version, id, iv, tag, ct] = envelope.split('.');
-    if (version !== 'v1' || !id || !iv || !tag || ct === undefined) throw new Error('credentials: unknown envelope format');
+    if (version !== 'v1' || !id || !iv || !tag || ct === undefined)
+      throw new Error('credentials: unknown envelope format');
     const key = this.keys.get(id);
     if (!key) throw new Error(`credentials were sealed with key ${id}, which is not configured`);
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
@@ -47,9 +54,12 @@ export class CredentialVault {
 }
 
 function parseKey(key: Buffer | string, index: number): Buffer {
-  const buf = typeof key !== 'string' ? key : /^[0-9a-f]{64}$/i.test(key) ? Buffer.from(key, 'hex') : Buffer.from(key, 'base64');
+  const buf =
+    typeof key !== 'string' ? key : /^[0-9a-f]{64}$/i.test(key) ? Buffer.from(key, 'hex') : Buffer.from(key, 'base64');
   if (buf.length !== 32) {
-    throw new ValidationError([{ path: `encryptionKey.${index}`, message: 'must be 32 bytes (64 hex characters or base64)' }]);
+    throw new ValidationError([
+      { path: `encryptionKey.${index}`, message: 'must be 32 bytes (64 hex characters or base64)' },
+    ]);
   }
   return buf;
 }

@@ -11,7 +11,10 @@ export function quoteIdentifier(name: string, field = 'identifier'): string {
   const parts = name.split('.');
   if (parts.length > 2 || parts.some((p) => !IDENT.test(p))) {
     throw new ValidationError([
-      { path: field, message: `"${name}" is not a valid SQL identifier (letters, digits and _; optionally schema.name)` },
+      {
+        path: field,
+        message: `"${name}" is not a valid SQL identifier (letters, digits and _; optionally schema.name)`,
+      },
     ]);
   }
   return parts.map((p) => `"${p}"`).join('.');

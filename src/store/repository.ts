@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
+import type { SyncJobInput } from '../domain/job.ts';
 import type {
   Connection,
   DeadLetter,
@@ -10,7 +11,6 @@ import type {
   SyncJob,
   Trigger,
 } from '../domain/types.ts';
-import type { SyncJobInput } from '../domain/job.ts';
 import type { DB, SyncExecutionsTable, SyncJobsTable } from './schema.ts';
 
 /** Row ↔ API type conversions and the queries outside the run's hot path. */
@@ -86,9 +86,9 @@ export async function loadRules(db: Kysely<DB>, jobIds: string[]): Promise<Map<s
     };
     if (r.transform !== null) rule.transform = r.transform as NonNullable<FieldMappingRule['transform']>;
     if (r.default_value !== null) rule.defaultValue = r.default_value;
-    let list = out.get(r.job_id);
-    if (!list) out.set(r.job_id, (list = []));
-    list.push(rule);
+    const list = out.get(r.job_id);
+    if (list) list.push(rule);
+    else out.set(r.job_id, [rule]);
   }
   return out;
 }

@@ -67,7 +67,9 @@ export async function createHarness(
     schema,
     providers: [provider.definition],
     local: createPostgresLocalStore({
-      entities: options.entities ?? { customer: { table: 'customers', primaryKey: 'id', updatedAtColumn: 'updated_at' } },
+      entities: options.entities ?? {
+        customer: { table: 'customers', primaryKey: 'id', updatedAtColumn: 'updated_at' },
+      },
     }),
     transientRetry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 50 },
     cursorOverlapMs: 0,
