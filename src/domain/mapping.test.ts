@@ -194,7 +194,7 @@ describe('compileMapping', () => {
     );
     expect(err).toBeInstanceOf(ValidationError);
     expect((err as ValidationError).issues).toEqual([
-      { path: '1.transform.args.fields', message: 'Invalid input: expected array, received undefined' },
+      { path: '1.transform.args.fields', message: 'is required' },
       { path: '2.targetField', message: 'duplicate inbound targetField "x" (also written by rule 0)' },
     ]);
     expect((err as ValidationError).message).toBe(

@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import type { TransformSpec } from './types.ts';
+import { humanMessage } from './validate.ts';
 
 export const TRANSFORM_NAMES = [
   'trim',
@@ -320,7 +321,7 @@ export const transformSpecSchema = z
     args: z.record(z.string(), z.unknown()).optional(),
   })
   .superRefine((spec, ctx) => {
-    const result = TRANSFORMS[spec.name].args.safeParse(spec.args);
+    const result = TRANSFORMS[spec.name].args.safeParse(spec.args, { error: humanMessage });
     if (result.success) return;
     for (const issue of result.error.issues) {
       ctx.addIssue({ code: 'custom', path: ['args', ...issue.path], message: issue.message });
