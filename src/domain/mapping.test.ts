@@ -198,7 +198,7 @@ describe('compileMapping', () => {
       { path: '2.targetField', message: 'duplicate inbound targetField "x" (also written by rule 0)' },
     ]);
     expect((err as ValidationError).message).toBe(
-      'Invalid input: 1.transform.args.fields: Invalid input: expected array, received undefined; ' +
+      'Invalid input: 1.transform.args.fields: is required; ' +
         '2.targetField: duplicate inbound targetField "x" (also written by rule 0)',
     );
   });
