@@ -239,8 +239,7 @@ class Engine implements SyncEngine {
   // ── jobs ───────────────────────────────────────────────────────────────────
   jobs = {
     create: async (input: unknown): Promise<SyncJob> => {
-      const data = parseInput(syncJobInputSchema, input);
-      await this.checkJobReferences(data);
+      const data = await this.validateJob(() => parseInput(syncJobInputSchema, input), input);
       const id = await this.db.transaction().execute(async (trx) => {
         const row = await trx
           .insertInto('sync_jobs')
@@ -261,7 +260,10 @@ class Engine implements SyncEngine {
     },
     list: async (filter: { connectionId?: string } = {}): Promise<SyncJob[]> => {
       let q = this.db.selectFrom('sync_jobs').selectAll().orderBy('created_at');
-      if (filter.connectionId !== undefined) q = q.where('connection_id', '=', filter.connectionId);
+      if (filter.connectionId !== undefined) {
+        if (!isUuid(filter.connectionId)) return [];
+        q = q.where('connection_id', '=', filter.connectionId);
+      }
       const rows = await q.execute();
       const rules = await loadRules(
         this.db,
@@ -271,8 +273,7 @@ class Engine implements SyncEngine {
     },
     update: async (id: string, patch: unknown): Promise<SyncJob> => {
       const current = await this.jobs.get(id);
-      const data = mergeJobPatch(current, patch);
-      await this.checkJobReferences(data);
+      const data = await this.validateJob(() => mergeJobPatch(current, patch), { ...current, ...(patch as object) });
       await this.db.transaction().execute(async (trx) => {
         await trx
           .updateTable('sync_jobs')
@@ -294,8 +295,35 @@ class Engine implements SyncEngine {
     return nextRunAt(data.schedule.cron, data.schedule.timezone, after);
   }
 
+  /**
+   * Schema validation plus the checks that need the database (the connection exists, both sides declare
+   * the entity type), reported together: one error lists every offending field.
+   */
+  private async validateJob(parse: () => SyncJobInput, raw: unknown): Promise<SyncJobInput> {
+    let data: SyncJobInput | undefined;
+    let issues: FieldIssue[] = [];
+    try {
+      data = parse();
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      issues = [...err.issues];
+    }
+    const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+    const refs =
+      data ??
+      (typeof r.connectionId === 'string' && typeof r.entityType === 'string'
+        ? { connectionId: r.connectionId.trim(), entityType: r.entityType.trim() }
+        : null);
+    if (refs) {
+      const known = new Set(issues.map((i) => i.path));
+      for (const issue of await this.referenceIssues(refs)) if (!known.has(issue.path)) issues.push(issue);
+    }
+    if (issues.length > 0 || !data) throw new ValidationError(issues);
+    return data;
+  }
+
   /** The connection must exist and both sides must declare the entity type. */
-  private async checkJobReferences(data: SyncJobInput): Promise<void> {
+  private async referenceIssues(data: { connectionId: string; entityType: string }): Promise<FieldIssue[]> {
     const issues: FieldIssue[] = [];
     const conn = isUuid(data.connectionId)
       ? await this.db
@@ -320,7 +348,7 @@ class Engine implements SyncEngine {
         message: `must be one of ${local.entityTypes.join(', ')} (declared by the local store)`,
       });
     }
-    if (issues.length > 0) throw new ValidationError(issues);
+    return issues;
   }
 
   // ── executions ─────────────────────────────────────────────────────────────

@@ -414,12 +414,7 @@ describe.each(TEST_DATABASES)('connections and sync jobs on $name', (db) => {
       expect(await count('sync_jobs')).toBe(0);
     });
 
-    // SRC BUG (src/domain/mapping.ts fieldMappingRulesSchema): the duplicate/overlapping targetField check is a
-    // superRefine without `when`, so zod skips it as soon as any rule has an issue of its own. Rules
-    // [{a→x, transform rot13}, {b→x}] are refused with only `fieldMappings.0.transform.name`; the duplicate
-    // `fieldMappings.1.targetField` surfaces only after the first fix (the job-level and schedule refinements
-    // use `when` precisely so every problem is reported at once).
-    it.fails('lists duplicate targets together with a bad transform in another rule', async () => {
+    it('lists duplicate targets together with a bad transform in another rule', async () => {
       const conn = await connection();
       const paths = await issuePaths(
         h.engine.jobs.create({
@@ -441,10 +436,7 @@ describe.each(TEST_DATABASES)('connections and sync jobs on $name', (db) => {
       expect(await count('sync_jobs')).toBe(0);
     });
 
-    // SRC BUG (src/sync-engine.ts jobs.create / checkJobReferences): reference checks (connectionId, entityType)
-    // only run after the input schema passed, so a job with a bad maxRetries AND an undeclared entityType is
-    // refused with only `maxRetries`; ValidationError promises to list every offending field at once.
-    it.fails('lists schema problems and reference problems (entityType) together', async () => {
+    it('lists schema problems and reference problems (entityType) together', async () => {
       const conn = await connection();
       const paths = await issuePaths(
         h.engine.jobs.create({ ...baseJob(conn.id), entityType: 'product', maxRetries: 0 }),
@@ -692,11 +684,7 @@ describe.each(TEST_DATABASES)('connections and sync jobs on $name', (db) => {
       expect(await h.engine.jobs.list()).toEqual([job]);
     });
 
-    // SRC BUG (src/sync-engine.ts jobs.list): the connectionId filter is passed to SQL unchecked, so
-    // jobs.list({ connectionId: 'not-a-uuid' }) rejects with the raw database error
-    // `invalid input syntax for type uuid` (pg DatabaseError / PGlite error) instead of returning [] (or a
-    // ValidationError), unlike get/update/delete which check the id shape first.
-    it.fails('list with a malformed connectionId filter is not a database error', async () => {
+    it('list with a malformed connectionId filter is not a database error', async () => {
       const conn = await connection();
       await h.engine.jobs.create(baseJob(conn.id));
       const outcome = await h.engine.jobs.list({ connectionId: 'not-a-uuid' }).then(

@@ -10,6 +10,7 @@ import { ValidationError } from './errors.ts';
 import {
   type CompiledTransform,
   compileTransform,
+  dotPathProblem,
   dotPathSchema,
   FORBIDDEN_PATH_SEGMENTS,
   getSegments,
@@ -100,31 +101,46 @@ function overlaps(a: string, b: string): boolean {
  * A job's rules. Refuses two rules of the same direction writing the same targetField, or one writing inside
  * another's (`address` and `address.city`): the second would overwrite the first or write into a source object.
  */
-export const fieldMappingRulesSchema = z.array(fieldMappingRuleSchema).superRefine((rules, ctx) => {
-  const seen: Record<RuleDirection, Array<{ target: string; index: number }>> = { inbound: [], outbound: [] };
-  rules.forEach((rule, index) => {
-    const earlier = seen[rule.direction];
-    for (const other of earlier) {
-      if (other.target === rule.targetField) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [index, 'targetField'],
-          message: `duplicate ${rule.direction} targetField "${rule.targetField}" (also written by rule ${other.index})`,
-        });
-        break;
+export const fieldMappingRulesSchema = z.array(fieldMappingRuleSchema).superRefine(
+  (rules, ctx) => {
+    const seen: Record<RuleDirection, Array<{ target: string; index: number }>> = { inbound: [], outbound: [] };
+    // Runs even when some rules are malformed (so every problem is reported at once): look only at rules
+    // whose direction and target are usable.
+    (rules as unknown[]).forEach((raw, index) => {
+      const rule = raw as Partial<FieldMappingRule> | null;
+      if (
+        typeof rule !== 'object' ||
+        rule === null ||
+        (rule.direction !== 'inbound' && rule.direction !== 'outbound') ||
+        typeof rule.targetField !== 'string' ||
+        dotPathProblem(rule.targetField) !== undefined
+      ) {
+        return;
       }
-      if (overlaps(other.target, rule.targetField)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [index, 'targetField'],
-          message: `${rule.direction} targetField "${rule.targetField}" overlaps "${other.target}" (rule ${other.index})`,
-        });
-        break;
+      const earlier = seen[rule.direction];
+      for (const other of earlier) {
+        if (other.target === rule.targetField) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [index, 'targetField'],
+            message: `duplicate ${rule.direction} targetField "${rule.targetField}" (also written by rule ${other.index})`,
+          });
+          break;
+        }
+        if (overlaps(other.target, rule.targetField)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [index, 'targetField'],
+            message: `${rule.direction} targetField "${rule.targetField}" overlaps "${other.target}" (rule ${other.index})`,
+          });
+          break;
+        }
       }
-    }
-    earlier.push({ target: rule.targetField, index });
-  });
-});
+      earlier.push({ target: rule.targetField, index });
+    });
+  },
+  { when: (payload) => Array.isArray(payload.value) },
+);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Compile and apply

@@ -85,7 +85,8 @@ export async function loadRules(db: Kysely<DB>, jobIds: string[]): Promise<Map<s
       direction: r.direction as FieldMappingRule['direction'],
     };
     if (r.transform !== null) rule.transform = r.transform as NonNullable<FieldMappingRule['transform']>;
-    if (r.default_value !== null) rule.defaultValue = r.default_value;
+    // Stored wrapped, so that a default of JSON null survives the round trip.
+    if (r.default_value !== null) rule.defaultValue = (r.default_value as { value: unknown }).value;
     const list = out.get(r.job_id);
     if (list) list.push(rule);
     else out.set(r.job_id, [rule]);
@@ -106,7 +107,7 @@ export async function replaceRules(db: Kysely<DB>, jobId: string, rules: FieldMa
         source_field: r.sourceField,
         target_field: r.targetField,
         transform: r.transform === undefined ? null : JSON.stringify(r.transform),
-        default_value: r.defaultValue === undefined ? null : JSON.stringify(r.defaultValue),
+        default_value: r.defaultValue === undefined ? null : JSON.stringify({ value: r.defaultValue }),
       })),
     )
     .execute();

@@ -44,7 +44,7 @@ CREATE TABLE field_mapping_rules (
   source_field  text NOT NULL CHECK (source_field <> ''),
   target_field  text NOT NULL CHECK (target_field <> ''),
   transform     jsonb,
-  -- JSON-encoded default; SQL NULL means "no default".
+  -- The default as {"value": …}; SQL NULL means "no default" (so a default of JSON null is kept).
   default_value jsonb,
   UNIQUE (job_id, position),
   UNIQUE (job_id, direction, target_field)
