@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import { nextRunAt } from './domain/cron.ts';
 import { type FieldIssue, NotFoundError, StateError, ValidationError } from './domain/errors.ts';
 import {
@@ -10,7 +10,16 @@ import {
   validateEntityType,
 } from './domain/job.ts';
 import { advancesCursor, circuitBreakerReason, resolveStatus } from './domain/status.ts';
-import type { Connection, DeadLetter, RecordFailure, Side, SyncExecution, SyncJob, Trigger } from './domain/types.ts';
+import type {
+  Connection,
+  DeadLetter,
+  ExecutionStatus,
+  RecordFailure,
+  Side,
+  SyncExecution,
+  SyncJob,
+  Trigger,
+} from './domain/types.ts';
 import { parseInput } from './domain/validate.ts';
 import { RunAbort } from './engine/abort.ts';
 import type { Endpoint, ProviderDefinition } from './engine/endpoint.ts';
@@ -32,6 +41,9 @@ import {
   toJob,
 } from './store/repository.ts';
 import { createRunStore } from './store/run-store.ts';
+import type { DB } from './store/schema.ts';
+
+type ExecutionRow = Selectable<DB['sync_executions']>;
 
 export interface SyncEngineOptions {
   /** `memory://`, a PGlite data directory (default `./.otesse-sync`), a `postgres://` URL, or `{ pglite }`. */
@@ -116,8 +128,8 @@ export interface SyncEngine {
   runJob(jobId: string, options?: RunOptions): Promise<SyncExecution>;
   /** Starts a run; resolves once its execution is `running`. */
   startJob(jobId: string, options?: RunOptions): Promise<StartedRun>;
-  /** Asks an execution to stop. Works across processes: a run checks at every page. */
-  cancel(executionId: string): Promise<void>;
+  /** Stops an execution: a queued one at once; a running one (in any process) within a page or a heartbeat. */
+  cancel(executionId: string): Promise<SyncExecution>;
   close(): Promise<void>;
 }
 
@@ -172,7 +184,7 @@ function makeVault(options: SyncEngineOptions): CredentialVault {
 
 const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
 
-class Engine implements SyncEngine {
+export class Engine implements SyncEngine {
   private readonly providers = new Map<string, ProviderDefinition>();
   private readonly store: RunStore;
   private readonly active = new Map<string, AbortController>();
@@ -477,33 +489,99 @@ class Engine implements SyncEngine {
   async startJob(jobId: string, options: RunOptions = {}): Promise<StartedRun> {
     if (this.closed) throw new StateError('the engine is closed');
     const job = await this.jobs.get(jobId);
+    const row = await this.insertExecution(job, { ...options, status: 'running' });
+    return this.launch(job, row, {});
+  }
+
+  /**
+   * Validates run options and inserts the execution: `running` for a direct run, `queued` for the queue.
+   * A retry copies the checkpoint and the cursor window of the attempt it resumes.
+   */
+  async insertExecution(
+    job: SyncJob,
+    options: RunOptions & { status: 'running' | 'queued'; scheduledFor?: Date },
+    // biome-ignore lint/suspicious/noExplicitAny: a transaction of the caller's, or the engine's database
+    db: Kysely<any> = this.db,
+  ): Promise<ExecutionRow> {
     const recordKeys = options.recordKeys ?? null;
     if (recordKeys !== null && (recordKeys.length === 0 || recordKeys.some((k) => typeof k !== 'string' || k === ''))) {
       throw new ValidationError([{ path: 'recordKeys', message: 'must be a non-empty list of record ids' }]);
     }
     const side: Side = options.side ?? 'provider';
-    let resumeFrom: Checkpoint | null = null;
+    let resumed: { checkpoint: unknown; window_start: Date | null; started_at: Date | null } | undefined;
     if (options.resumeFrom !== undefined) {
-      const prev = await this.db
-        .selectFrom('sync_executions')
-        .select(['checkpoint', 'job_id'])
-        .where('id', '=', options.resumeFrom)
-        .executeTakeFirst();
-      if (!prev || prev.job_id !== jobId) throw new NotFoundError('execution', options.resumeFrom);
-      resumeFrom = (prev.checkpoint as Checkpoint | null) ?? null;
+      resumed = isUuid(options.resumeFrom)
+        ? await (db as Kysely<DB>)
+            .selectFrom('sync_executions')
+            .select(['checkpoint', 'window_start', 'started_at'])
+            .where('id', '=', options.resumeFrom)
+            .where('job_id', '=', job.id)
+            .executeTakeFirst()
+        : undefined;
+      if (!resumed) throw new NotFoundError('execution', options.resumeFrom);
     }
-    // The cursor a successful run leaves: its own start, reaching back by the overlap for clock skew
-    // and for records committed at the source while we were reading.
-    const runStart = new Date();
-    let row: Awaited<ReturnType<typeof this.insertExecution>>;
+    const running = options.status === 'running';
     try {
-      row = await this.insertExecution(job, options, recordKeys, side);
+      return await (db as Kysely<DB>)
+        .insertInto('sync_executions')
+        .values({
+          job_id: job.id,
+          trigger: options.trigger ?? 'manual',
+          attempt: options.attempt ?? 1,
+          status: options.status,
+          record_keys: recordKeys,
+          record_side: recordKeys === null ? null : side,
+          resumed_from: options.resumeFrom ?? null,
+          checkpoint: resumed?.checkpoint == null ? null : JSON.stringify(resumed.checkpoint),
+          window_start: resumed ? (resumed.window_start ?? resumed.started_at) : null,
+          scheduled_for: options.scheduledFor ?? null,
+          started_at: running ? sql<Date>`now()` : null,
+          heartbeat_at: running ? sql<Date>`now()` : null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
     } catch (err) {
-      if ((err as { code?: string }).code === '23505') {
-        throw new StateError(`sync job ${jobId} already has a running execution`, { cause: err });
+      if ((err as { code?: string }).code === '23505' && running) {
+        throw new StateError(`sync job ${job.id} already has a running execution`, { cause: err });
       }
       throw err;
     }
+  }
+
+  /**
+   * Claims a queued execution for this process and runs it. Returns null when it is no longer queued
+   * (cancelled, or claimed elsewhere), and 'busy' when another whole run of the job is still running.
+   */
+  async runQueued(
+    executionId: string,
+    options: { workerId: string; queueJobId?: string; release?: AbortSignal },
+  ): Promise<StartedRun | null | 'busy'> {
+    if (this.closed) throw new StateError('the engine is closed');
+    let row: ExecutionRow | undefined;
+    try {
+      row = await this.db
+        .updateTable('sync_executions')
+        .set({
+          status: 'running',
+          started_at: sql<Date>`coalesce(started_at, now())`,
+          heartbeat_at: sql<Date>`now()`,
+          worker_id: options.workerId,
+          queue_job_id: options.queueJobId ?? null,
+        })
+        .where('id', '=', executionId)
+        .where('status', '=', 'queued')
+        .returningAll()
+        .executeTakeFirst();
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') return 'busy';
+      throw err;
+    }
+    if (!row) return null;
+    const job = await this.jobs.get(row.job_id);
+    return this.launch(job, row, options.release ? { release: options.release } : {});
+  }
+
+  private launch(job: SyncJob, row: ExecutionRow, options: { release?: AbortSignal }): StartedRun {
     const controller = new AbortController();
     this.active.set(row.id, controller);
     const timeoutMs = job.timeoutMinutes * (this.options.minuteMs ?? 60_000);
@@ -512,7 +590,7 @@ class Engine implements SyncEngine {
       timeoutMs,
     );
     timer.unref();
-    const done = this.execute(job, row.id, runStart, recordKeys, side, resumeFrom, controller).finally(() => {
+    const done = this.execute(job, row, controller, options.release).finally(() => {
       clearTimeout(timer);
       this.active.delete(row.id);
     });
@@ -521,33 +599,36 @@ class Engine implements SyncEngine {
     return { execution: toExecution(row), done };
   }
 
-  private insertExecution(job: SyncJob, options: RunOptions, recordKeys: string[] | null, side: Side) {
-    return this.db
-      .insertInto('sync_executions')
-      .values({
-        job_id: job.id,
-        trigger: options.trigger ?? 'manual',
-        attempt: options.attempt ?? 1,
-        status: 'running',
-        record_keys: recordKeys,
-        record_side: recordKeys === null ? null : side,
-        started_at: sql<Date>`now()`,
-        heartbeat_at: sql<Date>`now()`,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+  /** Aborts a run of this process (used by workers for cross-process cancels they notice). */
+  abortLocal(executionId: string, reason: RunAbort): boolean {
+    const controller = this.active.get(executionId);
+    if (!controller) return false;
+    controller.abort(reason);
+    return true;
+  }
+
+  /** Ids of the executions this process is running now. */
+  activeExecutionIds(): string[] {
+    return [...this.active.keys()];
   }
 
   private async execute(
     job: SyncJob,
-    executionId: string,
-    runStart: Date,
-    recordKeys: string[] | null,
-    side: Side,
-    resumeFrom: Checkpoint | null,
+    row: ExecutionRow,
     controller: AbortController,
+    release: AbortSignal | undefined,
   ): Promise<SyncExecution> {
+    const recordKeys = row.record_keys;
+    const side = (row.record_side ?? 'provider') as Side;
+    const whole = recordKeys === null;
     let outcome: Awaited<ReturnType<typeof executeRun>>;
+    const initial = {
+      processed: row.processed,
+      created: row.created,
+      updated: row.updated,
+      skipped: row.skipped,
+      failed: row.failed,
+    };
     try {
       const [provider, local] = await Promise.all([this.providerEndpoint(job), this.local()]);
       outcome = await executeRun(
@@ -555,23 +636,32 @@ class Engine implements SyncEngine {
         { pageSize: this.options.pageSize ?? 100, retry: this.retry },
         {
           job,
-          executionId,
+          executionId: row.id,
           provider,
           local,
-          since: recordKeys === null && job.mode === 'incremental' ? job.cursor : null,
-          records: recordKeys === null ? null : { side, keys: recordKeys },
-          resumeFrom,
+          since: whole && job.mode === 'incremental' ? job.cursor : null,
+          records: whole ? null : { side, keys: recordKeys },
+          resumeFrom: (row.checkpoint as Checkpoint | null) ?? null,
+          initialCounters: initial,
           signal: controller.signal,
+          ...(release ? { release } : {}),
         },
       );
     } catch (err) {
-      outcome = {
-        counters: { processed: 0, created: 0, updated: 0, skipped: 0, failed: 0 },
-        halt: { kind: 'error', message: (err as Error).message },
-      };
+      outcome = { counters: initial, halt: { kind: 'error', message: (err as Error).message } };
     }
     const status = resolveStatus(outcome.counters, outcome.halt);
     const halt = outcome.halt;
+    if (status === 'queued') {
+      // Released by a stopping worker at a checkpoint: back to the queue, counters and checkpoint kept.
+      const back = await this.db
+        .updateTable('sync_executions')
+        .set({ status: 'queued', worker_id: null, queue_job_id: null })
+        .where('id', '=', row.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toExecution(back);
+    }
     const haltReason =
       halt === null
         ? null
@@ -582,7 +672,21 @@ class Engine implements SyncEngine {
             : controller.signal.reason instanceof RunAbort
               ? controller.signal.reason.message
               : halt.kind;
-    const whole = recordKeys === null;
+    return this.finish(job, row.id, status, haltReason, whole);
+  }
+
+  /**
+   * Final status, completedAt, durationSeconds; for whole runs the job's lastRunAt, nextRunAt and (on
+   * success) its cursor: the start of the run (of its first attempt), reaching back by the overlap.
+   * Only an execution still `running` is finished, so a reaper and a late worker cannot both finish it.
+   */
+  async finish(
+    job: SyncJob,
+    executionId: string,
+    status: ExecutionStatus,
+    haltReason: string | null,
+    whole: boolean,
+  ): Promise<SyncExecution> {
     return this.db.transaction().execute(async (trx) => {
       const row = await trx
         .updateTable('sync_executions')
@@ -593,16 +697,23 @@ class Engine implements SyncEngine {
           duration_seconds: sql<number>`round(extract(epoch from now() - started_at)::numeric, 3)`,
         })
         .where('id', '=', executionId)
+        .where('status', '=', 'running')
         .returningAll()
-        .executeTakeFirstOrThrow();
+        .executeTakeFirst();
+      if (!row) {
+        return toExecution(
+          await trx.selectFrom('sync_executions').selectAll().where('id', '=', executionId).executeTakeFirstOrThrow(),
+        );
+      }
       if (whole) {
         const overlap = this.options.cursorOverlapMs ?? 60_000;
+        const windowStart = row.window_start ?? row.started_at!;
         await trx
           .updateTable('sync_jobs')
           .set({
             last_run_at: row.started_at!,
-            next_run_at: this.nextRun(job),
-            ...(advancesCursor(status) ? { cursor: new Date(runStart.getTime() - overlap) } : {}),
+            ...(job.schedule.type === 'cron' ? {} : { next_run_at: null }),
+            ...(advancesCursor(status) ? { cursor: new Date(windowStart.getTime() - overlap) } : {}),
           })
           .where('id', '=', job.id)
           .execute();
@@ -630,15 +741,34 @@ class Engine implements SyncEngine {
     return this.localEndpoint;
   }
 
-  async cancel(executionId: string): Promise<void> {
+  async cancel(executionId: string): Promise<SyncExecution> {
+    if (!isUuid(executionId)) throw new NotFoundError('execution', executionId);
+    // A queued execution is cancelled on the spot; a running one is asked to stop, which its worker
+    // (in any process) notices at the next page or heartbeat.
+    const queued = await this.db
+      .updateTable('sync_executions')
+      .set({
+        status: 'cancelled',
+        halt_reason: 'cancelled before it started',
+        cancel_requested_at: sql<Date>`now()`,
+        started_at: sql<Date>`coalesce(started_at, now())`,
+        completed_at: sql<Date>`now()`,
+        duration_seconds: 0,
+      })
+      .where('id', '=', executionId)
+      .where('status', '=', 'queued')
+      .returningAll()
+      .executeTakeFirst();
+    if (queued) return toExecution(queued);
     const row = await this.db
       .updateTable('sync_executions')
       .set({ cancel_requested_at: sql<Date>`coalesce(cancel_requested_at, now())` })
-      .where('id', '=', isUuid(executionId) ? executionId : '00000000-0000-0000-0000-000000000000')
-      .returning('status')
+      .where('id', '=', executionId)
+      .returningAll()
       .executeTakeFirst();
     if (!row) throw new NotFoundError('execution', executionId);
     this.active.get(executionId)?.abort(new RunAbort('cancelled', 'cancelled by request'));
+    return toExecution(row);
   }
 
   async close(): Promise<void> {

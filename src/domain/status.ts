@@ -16,7 +16,9 @@ export type RunHalt =
   | { kind: 'circuit_breaker' }
   | { kind: 'error'; message: string }
   | { kind: 'timed_out' }
-  | { kind: 'cancelled' };
+  | { kind: 'cancelled' }
+  /** A worker shutting down handed the run back at a checkpoint; it goes back to the queue. */
+  | { kind: 'released' };
 
 /**
  * The spec's "Execution Status Resolution" table:
@@ -31,6 +33,8 @@ export function resolveStatus(c: ExecutionCounters, halt: RunHalt | null): Execu
         return 'timed_out';
       case 'cancelled':
         return 'cancelled';
+      case 'released':
+        return 'queued';
       case 'circuit_breaker':
       case 'error':
         return 'failed';

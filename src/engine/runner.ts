@@ -31,7 +31,14 @@ export interface RunInput {
   /** Single-record run: only these records, read from this side. */
   records: { side: Side; keys: string[] } | null;
   resumeFrom: Checkpoint | null;
+  /** Counters already committed by this execution (it resumes after a worker released it). */
+  initialCounters?: ExecutionCounters;
   signal: AbortSignal;
+  /**
+   * Graceful stop: when it fires, the run finishes the page in hand, commits it, and returns with
+   * halt `released` so another worker can resume from the checkpoint.
+   */
+  release?: AbortSignal;
 }
 
 export interface RunOutcome {
@@ -86,8 +93,11 @@ export async function executeRun(store: RunStore, options: RunnerOptions, input:
   return run.execute();
 }
 
+/** Thrown between pages when the worker releases the run. */
+class Released extends Error {}
+
 class Run {
-  readonly counters = zero();
+  readonly counters: ExecutionCounters;
   private readonly job: SyncJob;
   private readonly signal: AbortSignal;
   /** Records that failed before, per side they are read from: retried first, by id. */
@@ -104,6 +114,7 @@ class Run {
   ) {
     this.job = input.job;
     this.signal = input.signal;
+    this.counters = { ...(input.initialCounters ?? zero()) };
   }
 
   async execute(): Promise<RunOutcome> {
@@ -111,6 +122,7 @@ class Run {
       const halted = await this.runLegs();
       return { counters: this.counters, halt: halted ? { kind: 'circuit_breaker' } : null };
     } catch (err) {
+      if (err instanceof Released) return { counters: this.counters, halt: { kind: 'released' } };
       if (this.signal.aborted) {
         const reason = this.signal.reason;
         return {
@@ -225,6 +237,7 @@ class Run {
       const checkpoint: Checkpoint = { leg: leg.dir, cursor: page.nextCursor };
       if (await this.processRecords(leg, records, checkpoint)) return true;
       cursor = page.nextCursor;
+      if (cursor !== null && this.input.release?.aborted) throw new Released();
     } while (cursor !== null);
     return false;
   }

@@ -169,7 +169,11 @@ TABLE sync_executions
   record_keys text[]
   record_side text
   checkpoint jsonb
+  resumed_from uuid
+  window_start timestamp with time zone
   cancel_requested_at timestamp with time zone
+  scheduled_for timestamp with time zone
+  queue_job_id text
   worker_id text
   heartbeat_at timestamp with time zone
   started_at timestamp with time zone
@@ -195,6 +199,7 @@ TABLE sync_executions
   CONSTRAINT sync_executions_processed_check CHECK ((processed >= 0))
   CONSTRAINT sync_executions_processed_not_null NOT NULL processed
   CONSTRAINT sync_executions_record_side_check CHECK ((record_side = ANY (ARRAY['local'::text, 'provider'::text])))
+  CONSTRAINT sync_executions_resumed_from_fkey FOREIGN KEY (resumed_from) REFERENCES sync_executions(id) ON DELETE SET NULL
   CONSTRAINT sync_executions_skipped_check CHECK ((skipped >= 0))
   CONSTRAINT sync_executions_skipped_not_null NOT NULL skipped
   CONSTRAINT sync_executions_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'completed'::text, 'completed_with_errors'::text, 'failed'::text, 'timed_out'::text, 'cancelled'::text])))
@@ -203,9 +208,11 @@ TABLE sync_executions
   CONSTRAINT sync_executions_trigger_not_null NOT NULL trigger
   CONSTRAINT sync_executions_updated_check CHECK ((updated >= 0))
   CONSTRAINT sync_executions_updated_not_null NOT NULL updated
+  CREATE UNIQUE INDEX sync_executions_fire_time_idx ON sync_executions USING btree (job_id, scheduled_for) WHERE (scheduled_for IS NOT NULL)
   CREATE INDEX sync_executions_job_idx ON sync_executions USING btree (job_id, created_at DESC)
   CREATE UNIQUE INDEX sync_executions_one_running_idx ON sync_executions USING btree (job_id) WHERE ((status = 'running'::text) AND (record_keys IS NULL))
   CREATE UNIQUE INDEX sync_executions_pkey ON sync_executions USING btree (id)
+  CREATE INDEX sync_executions_running_idx ON sync_executions USING btree (heartbeat_at) WHERE (status = 'running'::text)
 
 TABLE sync_jobs
   id uuid NOT NULL DEFAULT gen_random_uuid()
@@ -250,4 +257,5 @@ TABLE sync_jobs
   CONSTRAINT sync_jobs_timeout_minutes_not_null NOT NULL timeout_minutes
   CONSTRAINT sync_jobs_updated_at_not_null NOT NULL updated_at
   CREATE INDEX sync_jobs_connection_idx ON sync_jobs USING btree (connection_id)
+  CREATE INDEX sync_jobs_due_idx ON sync_jobs USING btree (next_run_at) WHERE (enabled AND (schedule_cron IS NOT NULL))
   CREATE UNIQUE INDEX sync_jobs_pkey ON sync_jobs USING btree (id)

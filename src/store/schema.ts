@@ -77,7 +77,11 @@ export interface SyncExecutionsTable {
   record_keys: string[] | null;
   record_side: string | null;
   checkpoint: Json | null;
+  resumed_from: string | null;
+  window_start: NullableTimestamp;
   cancel_requested_at: NullableTimestamp;
+  scheduled_for: NullableTimestamp;
+  queue_job_id: string | null;
   worker_id: string | null;
   heartbeat_at: NullableTimestamp;
   started_at: NullableTimestamp;

@@ -35,6 +35,8 @@ CREATE TABLE sync_jobs (
   CHECK ((direction = 'bidirectional') = (conflict_strategy IS NOT NULL))
 );
 CREATE INDEX sync_jobs_connection_idx ON sync_jobs (connection_id);
+-- The scheduler claims due jobs by this.
+CREATE INDEX sync_jobs_due_idx ON sync_jobs (next_run_at) WHERE enabled AND schedule_cron IS NOT NULL;
 
 CREATE TABLE field_mapping_rules (
   id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -87,7 +89,15 @@ CREATE TABLE sync_executions (
   CHECK ((record_keys IS NULL) = (record_side IS NULL)),
   -- Where the source stream stood after the last committed page; a resumed attempt starts there.
   checkpoint          jsonb,
+  -- The earlier attempt this one resumes, and the start of the first attempt of that chain: the
+  -- incremental cursor a success leaves behind (pages read by earlier attempts started there).
+  resumed_from        uuid REFERENCES sync_executions (id) ON DELETE SET NULL,
+  window_start        timestamptz,
   cancel_requested_at timestamptz,
+  -- Scheduled runs: the cron fire time this execution serves (one execution per fire time).
+  scheduled_for       timestamptz,
+  -- The queue job (pg-boss) carrying this execution, and the worker process running it.
+  queue_job_id        text,
   worker_id           text,
   heartbeat_at        timestamptz,
   started_at          timestamptz,
@@ -99,6 +109,10 @@ CREATE TABLE sync_executions (
   CHECK (status = 'queued' OR started_at IS NOT NULL)
 );
 CREATE INDEX sync_executions_job_idx ON sync_executions (job_id, created_at DESC);
+CREATE UNIQUE INDEX sync_executions_fire_time_idx ON sync_executions (job_id, scheduled_for)
+  WHERE scheduled_for IS NOT NULL;
+-- The reaper looks for running executions whose worker stopped sending heartbeats.
+CREATE INDEX sync_executions_running_idx ON sync_executions (heartbeat_at) WHERE status = 'running';
 -- One whole run per job at a time; single-record runs may run beside it.
 CREATE UNIQUE INDEX sync_executions_one_running_idx ON sync_executions (job_id)
   WHERE status = 'running' AND record_keys IS NULL;
