@@ -143,6 +143,27 @@ function fail(message: string): never {
   process.exit(2);
 }
 
+/** Ctrl-C cancels the run in progress; the schemas and the data directory are still removed. */
+const interrupted = new AbortController();
+let cancelRun: (() => Promise<unknown>) | null = null;
+process.once('SIGINT', () => {
+  console.error('bench:engine: interrupted, cancelling and cleaning up (Ctrl-C again to quit at once)');
+  interrupted.abort();
+  void cancelRun?.().catch(() => {});
+});
+
+/** Runs a job, cancellable by Ctrl-C. */
+async function runJob(engine: SyncEngine, jobId: string): Promise<SyncExecution> {
+  if (interrupted.signal.aborted) throw new Error('interrupted');
+  const { execution, done } = await engine.startJob(jobId);
+  cancelRun = () => engine.cancel(execution.id);
+  try {
+    return await done;
+  } finally {
+    cancelRun = null;
+  }
+}
+
 const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
 const round = (n: number, digits = 0) => Math.round(n * 10 ** digits) / 10 ** digits;
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -189,6 +210,7 @@ async function naiveBaseline(
   let cursor: string | null = null;
   const started = performance.now();
   while (done < count) {
+    if (interrupted.signal.aborted) throw new Error('interrupted');
     const page = await endpoint.readPage({
       entityType: 'customer',
       since: null,
@@ -288,7 +310,7 @@ async function benchDatabase(name: DatabaseName): Promise<Result> {
     gc?.();
     const rssBefore = process.memoryUsage().rss;
     let started = performance.now();
-    const first = await withRssPeak(() => engine!.runJob(job.id));
+    const first = await withRssPeak(() => runJob(engine!, job.id));
     const seconds = (performance.now() - started) / 1000;
     console.log(`[${name}]   ${describeExecution(first.value)} in ${seconds.toFixed(2)} s`);
 
@@ -317,7 +339,7 @@ async function benchDatabase(name: DatabaseName): Promise<Result> {
     console.log(`[${name}] engine: second run over the same data (all unchanged)…`);
     gc?.();
     started = performance.now();
-    const second = await withRssPeak(() => engine!.runJob(job.id));
+    const second = await withRssPeak(() => runJob(engine!, job.id));
     const unchangedSeconds = (performance.now() - started) / 1000;
     const e2 = second.value;
     console.log(`[${name}]   ${describeExecution(e2)} in ${unchangedSeconds.toFixed(2)} s`);
@@ -370,6 +392,7 @@ async function benchDatabase(name: DatabaseName): Promise<Result> {
 
 const results: Result[] = [];
 for (const name of DATABASES) {
+  if (interrupted.signal.aborted) break;
   const r = await benchDatabase(name);
   results.push(r);
   console.log(

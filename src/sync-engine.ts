@@ -40,6 +40,8 @@ import {
   toFailure,
   toJob,
 } from './store/repository.ts';
+import { type EnqueueResult, type QueueOptions, SyncQueue } from './queue/queue.ts';
+import { SyncWorker, type WorkerOptions } from './queue/worker.ts';
 import { createRunStore } from './store/run-store.ts';
 import type { DB } from './store/schema.ts';
 
@@ -72,6 +74,8 @@ export interface SyncEngineOptions {
   minuteMs?: number;
   /** Apply pending migrations on start. Default: true. */
   migrate?: boolean;
+  /** The durable queue (pg-boss in the same database). */
+  queue?: QueueOptions;
 }
 
 export interface RunOptions {
@@ -128,9 +132,22 @@ export interface SyncEngine {
   runJob(jobId: string, options?: RunOptions): Promise<SyncExecution>;
   /** Starts a run; resolves once its execution is `running`. */
   startJob(jobId: string, options?: RunOptions): Promise<StartedRun>;
+  /**
+   * "Run Now" through the durable queue: returns the `queued` execution at once; a worker runs it.
+   * A trigger while the job already has a run queued joins it (`coalesced`).
+   */
+  trigger(jobId: string, options?: { trigger?: Trigger }): Promise<EnqueueResult>;
+  /**
+   * A provider webhook said these records changed: queues a single-record run for every enabled job of
+   * the connection and entity type that reads from the provider. Bursts for the same record coalesce.
+   */
+  webhook(connectionId: string, entityType: string, recordIds: string[]): Promise<EnqueueResult[]>;
+  /** Starts a worker in this process (claims queued runs, fires schedules, reaps lost runs). */
+  startWorker(options?: WorkerOptions): Promise<SyncWorker>;
   /** Stops an execution: a queued one at once; a running one (in any process) within a page or a heartbeat. */
   cancel(executionId: string): Promise<SyncExecution>;
-  close(): Promise<void>;
+  /** Stops this process's workers (gracefully), the queue, and the database connection. */
+  close(options?: { graceMs?: number }): Promise<void>;
 }
 
 /**
@@ -205,6 +222,11 @@ export class Engine implements SyncEngine {
 
   private get db() {
     return this.database.db;
+  }
+
+  /** Milliseconds in one minute of a job's timeout (tests shrink it). */
+  get minuteMs(): number {
+    return this.options.minuteMs ?? 60_000;
   }
 
   // ── connections ────────────────────────────────────────────────────────────
@@ -499,7 +521,7 @@ export class Engine implements SyncEngine {
    */
   async insertExecution(
     job: SyncJob,
-    options: RunOptions & { status: 'running' | 'queued'; scheduledFor?: Date },
+    options: RunOptions & { status: 'running' | 'queued'; scheduledFor?: Date; id?: string; queueJobId?: string },
     // biome-ignore lint/suspicious/noExplicitAny: a transaction of the caller's, or the engine's database
     db: Kysely<any> = this.db,
   ): Promise<ExecutionRow> {
@@ -525,6 +547,8 @@ export class Engine implements SyncEngine {
       return await (db as Kysely<DB>)
         .insertInto('sync_executions')
         .values({
+          ...(options.id ? { id: options.id } : {}),
+          queue_job_id: options.queueJobId ?? null,
           job_id: job.id,
           trigger: options.trigger ?? 'manual',
           attempt: options.attempt ?? 1,
@@ -584,7 +608,7 @@ export class Engine implements SyncEngine {
   private launch(job: SyncJob, row: ExecutionRow, options: { release?: AbortSignal }): StartedRun {
     const controller = new AbortController();
     this.active.set(row.id, controller);
-    const timeoutMs = job.timeoutMinutes * (this.options.minuteMs ?? 60_000);
+    const timeoutMs = job.timeoutMinutes * this.minuteMs;
     const timer = setTimeout(
       () => controller.abort(new RunAbort('timed_out', `timed out after ${job.timeoutMinutes} min`)),
       timeoutMs,
@@ -771,11 +795,59 @@ export class Engine implements SyncEngine {
     return toExecution(row);
   }
 
-  async close(): Promise<void> {
+  // ── queue ──────────────────────────────────────────────────────────────────
+  private queuePromise: Promise<SyncQueue> | null = null;
+  private readonly workers = new Set<SyncWorker>();
+
+  /** The durable queue (pg-boss), opened on first use. */
+  queue(): Promise<SyncQueue> {
+    if (this.closed) return Promise.reject(new StateError('the engine is closed'));
+    if (!this.queuePromise) {
+      this.queuePromise = SyncQueue.open(this, this.options.queue);
+      this.queuePromise.catch(() => {
+        this.queuePromise = null;
+      });
+    }
+    return this.queuePromise;
+  }
+
+  async trigger(jobId: string, options: { trigger?: Trigger } = {}): Promise<EnqueueResult> {
+    const job = await this.jobs.get(jobId);
+    if (!job.enabled) throw new StateError(`sync job ${jobId} is disabled`);
+    return (await this.queue()).enqueue(job, { trigger: options.trigger ?? 'manual' });
+  }
+
+  async webhook(connectionId: string, entityType: string, recordIds: string[]): Promise<EnqueueResult[]> {
+    if (!Array.isArray(recordIds) || recordIds.length === 0 || recordIds.some((r) => typeof r !== 'string' || !r)) {
+      throw new ValidationError([{ path: 'recordIds', message: 'must be a non-empty list of record ids' }]);
+    }
+    await this.connectionRow(connectionId);
+    const jobs = (await this.jobs.list({ connectionId })).filter(
+      (j) => j.enabled && j.entityType === entityType && j.direction !== 'outbound',
+    );
+    const queue = await this.queue();
+    const out: EnqueueResult[] = [];
+    for (const job of jobs) {
+      for (const id of new Set(recordIds)) {
+        out.push(await queue.enqueue(job, { trigger: 'webhook', recordKeys: [id], side: 'provider' }));
+      }
+    }
+    return out;
+  }
+
+  async startWorker(options: WorkerOptions = {}): Promise<SyncWorker> {
+    const worker = await new SyncWorker(this, await this.queue(), options).start();
+    this.workers.add(worker);
+    return worker;
+  }
+
+  async close(options: { graceMs?: number } = {}): Promise<void> {
     if (this.closed) return;
+    await Promise.allSettled([...this.workers].map((w) => w.stop(options.graceMs ?? 10_000)));
     this.closed = true;
     for (const c of this.active.values()) c.abort(new RunAbort('cancelled', 'engine closed'));
     await Promise.allSettled([...this.running]);
+    if (this.queuePromise) await (await this.queuePromise.catch(() => null))?.close();
     await this.database.close();
   }
 }

@@ -2,7 +2,8 @@
 export class RunAbort extends Error {
   override readonly name = 'RunAbort';
   constructor(
-    readonly status: 'cancelled' | 'timed_out',
+    /** `released`: a stopping worker hands the run back to the queue (it resumes from its checkpoint). */
+    readonly status: 'cancelled' | 'timed_out' | 'released',
     message: string,
   ) {
     super(message);

@@ -35,6 +35,8 @@ export interface Database {
   readonly pglite?: PGlite;
   /** Set on PostgreSQL databases: the pool, for adapters that share it. */
   readonly pool?: pg.Pool;
+  /** Set on PostgreSQL databases: the connection URL (pg-boss opens its own small pool for LISTEN/NOTIFY). */
+  readonly url?: string;
 }
 
 // PostgreSQL int8 and numeric come back as strings from `pg` by default; we only use them for values
@@ -65,6 +67,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
       schema,
       db,
       pool,
+      url: target,
       async exec(sqlText) {
         await pool.query(sqlText);
       },

@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { fromKysely, fromPglite, PgBoss } from 'pg-boss';
+import type { Side, SyncExecution, SyncJob, Trigger } from '../domain/types.ts';
+import type { Engine } from '../sync-engine.ts';
+import { toExecution } from '../store/repository.ts';
+import type { DB } from '../store/schema.ts';
+
+/** Whole runs: at most one queued and one active per sync job (pg-boss `stately`, keyed by job id). */
+export const RUN_QUEUE = 'otesse-sync-run';
+/** Single-record runs (webhooks): one queued per (job, record) so bursts coalesce; any number active. */
+export const RECORD_QUEUE = 'otesse-sync-record';
+
+export interface RunMessage {
+  executionId: string;
+}
+
+export interface EnqueueOptions {
+  trigger?: Trigger;
+  attempt?: number;
+  /** The attempt this one resumes from its checkpoint (retries). */
+  resumeFrom?: string;
+  /** Single-record run. */
+  recordKeys?: string[];
+  side?: Side;
+  /** The cron fire time a scheduled run serves. */
+  scheduledFor?: Date;
+  /** Start no earlier than this many milliseconds from now (retry backoff). */
+  delayMs?: number;
+}
+
+export interface EnqueueResult {
+  execution: SyncExecution;
+  /** True when an equivalent run was already queued: this trigger joined it instead of adding another. */
+  coalesced: boolean;
+}
+
+export interface QueueOptions {
+  /** How often idle workers poll for work. Default: 0.5 s (PostgreSQL also wakes them by LISTEN/NOTIFY). */
+  pollingIntervalSeconds?: number;
+}
+
+/**
+ * The durable queue: pg-boss on the engine's own database. An execution row (status `queued`) and its
+ * queue job are written in one transaction, so a trigger is never half-recorded.
+ */
+export class SyncQueue {
+  private constructor(
+    readonly boss: PgBoss,
+    private readonly engine: Engine,
+    readonly options: Required<QueueOptions>,
+  ) {}
+
+  static async open(engine: Engine, options: QueueOptions = {}): Promise<SyncQueue> {
+    const database = engine.database;
+    const schema = `${database.schema}_queue`;
+    const common = {
+      schema,
+      // Our own scheduler owns cron (nextRunAt on the job); pg-boss keeps expiry and retention.
+      schedule: false,
+      superviseIntervalSeconds: 5,
+      monitorIntervalSeconds: 5,
+      instanceHeartbeatSeconds: 10,
+      openTelemetry: { enabled: false },
+    } as const;
+    const boss =
+      database.kind === 'pglite'
+        ? new PgBoss({ ...common, db: fromPglite(database.pglite!), backend: 'pglite' })
+        : new PgBoss({
+            ...common,
+            connectionString: database.url!,
+            max: 4,
+            useListenNotify: true,
+          });
+    boss.on('error', () => {});
+    boss.on('warning', () => {});
+    await boss.start();
+    const notify = database.kind === 'postgres';
+    await ensureQueue(boss, RUN_QUEUE, { policy: 'stately', retryLimit: 100, retryDelay: 1, notify });
+    await ensureQueue(boss, RECORD_QUEUE, { policy: 'short', retryLimit: 100, retryDelay: 1, notify });
+    return new SyncQueue(boss, engine, { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 0.5 });
+  }
+
+  /**
+   * Queues a run of `job`. In one transaction: the queue job, then the `queued` execution. If the queue
+   * already holds a run for this job (or this record), the trigger is coalesced into it.
+   */
+  async enqueue(job: SyncJob, options: EnqueueOptions = {}, trx?: Kysely<DB>): Promise<EnqueueResult> {
+    const work = async (tx: Kysely<DB>): Promise<EnqueueResult> => {
+      const id = randomUUID();
+      const single = options.recordKeys !== undefined;
+      const queue = single ? RECORD_QUEUE : RUN_QUEUE;
+      const key = single ? `${job.id}:${options.side ?? 'provider'}:${options.recordKeys!.join(',')}` : job.id;
+      const timeoutSeconds = Math.ceil((job.timeoutMinutes * this.engine.minuteMs) / 1000);
+      const queueJobId = await this.boss.send(queue, { executionId: id } satisfies RunMessage, {
+        singletonKey: key,
+        expireInSeconds: timeoutSeconds + 300,
+        ...(options.delayMs ? { startAfter: new Date(Date.now() + options.delayMs) } : {}),
+        db: fromKysely(tx),
+      });
+      if (queueJobId === null) {
+        const waiting = await tx
+          .selectFrom('sync_executions')
+          .selectAll()
+          .where('job_id', '=', job.id)
+          .where('status', '=', 'queued')
+          .orderBy('created_at', 'desc')
+          .executeTakeFirst();
+        if (waiting) return { execution: toExecution(waiting), coalesced: true };
+        // The queued slot is held by a run that is just being claimed: nothing more to add.
+        return { execution: await this.latest(tx, job.id), coalesced: true };
+      }
+      const row = await this.engine.insertExecution(
+        job,
+        {
+          status: 'queued',
+          id,
+          queueJobId,
+          ...(options.trigger ? { trigger: options.trigger } : {}),
+          ...(options.attempt ? { attempt: options.attempt } : {}),
+          ...(options.resumeFrom ? { resumeFrom: options.resumeFrom } : {}),
+          ...(options.recordKeys ? { recordKeys: options.recordKeys } : {}),
+          ...(options.side ? { side: options.side } : {}),
+          ...(options.scheduledFor ? { scheduledFor: options.scheduledFor } : {}),
+        },
+        tx,
+      );
+      return { execution: toExecution(row), coalesced: false };
+    };
+    return trx ? work(trx) : this.engine.database.db.transaction().execute(work);
+  }
+
+  private async latest(tx: Kysely<DB>, jobId: string): Promise<SyncExecution> {
+    return toExecution(
+      await tx
+        .selectFrom('sync_executions')
+        .selectAll()
+        .where('job_id', '=', jobId)
+        .orderBy('created_at', 'desc')
+        .executeTakeFirstOrThrow(),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.boss.stop({ graceful: false, close: true, timeout: 5000 });
+  }
+}
+
+async function ensureQueue(
+  boss: PgBoss,
+  name: string,
+  options: { policy: string; retryLimit: number; retryDelay: number; notify: boolean },
+): Promise<void> {
+  const existing = await boss.getQueue(name);
+  if (!existing) {
+    try {
+      await boss.createQueue(name, options);
+    } catch (err) {
+      // Another process created it between our check and our create.
+      if (!(await boss.getQueue(name))) throw err;
+    }
+  }
+}

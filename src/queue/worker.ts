@@ -1,0 +1,240 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Job } from 'pg-boss';
+import { nextRunAt } from '../domain/cron.ts';
+import type { SyncExecution } from '../domain/types.ts';
+import { RunAbort } from '../engine/abort.ts';
+import type { Engine } from '../sync-engine.ts';
+import { toExecution } from '../store/repository.ts';
+import { RECORD_QUEUE, RUN_QUEUE, type RunMessage, type SyncQueue } from './queue.ts';
+
+export interface WorkerOptions {
+  /** Runs at a time in this process. Default: 2. */
+  concurrency?: number;
+  /** Name of this worker in execution rows. Default: `<host>:<pid>:<random>`. */
+  workerId?: string;
+  /** How often this worker renews the lease (heartbeat) of its running executions. Default: 5 s. */
+  heartbeatSeconds?: number;
+  /** A running execution whose heartbeat is older than this is `failed` with reason `worker lost`. Default: 30 s. */
+  leaseSeconds?: number;
+  /** How often due cron schedules are claimed. Default: 1 s. */
+  schedulerIntervalMs?: number;
+  /** How often lost executions are looked for. Default: 5 s. */
+  reaperIntervalMs?: number;
+  /** Backoff of execution retries: first delay, doubled per attempt, with jitter. Default: 30 s, capped at 30 min. */
+  retryBaseDelayMs?: number;
+  retryMaxDelayMs?: number;
+  /** Run the scheduler and reaper in this worker. Default: true. */
+  maintenance?: boolean;
+}
+
+/**
+ * A worker: claims queued runs (pg-boss), keeps a heartbeat on each, retries failed runs with backoff,
+ * fires due cron schedules once per fire time, and fails executions whose worker died. Any number of
+ * workers, in any number of processes, can share one PostgreSQL.
+ */
+export class SyncWorker {
+  readonly id: string;
+  private readonly opts: Required<Omit<WorkerOptions, 'workerId'>>;
+  private readonly releaseController = new AbortController();
+  private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+  private ticking = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly queue: SyncQueue,
+    options: WorkerOptions = {},
+  ) {
+    this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.opts = {
+      concurrency: options.concurrency ?? 2,
+      heartbeatSeconds: options.heartbeatSeconds ?? 5,
+      leaseSeconds: options.leaseSeconds ?? 30,
+      schedulerIntervalMs: options.schedulerIntervalMs ?? 1000,
+      reaperIntervalMs: options.reaperIntervalMs ?? 5000,
+      retryBaseDelayMs: options.retryBaseDelayMs ?? 30_000,
+      retryMaxDelayMs: options.retryMaxDelayMs ?? 30 * 60_000,
+      maintenance: options.maintenance ?? true,
+    };
+  }
+
+  private get db() {
+    return this.engine.database.db;
+  }
+
+  async start(): Promise<this> {
+    const work = { localConcurrency: this.opts.concurrency, pollingIntervalSeconds: this.queue.options.pollingIntervalSeconds };
+    await this.queue.boss.work<RunMessage>(RUN_QUEUE, work, (jobs) => this.handle(jobs));
+    await this.queue.boss.work<RunMessage>(RECORD_QUEUE, work, (jobs) => this.handle(jobs));
+    this.every(this.opts.heartbeatSeconds * 1000, () => this.heartbeat());
+    if (this.opts.maintenance) {
+      this.every(this.opts.schedulerIntervalMs, () => this.schedule());
+      this.every(this.opts.reaperIntervalMs, () => this.reap());
+    }
+    return this;
+  }
+
+  /** Runs `fn` every `ms`, never overlapping itself; errors are kept from crashing the process. */
+  private every(ms: number, fn: () => Promise<unknown>): void {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy || this.stopped) return;
+      busy = true;
+      const p = fn()
+        .catch(() => {})
+        .finally(() => {
+          busy = false;
+          this.ticking.delete(p);
+        });
+      this.ticking.add(p);
+    }, ms);
+    this.timers.push(timer);
+  }
+
+  private async handle(jobs: Job<RunMessage>[]): Promise<void> {
+    for (const job of jobs) {
+      const started = await this.engine.runQueued(job.data.executionId, {
+        workerId: this.id,
+        queueJobId: job.id,
+        release: this.releaseController.signal,
+      });
+      if (started === null) continue; // cancelled while queued, or already finished elsewhere
+      if (started === 'busy') {
+        // Another whole run of this job is still running (e.g. started directly): try again shortly.
+        throw new Error('sync job busy: another run is in progress');
+      }
+      const final = await started.done;
+      if (final.status === 'queued') {
+        // Released at a checkpoint by this worker's shutdown: failing the queue job hands it to
+        // pg-boss's retry, and the next worker resumes the same execution.
+        throw new Error('released by a stopping worker');
+      }
+      await this.retryIfDue(final);
+    }
+  }
+
+  /**
+   * A `failed` or `timed_out` whole run of a job with retry on failure gets a new execution (trigger
+   * `retry`, attempt + 1) after exponential backoff with jitter, resuming from the last checkpoint.
+   * `completed_with_errors` is not retried as a whole (its failed records are in the retry set), and a
+   * `cancelled` run never is.
+   */
+  async retryIfDue(execution: SyncExecution): Promise<SyncExecution | null> {
+    if (execution.status !== 'failed' && execution.status !== 'timed_out') return null;
+    if (execution.recordKeys !== null) return null;
+    const job = await this.engine.jobs.get(execution.jobId).catch(() => null);
+    if (!job || !job.retryOnFailure || !job.enabled || execution.attempt > job.maxRetries) return null;
+    const ceiling = Math.min(this.opts.retryMaxDelayMs, this.opts.retryBaseDelayMs * 2 ** (execution.attempt - 1));
+    const delayMs = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+    const { execution: next } = await this.queue.enqueue(job, {
+      trigger: 'retry',
+      attempt: execution.attempt + 1,
+      resumeFrom: execution.id,
+      delayMs,
+    });
+    return next;
+  }
+
+  /** Renews the lease of this process's running executions and notices cancels asked from elsewhere. */
+  private async heartbeat(): Promise<void> {
+    const ids = this.engine.activeExecutionIds();
+    if (ids.length === 0) return;
+    const { rows } = await sql<{ id: string; cancel: boolean }>`
+      UPDATE sync_executions SET heartbeat_at = now()
+      WHERE id = ANY(${ids}::uuid[]) AND status = 'running'
+      RETURNING id, cancel_requested_at IS NOT NULL AS cancel`.execute(this.db);
+    for (const r of rows) {
+      if (r.cancel) this.engine.abortLocal(r.id, new RunAbort('cancelled', 'cancelled by request'));
+    }
+  }
+
+  /**
+   * Claims due cron schedules. The row lock and the move of `next_run_at` happen in the transaction that
+   * queues the run, so each fire time is claimed by one worker only; after downtime, the missed fire times
+   * give one catch-up run and `next_run_at` jumps to the next time after now.
+   */
+  async schedule(now = new Date()): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const due = await sql<{ id: string; schedule_cron: string; schedule_timezone: string; next_run_at: Date }>`
+        SELECT id, schedule_cron, schedule_timezone, next_run_at FROM sync_jobs
+        WHERE enabled AND schedule_cron IS NOT NULL AND next_run_at <= ${now}
+        ORDER BY next_run_at LIMIT 20
+        FOR UPDATE SKIP LOCKED`.execute(trx);
+      for (const d of due.rows) {
+        const next = nextRunAt(d.schedule_cron, d.schedule_timezone, now);
+        await trx.updateTable('sync_jobs').set({ next_run_at: next }).where('id', '=', d.id).execute();
+        const job = await this.engine.jobs.get(d.id);
+        await this.queue.enqueue(job, { trigger: 'scheduled', scheduledFor: d.next_run_at }, trx);
+      }
+      return due.rows.length;
+    });
+  }
+
+  /**
+   * Fails executions whose worker stopped renewing its lease (crash, SIGKILL, lost network) with reason
+   * `worker lost`, frees their queue jobs, and retries them from their last checkpoint when the job's
+   * policy allows. Also ends runs that outlived their timeout without noticing (a hung worker).
+   */
+  async reap(): Promise<SyncExecution[]> {
+    const lease = this.opts.leaseSeconds;
+    const minuteMs = this.engine.minuteMs;
+    const { rows } = await sql<{ id: string; queue_job_id: string | null; record_keys: string[] | null; timed: boolean }>`
+      UPDATE sync_executions e SET
+        status = CASE WHEN e.heartbeat_at >= now() - make_interval(secs => ${lease}) THEN 'timed_out' ELSE 'failed' END,
+        halt_reason = CASE WHEN e.heartbeat_at >= now() - make_interval(secs => ${lease})
+          THEN 'timed out (the run did not stop by itself)'
+          ELSE 'worker lost: no heartbeat from ' || coalesce(e.worker_id, 'its worker') || ' for ' || ${lease} || ' s' END,
+        completed_at = now(),
+        duration_seconds = round(extract(epoch from now() - e.started_at)::numeric, 3)
+      FROM sync_jobs j
+      WHERE j.id = e.job_id AND e.status = 'running'
+        AND (e.heartbeat_at < now() - make_interval(secs => ${lease})
+             OR e.started_at < now() - make_interval(secs => (j.timeout_minutes * ${minuteMs} / 1000.0 + ${lease})::float8))
+      RETURNING e.id, e.queue_job_id, e.record_keys, e.status = 'timed_out' AS timed`.execute(this.db);
+    const out: SyncExecution[] = [];
+    for (const r of rows) {
+      if (r.queue_job_id) {
+        const queue = r.record_keys === null ? RUN_QUEUE : RECORD_QUEUE;
+        await this.queue.boss.fail(queue, r.queue_job_id, { reason: 'worker lost' }).catch(() => {});
+      }
+      const execution = toExecution(
+        await this.db.selectFrom('sync_executions').selectAll().where('id', '=', r.id).executeTakeFirstOrThrow(),
+      );
+      if (r.record_keys === null) {
+        await this.db
+          .updateTable('sync_jobs')
+          .set({ last_run_at: execution.startedAt })
+          .where('id', '=', execution.jobId)
+          .execute();
+      }
+      out.push(execution);
+      await this.retryIfDue(execution);
+    }
+    return out;
+  }
+
+  /**
+   * Graceful stop: claim nothing more; running executions finish the page in hand and go back to the
+   * queue at their checkpoint (another worker resumes them). After `graceMs` they are aborted.
+   */
+  async stop(graceMs = 30_000): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.releaseController.abort();
+    const hard = setTimeout(() => {
+      for (const id of this.engine.activeExecutionIds()) {
+        this.engine.abortLocal(id, new RunAbort('released', 'worker stopped before the run reached a checkpoint'));
+      }
+    }, graceMs);
+    hard.unref();
+    await Promise.all([
+      this.queue.boss.offWork(RUN_QUEUE, { wait: true }),
+      this.queue.boss.offWork(RECORD_QUEUE, { wait: true }),
+    ]);
+    await Promise.allSettled([...this.ticking]);
+    clearTimeout(hard);
+  }
+}
