@@ -27,6 +27,8 @@ import type { RunStore } from './engine/ports.ts';
 import { DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from './engine/retry.ts';
 import { type Checkpoint, executeRun } from './engine/runner.ts';
 import type { LocalStoreDefinition } from './local/postgres.ts';
+import { type EnqueueResult, type QueueOptions, SyncQueue } from './queue/queue.ts';
+import { SyncWorker, type WorkerOptions } from './queue/worker.ts';
 import { CredentialVault, loadOrCreateKeyFile } from './security/vault.ts';
 import { type Database, type DatabaseOption, DEFAULT_DATA_DIR, openDatabase } from './store/database.ts';
 import { migrate } from './store/migrate.ts';
@@ -40,8 +42,6 @@ import {
   toFailure,
   toJob,
 } from './store/repository.ts';
-import { type EnqueueResult, type QueueOptions, SyncQueue } from './queue/queue.ts';
-import { SyncWorker, type WorkerOptions } from './queue/worker.ts';
 import { createRunStore } from './store/run-store.ts';
 import type { DB } from './store/schema.ts';
 
@@ -285,13 +285,7 @@ export class Engine implements SyncEngine {
       });
       return this.jobs.get(id);
     },
-    get: async (id: string): Promise<SyncJob> => {
-      const row = isUuid(id)
-        ? await this.db.selectFrom('sync_jobs').selectAll().where('id', '=', id).executeTakeFirst()
-        : undefined;
-      if (!row) throw new NotFoundError('sync job', id);
-      return toJob(row, (await loadRules(this.db, [id])).get(id) ?? []);
-    },
+    get: (id: string): Promise<SyncJob> => this.loadJob(id, this.db),
     list: async (filter: { connectionId?: string } = {}): Promise<SyncJob[]> => {
       let q = this.db.selectFrom('sync_jobs').selectAll().orderBy('created_at');
       if (filter.connectionId !== undefined) {
@@ -323,6 +317,15 @@ export class Engine implements SyncEngine {
       await this.db.deleteFrom('sync_jobs').where('id', '=', id).execute();
     },
   };
+
+  /** A job with its rules, read through `db` (pass the open transaction when inside one). */
+  async loadJob(id: string, db: Kysely<DB>): Promise<SyncJob> {
+    const row = isUuid(id)
+      ? await db.selectFrom('sync_jobs').selectAll().where('id', '=', id).executeTakeFirst()
+      : undefined;
+    if (!row) throw new NotFoundError('sync job', id);
+    return toJob(row, (await loadRules(db, [id])).get(id) ?? []);
+  }
 
   private nextRun(data: Pick<SyncJobInput, 'schedule' | 'enabled'>, after = new Date()): Date | null {
     if (data.schedule.type !== 'cron' || !data.enabled) return null;

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { fromKysely, fromPglite, PgBoss } from 'pg-boss';
 import type { Side, SyncExecution, SyncJob, Trigger } from '../domain/types.ts';
-import type { Engine } from '../sync-engine.ts';
 import { toExecution } from '../store/repository.ts';
 import type { DB } from '../store/schema.ts';
+import type { Engine } from '../sync-engine.ts';
 
 /** Whole runs: at most one queued and one active per sync job (pg-boss `stately`, keyed by job id). */
 export const RUN_QUEUE = 'otesse-sync-run';

@@ -1,12 +1,12 @@
-import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { sql } from 'kysely';
 import type { Job } from 'pg-boss';
 import { nextRunAt } from '../domain/cron.ts';
 import type { SyncExecution } from '../domain/types.ts';
 import { RunAbort } from '../engine/abort.ts';
-import type { Engine } from '../sync-engine.ts';
 import { toExecution } from '../store/repository.ts';
+import type { Engine } from '../sync-engine.ts';
 import { RECORD_QUEUE, RUN_QUEUE, type RunMessage, type SyncQueue } from './queue.ts';
 
 export interface WorkerOptions {
@@ -65,7 +65,14 @@ export class SyncWorker {
   }
 
   async start(): Promise<this> {
-    const work = { localConcurrency: this.opts.concurrency, pollingIntervalSeconds: this.queue.options.pollingIntervalSeconds };
+    const poll = this.queue.options.pollingIntervalSeconds;
+    // NOTIFY wakes workers for new jobs at once; a delayed job (retry backoff) is found by polling, so the
+    // polling backstop stays short even with NOTIFY.
+    const work = {
+      localConcurrency: this.opts.concurrency,
+      pollingIntervalSeconds: poll,
+      notifyPollingIntervalSeconds: poll,
+    };
     await this.queue.boss.work<RunMessage>(RUN_QUEUE, work, (jobs) => this.handle(jobs));
     await this.queue.boss.work<RunMessage>(RECORD_QUEUE, work, (jobs) => this.handle(jobs));
     this.every(this.opts.heartbeatSeconds * 1000, () => this.heartbeat());
@@ -125,7 +132,7 @@ export class SyncWorker {
     if (execution.status !== 'failed' && execution.status !== 'timed_out') return null;
     if (execution.recordKeys !== null) return null;
     const job = await this.engine.jobs.get(execution.jobId).catch(() => null);
-    if (!job || !job.retryOnFailure || !job.enabled || execution.attempt > job.maxRetries) return null;
+    if (!job?.retryOnFailure || !job.enabled || execution.attempt > job.maxRetries) return null;
     const ceiling = Math.min(this.opts.retryMaxDelayMs, this.opts.retryBaseDelayMs * 2 ** (execution.attempt - 1));
     const delayMs = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
     const { execution: next } = await this.queue.enqueue(job, {
@@ -165,7 +172,8 @@ export class SyncWorker {
       for (const d of due.rows) {
         const next = nextRunAt(d.schedule_cron, d.schedule_timezone, now);
         await trx.updateTable('sync_jobs').set({ next_run_at: next }).where('id', '=', d.id).execute();
-        const job = await this.engine.jobs.get(d.id);
+        // Read through the transaction: on PGlite (one connection) anything else would wait for it.
+        const job = await this.engine.loadJob(d.id, trx);
         await this.queue.enqueue(job, { trigger: 'scheduled', scheduledFor: d.next_run_at }, trx);
       }
       return due.rows.length;
@@ -180,7 +188,12 @@ export class SyncWorker {
   async reap(): Promise<SyncExecution[]> {
     const lease = this.opts.leaseSeconds;
     const minuteMs = this.engine.minuteMs;
-    const { rows } = await sql<{ id: string; queue_job_id: string | null; record_keys: string[] | null; timed: boolean }>`
+    const { rows } = await sql<{
+      id: string;
+      queue_job_id: string | null;
+      record_keys: string[] | null;
+      timed: boolean;
+    }>`
       UPDATE sync_executions e SET
         status = CASE WHEN e.heartbeat_at >= now() - make_interval(secs => ${lease}) THEN 'timed_out' ELSE 'failed' END,
         halt_reason = CASE WHEN e.heartbeat_at >= now() - make_interval(secs => ${lease})
