@@ -698,7 +698,9 @@ export class Engine implements SyncEngine {
             ? halt.message
             : controller.signal.reason instanceof RunAbort
               ? controller.signal.reason.message
-              : halt.kind;
+              : halt.kind === 'cancelled'
+                ? 'cancelled by request'
+                : halt.kind;
     return this.finish(job, row.id, status, haltReason, whole);
   }
 
@@ -851,6 +853,7 @@ export class Engine implements SyncEngine {
     for (const c of this.active.values()) c.abort(new RunAbort('cancelled', 'engine closed'));
     await Promise.allSettled([...this.running]);
     if (this.queuePromise) await (await this.queuePromise.catch(() => null))?.close();
+    await Promise.allSettled([...this.providers.values()].map((p) => p.close?.()));
     await this.database.close();
   }
 }

@@ -1,10 +1,13 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createMemoryProvider } from '../connectors/memory.ts';
 import { ValidationError } from '../domain/errors.ts';
 import { createPostgresLocalStore } from '../local/postgres.ts';
+import type { WorkerOptions } from '../queue/worker.ts';
 import { DEFAULT_DATA_DIR, openDatabase } from '../store/database.ts';
 import { migrate } from '../store/migrate.ts';
-import { createSyncEngine } from '../sync-engine.ts';
+import { createSyncEngine, type SyncEngineOptions } from '../sync-engine.ts';
 
 const USAGE = `otesse-sync <command> [options]
 
@@ -12,6 +15,12 @@ Commands:
   migrate             apply pending database migrations
   demo [--records N]  sync N generated customers from the in-memory provider into a local table, twice,
                       and print both executions (the second shows unchanged records skipped)
+  worker --config F   run a worker: claims queued runs, fires cron schedules, fails and retries runs of
+                      workers that died. Start any number, on any machines, against one PostgreSQL.
+                      F is a module whose default export is the engine options (or a function returning
+                      them): providers, local store, keys. SIGTERM/SIGINT stop it gracefully.
+      --concurrency N runs at a time in this process (default 2)
+      --grace S       seconds a stopping worker lets runs reach a checkpoint (default 30)
 
 Options:
   --database <url>    postgres://… URL, a PGlite data directory, or memory:// (default: $DATABASE_URL or ${DEFAULT_DATA_DIR})
@@ -25,6 +34,11 @@ async function main(argv: string[]): Promise<number> {
     options: {
       database: { type: 'string' },
       records: { type: 'string' },
+      config: { type: 'string' },
+      concurrency: { type: 'string' },
+      grace: { type: 'string' },
+      lease: { type: 'string' },
+      heartbeat: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -46,10 +60,65 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'demo':
       return demo(database, values.records === undefined ? 1000 : Number(values.records));
+    case 'worker':
+      return worker(values);
     default:
       process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
       return 2;
   }
+}
+
+function positive(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new ValidationError([{ path: name, message: 'must be a positive number' }]);
+  return n;
+}
+
+async function worker(values: {
+  config?: string | undefined;
+  database?: string | undefined;
+  concurrency?: string | undefined;
+  grace?: string | undefined;
+  lease?: string | undefined;
+  heartbeat?: string | undefined;
+}): Promise<number> {
+  if (!values.config)
+    throw new ValidationError([{ path: 'config', message: 'is required (a module exporting engine options)' }]);
+  const mod = (await import(pathToFileURL(resolve(values.config)).href)) as {
+    default?: unknown;
+    worker?: WorkerOptions;
+  };
+  const exported = typeof mod.default === 'function' ? await (mod.default as () => unknown)() : mod.default;
+  if (typeof exported !== 'object' || exported === null) {
+    throw new ValidationError([{ path: 'config', message: 'must export engine options as its default export' }]);
+  }
+  const options = exported as SyncEngineOptions;
+  const engine = await createSyncEngine({
+    ...options,
+    ...(values.database || process.env.DATABASE_URL ? { database: values.database ?? process.env.DATABASE_URL } : {}),
+  });
+  const w = await engine.startWorker({
+    ...mod.worker,
+    concurrency: positive('concurrency', values.concurrency, 2),
+    ...(values.lease ? { leaseSeconds: positive('lease', values.lease, 30) } : {}),
+    ...(values.heartbeat ? { heartbeatSeconds: positive('heartbeat', values.heartbeat, 5) } : {}),
+  });
+  const graceMs = positive('grace', values.grace, 30) * 1000;
+  console.log(`worker ${w.id} ready`);
+  await new Promise<void>((resolveStop) => {
+    const stop = (signal: string) => {
+      console.log(`worker ${w.id} stopping (${signal})`);
+      resolveStop();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await engine.close({ graceMs });
+  console.log(`worker ${w.id} stopped`);
+  // Anything an application's config left open (timers, sockets) must not keep a stopped worker alive.
+  setTimeout(() => process.exit(0), 1000).unref();
+  return 0;
 }
 
 async function demo(database: string, records: number): Promise<number> {

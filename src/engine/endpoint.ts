@@ -90,4 +90,6 @@ export interface ProviderDefinition {
   name: string;
   entityTypes: readonly string[];
   createEndpoint(connection: ConnectionContext): Endpoint | Promise<Endpoint>;
+  /** Releases what the provider holds (HTTP agents, pools); called when the engine closes. */
+  close?(): Promise<void>;
 }

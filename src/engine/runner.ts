@@ -123,6 +123,8 @@ class Run {
       return { counters: this.counters, halt: halted ? { kind: 'circuit_breaker' } : null };
     } catch (err) {
       if (err instanceof Released) return { counters: this.counters, halt: { kind: 'released' } };
+      // A cancel noticed in the database at a page commit (asked from another process).
+      if (err instanceof RunAbort) return { counters: this.counters, halt: { kind: err.status } };
       if (this.signal.aborted) {
         const reason = this.signal.reason;
         return {
