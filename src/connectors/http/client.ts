@@ -1,0 +1,94 @@
+import { ProviderError } from '../../domain/errors.ts';
+import { delay } from '../../engine/abort.ts';
+import { backoffMs, DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from '../../engine/retry.ts';
+import { httpError } from './classify.ts';
+import type { RateLimiter } from './rate-limiter.ts';
+
+export interface HttpRequest {
+  method?: string;
+  url: string;
+  headers?: Record<string, string>;
+  /** JSON-encoded unless it is already a string. */
+  body?: unknown;
+  signal: AbortSignal;
+}
+
+export interface HttpResponse<T = unknown> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export interface HttpClientOptions {
+  /** Name used in error messages (never credentials). */
+  provider: string;
+  /** Per-request timeout. Default: 30 s. */
+  timeoutMs?: number;
+  retry?: TransientRetryPolicy;
+  limiter?: RateLimiter;
+  /** For tests: the fetch to use. Default: the global fetch (undici). */
+  fetch?: typeof fetch;
+}
+
+/**
+ * The HTTP behaviour every connector shares: a rate limiter per connection, a per-request timeout, the
+ * run's AbortSignal on the request in flight, retries of 429/5xx/network errors with exponential backoff
+ * and jitter honouring Retry-After, and failures classified (transient, record, auth, config).
+ * Returns 2xx responses (207 included); throws ProviderError otherwise.
+ */
+export class HttpClient {
+  private readonly timeoutMs: number;
+  private readonly retry: TransientRetryPolicy;
+  private readonly fetchFn: typeof fetch;
+
+  constructor(private readonly options: HttpClientOptions) {
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.retry = options.retry ?? DEFAULT_TRANSIENT_RETRY;
+    this.fetchFn = options.fetch ?? fetch;
+  }
+
+  async request<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
+    for (let attempt = 1; ; attempt++) {
+      let error: ProviderError;
+      try {
+        await this.options.limiter?.acquire(req.signal);
+        const res = await this.fetchFn(req.url, {
+          method: req.method ?? 'GET',
+          headers: {
+            accept: 'application/json',
+            ...(req.body !== undefined && typeof req.body !== 'string' ? { 'content-type': 'application/json' } : {}),
+            ...req.headers,
+          },
+          ...(req.body !== undefined
+            ? { body: typeof req.body === 'string' ? req.body : JSON.stringify(req.body) }
+            : {}),
+          signal: AbortSignal.any([req.signal, AbortSignal.timeout(this.timeoutMs)]),
+        });
+        const text = await res.text();
+        let body: unknown = text;
+        if (text !== '' && (res.headers.get('content-type') ?? '').includes('json')) {
+          try {
+            body = JSON.parse(text);
+          } catch (cause) {
+            throw new ProviderError('transient', `${this.options.provider}: response is not valid JSON`, { cause });
+          }
+        }
+        if (res.status >= 200 && res.status < 300) return { status: res.status, headers: res.headers, body: body as T };
+        error = httpError(this.options.provider, res.status, res.headers, body);
+      } catch (err) {
+        if (req.signal.aborted) throw req.signal.reason;
+        if (err instanceof ProviderError) error = err;
+        else {
+          const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+          error = new ProviderError(
+            'transient',
+            `${this.options.provider}: ${timedOut ? `no response within ${this.timeoutMs} ms` : `network error: ${(err as Error).message}`}`,
+            { cause: err },
+          );
+        }
+      }
+      if (error.kind !== 'transient' || attempt >= this.retry.attempts) throw error;
+      await delay(backoffMs(this.retry, attempt, error), req.signal);
+    }
+  }
+}
