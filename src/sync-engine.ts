@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Kysely, type Selectable, sql } from 'kysely';
+import { type Logger, pino } from 'pino';
 import { nextRunAt } from './domain/cron.ts';
 import { type FieldIssue, NotFoundError, StateError, ValidationError } from './domain/errors.ts';
 import {
@@ -76,6 +77,11 @@ export interface SyncEngineOptions {
   migrate?: boolean;
   /** The durable queue (pg-boss in the same database). */
   queue?: QueueOptions;
+  /**
+   * A pino logger. Default: silent (a library does not write to your stdout unasked). Every line of a run
+   * carries executionId, jobId and connectionId; credentials and tokens are redacted whatever the logger.
+   */
+  logger?: Logger;
 }
 
 export interface RunOptions {
@@ -102,6 +108,8 @@ export interface ListOptions {
 
 export interface SyncEngine {
   readonly database: Database;
+  /** The engine's logger (redacting credentials); runs log through children carrying their ids. */
+  readonly log: Logger;
   connections: {
     create(input: unknown): Promise<Connection>;
     get(id: string): Promise<Connection>;
@@ -146,6 +154,8 @@ export interface SyncEngine {
   startWorker(options?: WorkerOptions): Promise<SyncWorker>;
   /** Stops an execution: a queued one at once; a running one (in any process) within a page or a heartbeat. */
   cancel(executionId: string): Promise<SyncExecution>;
+  /** Re-seals all stored credentials under the current encryption key (key rotation). */
+  rotateCredentials(): Promise<number>;
   /** Stops this process's workers (gracefully), the queue, and the database connection. */
   close(options?: { graceMs?: number }): Promise<void>;
 }
@@ -201,6 +211,31 @@ function makeVault(options: SyncEngineOptions): CredentialVault {
 
 const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
 
+/** Paths pino blanks out on every line, whatever logger the application passes. */
+export const REDACT_PATHS = [
+  'credentials',
+  '*.credentials',
+  'apiKey',
+  '*.apiKey',
+  'accessToken',
+  '*.accessToken',
+  'token',
+  '*.token',
+  'secret',
+  '*.secret',
+  'password',
+  '*.password',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  '*.headers.authorization',
+];
+
+function withRedaction(logger: Logger): Logger {
+  // pino applies `redact` at construction; a child with its own redact option keeps the parent's stream.
+  return logger.child({}, { redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+}
+
 export class Engine implements SyncEngine {
   private readonly providers = new Map<string, ProviderDefinition>();
   private readonly store: RunStore;
@@ -208,6 +243,7 @@ export class Engine implements SyncEngine {
   private readonly running = new Set<Promise<unknown>>();
   private localEndpoint: Promise<Endpoint> | null = null;
   private readonly retry: TransientRetryPolicy;
+  readonly log: Logger;
   private closed = false;
 
   constructor(
@@ -217,6 +253,7 @@ export class Engine implements SyncEngine {
   ) {
     for (const p of options.providers ?? []) this.providers.set(p.name, p);
     this.store = createRunStore(database);
+    this.log = withRedaction(options.logger ?? pino({ enabled: false }));
     this.retry = { ...DEFAULT_TRANSIENT_RETRY, ...options.transientRetry };
   }
 
@@ -648,6 +685,11 @@ export class Engine implements SyncEngine {
     const recordKeys = row.record_keys;
     const side = (row.record_side ?? 'provider') as Side;
     const whole = recordKeys === null;
+    const log = this.log.child({ executionId: row.id, jobId: job.id, connectionId: job.connectionId });
+    log.info(
+      { trigger: row.trigger, attempt: row.attempt, entityType: job.entityType, direction: job.direction },
+      'run started',
+    );
     let outcome: Awaited<ReturnType<typeof executeRun>>;
     const initial = {
       processed: row.processed,
@@ -701,7 +743,21 @@ export class Engine implements SyncEngine {
               : halt.kind === 'cancelled'
                 ? 'cancelled by request'
                 : halt.kind;
-    return this.finish(job, row.id, status, haltReason, whole);
+    const done = await this.finish(job, row.id, status, haltReason, whole);
+    log[status === 'completed' ? 'info' : 'warn'](
+      {
+        status: done.status,
+        processed: done.processed,
+        created: done.created,
+        updated: done.updated,
+        skipped: done.skipped,
+        failed: done.failed,
+        durationSeconds: done.durationSeconds,
+        haltReason: done.haltReason,
+      },
+      'run finished',
+    );
+    return done;
   }
 
   /**
@@ -798,6 +854,38 @@ export class Engine implements SyncEngine {
     if (!row) throw new NotFoundError('execution', executionId);
     this.active.get(executionId)?.abort(new RunAbort('cancelled', 'cancelled by request'));
     return toExecution(row);
+  }
+
+  /**
+   * Re-seals every connection's credentials under the current (first) key. Old keys must still be
+   * configured (after the first one) until this has run. Returns how many connections were re-sealed.
+   */
+  async rotateCredentials(): Promise<number> {
+    let rotated = 0;
+    let after = '00000000-0000-0000-0000-000000000000';
+    for (;;) {
+      const rows = await this.db
+        .selectFrom('connections')
+        .select(['id', 'credentials'])
+        .where('id', '>', after)
+        .orderBy('id')
+        .limit(100)
+        .execute();
+      if (rows.length === 0) return rotated;
+      after = rows.at(-1)!.id;
+      await this.db.transaction().execute(async (trx) => {
+        for (const r of rows) {
+          if (r.credentials === null || !this.vault.isStale(r.credentials)) continue;
+          await trx
+            .updateTable('connections')
+            .set({ credentials: this.vault.seal(this.vault.open(r.credentials)), updated_at: sql<Date>`now()` })
+            .where('id', '=', r.id)
+            .where('credentials', '=', r.credentials)
+            .execute();
+          rotated++;
+        }
+      });
+    }
   }
 
   // ── queue ──────────────────────────────────────────────────────────────────

@@ -15,6 +15,8 @@ Commands:
   migrate             apply pending database migrations
   demo [--records N]  sync N generated customers from the in-memory provider into a local table, twice,
                       and print both executions (the second shows unchanged records skipped)
+  rotate-key          re-seal every connection's credentials under the first key of
+                      OTESSE_SYNC_ENCRYPTION_KEY=<new>,<old>[,…]; afterwards the old keys can be dropped
   worker --config F   run a worker: claims queued runs, fires cron schedules, fails and retries runs of
                       workers that died. Start any number, on any machines, against one PostgreSQL.
                       F is a module whose default export is the engine options (or a function returning
@@ -62,6 +64,15 @@ async function main(argv: string[]): Promise<number> {
       return demo(database, values.records === undefined ? 1000 : Number(values.records));
     case 'worker':
       return worker(values);
+    case 'rotate-key': {
+      const engine = await createSyncEngine({ database });
+      try {
+        console.log(`re-sealed ${await engine.rotateCredentials()} connection(s) under the current key`);
+      } finally {
+        await engine.close();
+      }
+      return 0;
+    }
     default:
       process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
       return 2;
