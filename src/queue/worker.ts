@@ -114,6 +114,10 @@ export class SyncWorker {
       }
       const final = await started.done;
       if (final.status === 'queued') {
+        this.engine.log.info(
+          { executionId: final.id, jobId: final.jobId, workerId: this.id },
+          'run released at a checkpoint',
+        );
         // Released at a checkpoint by this worker's shutdown: failing the queue job hands it to
         // pg-boss's retry, and the next worker resumes the same execution.
         throw new Error('released by a stopping worker');
@@ -135,6 +139,10 @@ export class SyncWorker {
     if (!job?.retryOnFailure || !job.enabled || execution.attempt > job.maxRetries) return null;
     const ceiling = Math.min(this.opts.retryMaxDelayMs, this.opts.retryBaseDelayMs * 2 ** (execution.attempt - 1));
     const delayMs = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+    this.engine.log.info(
+      { executionId: execution.id, jobId: job.id, attempt: execution.attempt + 1, delayMs },
+      'retry queued',
+    );
     const { execution: next } = await this.queue.enqueue(job, {
       trigger: 'retry',
       attempt: execution.attempt + 1,
@@ -222,6 +230,15 @@ export class SyncWorker {
           .where('id', '=', execution.jobId)
           .execute();
       }
+      this.engine.log.warn(
+        {
+          executionId: execution.id,
+          jobId: execution.jobId,
+          status: execution.status,
+          haltReason: execution.haltReason,
+        },
+        'run reaped',
+      );
       out.push(execution);
       await this.retryIfDue(execution);
     }
