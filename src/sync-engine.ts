@@ -21,7 +21,7 @@ import type {
   SyncJob,
   Trigger,
 } from './domain/types.ts';
-import { parseInput } from './domain/validate.ts';
+import { parseInput, toFieldIssues } from './domain/validate.ts';
 import { RunAbort } from './engine/abort.ts';
 import type { Endpoint, ProviderDefinition } from './engine/endpoint.ts';
 import type { RunStore } from './engine/ports.ts';
@@ -278,12 +278,23 @@ export class Engine implements SyncEngine {
           },
         ]);
       }
+      let config: unknown = data.config;
+      const schema = this.providers.get(data.provider)!.configSchema;
+      if (schema) {
+        const parsed = schema.safeParse(data.config);
+        if (!parsed.success) {
+          throw new ValidationError(
+            toFieldIssues(parsed.error.issues as Parameters<typeof toFieldIssues>[0], ['config']),
+          );
+        }
+        config = parsed.data;
+      }
       const row = await this.db
         .insertInto('connections')
         .values({
           name: data.name,
           provider: data.provider,
-          config: JSON.stringify(data.config),
+          config: JSON.stringify(config),
           credentials: this.vault.seal(data.credentials),
         })
         .returningAll()
@@ -402,7 +413,7 @@ export class Engine implements SyncEngine {
     const conn = isUuid(data.connectionId)
       ? await this.db
           .selectFrom('connections')
-          .select('provider')
+          .select(['provider', 'config'])
           .where('id', '=', data.connectionId)
           .executeTakeFirst()
       : undefined;
@@ -411,7 +422,8 @@ export class Engine implements SyncEngine {
       const provider = this.providers.get(conn.provider);
       if (!provider) issues.push({ path: 'connectionId', message: `provider "${conn.provider}" is not registered` });
       else {
-        const issue = validateEntityType(data.entityType, provider.entityTypes, provider.name);
+        const declared = provider.entityTypesFor?.(conn.config) ?? provider.entityTypes;
+        const issue = validateEntityType(data.entityType, declared, provider.name);
         if (issue) issues.push(issue);
       }
     }

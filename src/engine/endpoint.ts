@@ -89,6 +89,13 @@ export interface ProviderDefinition {
   /** Registry name, stored on each connection (e.g. `stripe`, `hubspot`, `memory`). */
   name: string;
   entityTypes: readonly string[];
+  /** Entity types that depend on a connection's config (the generic REST connector); used when present. */
+  entityTypesFor?(config: Record<string, unknown>): readonly string[];
+  /**
+   * Validates a connection's non-secret config when it is created (a zod schema: issues are reported as
+   * `config.<path>`).
+   */
+  configSchema?: { safeParse(input: unknown): { success: true; data: unknown } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } } };
   createEndpoint(connection: ConnectionContext): Endpoint | Promise<Endpoint>;
   /** Releases what the provider holds (HTTP agents, pools); called when the engine closes. */
   close?(): Promise<void>;

@@ -1,0 +1,323 @@
+import { z } from 'zod';
+import { ProviderError } from '../../domain/errors.ts';
+import type {
+  ConnectionContext,
+  Endpoint,
+  EndpointRecord,
+  FetchRequest,
+  ProviderDefinition,
+  ReadPage,
+  ReadPageRequest,
+  WriteRequest,
+  WriteResult,
+} from '../../engine/endpoint.ts';
+import type { TransientRetryPolicy } from '../../engine/retry.ts';
+import { HttpClient } from '../http/client.ts';
+import { atPath, nextCursor, nextLinkFromHeader, nextOffset, nextPageNumber } from '../http/pagination.ts';
+import { RateLimiter } from '../http/rate-limiter.ts';
+
+const path = z.string().regex(/^\//, { error: 'must start with /' });
+const dotPath = z.string();
+
+const paginationSchema = z.discriminatedUnion('style', [
+  z.strictObject({
+    style: z.literal('cursor'),
+    cursorParam: z.string().min(1),
+    /** Where the next cursor sits in the response; missing/empty/null = last page. */
+    cursorPath: dotPath.min(1),
+    limitParam: z.string().min(1).optional(),
+  }),
+  z.strictObject({
+    style: z.literal('offset'),
+    offsetParam: z.string().min(1),
+    limitParam: z.string().min(1),
+    totalPath: dotPath.optional(),
+  }),
+  z.strictObject({
+    style: z.literal('page'),
+    pageParam: z.string().min(1),
+    limitParam: z.string().min(1),
+    firstPage: z.int().min(0).default(1),
+    totalPagesPath: dotPath.optional(),
+  }),
+  z.strictObject({ style: z.literal('link'), limitParam: z.string().min(1).optional() }),
+]);
+
+const entitySchema = z.strictObject({
+  listPath: path,
+  /** Where the records sit in a list response (dot path; empty = the body is the array). */
+  recordsPath: dotPath.default(''),
+  idField: dotPath.default('id'),
+  updatedAtField: dotPath.optional(),
+  pagination: paginationSchema,
+  /** Incremental runs send the cursor time in this query parameter. */
+  incremental: z.strictObject({ param: z.string().min(1), format: z.enum(['iso', 'unix']).default('iso') }).optional(),
+  /** One record by id: `{id}` is replaced (URL-encoded). Needed for webhooks, retries and conflict checks. */
+  getPath: path.optional(),
+  create: z
+    .strictObject({
+      method: z.enum(['POST', 'PUT']).default('POST'),
+      path,
+      /** Where the new record's id sits in the response. */
+      idPath: dotPath.default('id'),
+      /** Header that carries the idempotency key, when the API supports one. */
+      idempotencyHeader: z.string().min(1).optional(),
+    })
+    .optional(),
+  update: z.strictObject({ method: z.enum(['PUT', 'PATCH', 'POST']).default('PATCH'), path }).optional(),
+});
+
+/** A REST API described as data: what a user fills in to connect a provider this project has never heard of. */
+export const restConfigSchema = z.strictObject({
+  baseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  auth: z
+    .discriminatedUnion('type', [
+      z.strictObject({ type: z.literal('none') }),
+      z.strictObject({ type: z.literal('bearer') }),
+      z.strictObject({ type: z.literal('basic') }),
+      z.strictObject({ type: z.literal('header'), name: z.string().min(1) }),
+      z.strictObject({ type: z.literal('query'), name: z.string().min(1) }),
+    ])
+    .default({ type: 'none' }),
+  rateLimit: z.strictObject({ requests: z.int().min(1), perSeconds: z.number().positive() }).optional(),
+  timeoutMs: z.int().min(100).max(600_000).optional(),
+  entities: z.record(
+    z.string().regex(/^[a-z][a-z0-9_]*$/, { error: 'entity names are lowercase identifiers' }),
+    entitySchema,
+  ),
+});
+export type RestConfig = z.output<typeof restConfigSchema>;
+type EntityConfig = RestConfig['entities'][string];
+
+/**
+ * The generic REST connector. Credentials by auth type: bearer → `token`; basic → `username`, `password`;
+ * header/query → `apiKey`.
+ */
+export function createRestProvider(
+  options: { name?: string; retry?: TransientRetryPolicy; fetch?: typeof fetch } = {},
+) {
+  const definition: ProviderDefinition = {
+    name: options.name ?? 'rest',
+    // The entity types come from each connection's config.
+    entityTypes: [],
+    configSchema: restConfigSchema,
+    entityTypesFor: (config) => {
+      const parsed = restConfigSchema.safeParse(config);
+      return parsed.success ? Object.keys(parsed.data.entities) : [];
+    },
+    createEndpoint(connection: ConnectionContext): Endpoint {
+      const parsed = restConfigSchema.safeParse(connection.config);
+      if (!parsed.success)
+        throw new ProviderError('config', `rest: invalid connection config: ${parsed.error.message}`);
+      return new RestEndpoint(parsed.data, connection.credentials, options);
+    },
+  };
+  return definition;
+}
+
+class RestEndpoint implements Endpoint {
+  private readonly http: HttpClient;
+  private readonly authHeaders: Record<string, string> = {};
+  private readonly authQuery: Record<string, string> = {};
+
+  constructor(
+    private readonly config: RestConfig,
+    credentials: Record<string, string>,
+    options: { retry?: TransientRetryPolicy; fetch?: typeof fetch },
+  ) {
+    const need = (key: string) => {
+      const v = credentials[key];
+      if (!v) throw new ProviderError('config', `rest: credentials.${key} is required for ${config.auth.type} auth`);
+      return v;
+    };
+    const auth = config.auth;
+    if (auth.type === 'bearer') this.authHeaders.authorization = `Bearer ${need('token')}`;
+    else if (auth.type === 'basic') {
+      this.authHeaders.authorization = `Basic ${Buffer.from(`${need('username')}:${need('password')}`).toString('base64')}`;
+    } else if (auth.type === 'header') this.authHeaders[auth.name.toLowerCase()] = need('apiKey');
+    else if (auth.type === 'query') this.authQuery[auth.name] = need('apiKey');
+    this.http = new HttpClient({
+      provider: 'rest',
+      ...(config.timeoutMs ? { timeoutMs: config.timeoutMs } : {}),
+      ...(options.retry ? { retry: options.retry } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...(config.rateLimit
+        ? { limiter: new RateLimiter(config.rateLimit.requests, config.rateLimit.perSeconds * 1000) }
+        : {}),
+    });
+  }
+
+  private entity(entityType: string): EntityConfig {
+    const e = this.config.entities[entityType];
+    if (!e) throw new ProviderError('config', `rest: the connection declares no entity type "${entityType}"`);
+    return e;
+  }
+
+  private url(pathOrUrl: string, query: Record<string, string> = {}): string {
+    const u = /^https?:\/\//.test(pathOrUrl)
+      ? new URL(pathOrUrl)
+      : new URL(this.config.baseUrl.replace(/\/$/, '') + pathOrUrl);
+    for (const [k, v] of Object.entries({ ...query, ...this.authQuery })) u.searchParams.set(k, v);
+    return u.toString();
+  }
+
+  private toRecord(e: EntityConfig, raw: unknown): EndpointRecord {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      throw new ProviderError('record', 'rest: a record in the response is not an object');
+    }
+    const id = atPath(raw, e.idField);
+    if (typeof id !== 'string' && typeof id !== 'number') {
+      throw new ProviderError('record', `rest: a record has no ${e.idField}`);
+    }
+    const updated = e.updatedAtField ? atPath(raw, e.updatedAtField) : undefined;
+    return {
+      id: String(id),
+      data: raw as Record<string, unknown>,
+      updatedAt:
+        typeof updated === 'number'
+          ? new Date(updated * (updated < 1e12 ? 1000 : 1)).toISOString()
+          : typeof updated === 'string'
+            ? updated
+            : null,
+    };
+  }
+
+  async readPage(req: ReadPageRequest): Promise<ReadPage> {
+    const e = this.entity(req.entityType);
+    const p = e.pagination;
+    const query: Record<string, string> = {};
+    if (req.since && e.incremental) {
+      query[e.incremental.param] =
+        e.incremental.format === 'unix' ? String(Math.floor(req.since.getTime() / 1000)) : req.since.toISOString();
+    }
+    let target: string = e.listPath;
+    if (p.style === 'link' && req.cursor !== null) target = req.cursor;
+    else {
+      if ('limitParam' in p && p.limitParam) query[p.limitParam] = String(req.pageSize);
+      if (p.style === 'cursor' && req.cursor !== null) query[p.cursorParam] = req.cursor;
+      if (p.style === 'offset') query[p.offsetParam] = req.cursor ?? '0';
+      if (p.style === 'page') query[p.pageParam] = req.cursor ?? String(p.firstPage);
+    }
+    const res = await this.http.request({
+      url: this.url(target, query),
+      headers: this.authHeaders,
+      signal: req.signal,
+    });
+    const list = atPath(res.body, e.recordsPath);
+    if (!Array.isArray(list)) {
+      throw new ProviderError('config', `rest: ${e.listPath} did not return a list at "${e.recordsPath || '(body)'}"`);
+    }
+    // One malformed record must not sink its page: it is skipped here and reported through fetch/write paths.
+    const records: EndpointRecord[] = [];
+    for (const raw of list) {
+      try {
+        records.push(this.toRecord(e, raw));
+      } catch {
+        // A record without an id cannot be synced or even named; it is left out.
+      }
+    }
+    let next: string | null = null;
+    switch (p.style) {
+      case 'cursor':
+        next = nextCursor(atPath(res.body, p.cursorPath));
+        break;
+      case 'offset': {
+        const total = p.totalPath ? Number(atPath(res.body, p.totalPath)) : undefined;
+        next = nextOffset(
+          Number(req.cursor ?? '0'),
+          req.pageSize,
+          list.length,
+          Number.isFinite(total) ? total : undefined,
+        );
+        break;
+      }
+      case 'page': {
+        const pages = p.totalPagesPath ? Number(atPath(res.body, p.totalPagesPath)) : undefined;
+        next = nextPageNumber(
+          Number(req.cursor ?? p.firstPage),
+          req.pageSize,
+          list.length,
+          Number.isFinite(pages) ? pages : undefined,
+        );
+        break;
+      }
+      case 'link': {
+        const link = nextLinkFromHeader(res.headers.get('link'));
+        // Keep the auth query parameter out of checkpoints: strip it from the stored URL.
+        next = link === null ? null : stripQuery(link, Object.keys(this.authQuery));
+        break;
+      }
+    }
+    return { records, nextCursor: next };
+  }
+
+  async fetch(req: FetchRequest): Promise<EndpointRecord[]> {
+    const e = this.entity(req.entityType);
+    if (!e.getPath) throw new ProviderError('config', `rest: entity "${req.entityType}" has no getPath`);
+    const out: EndpointRecord[] = [];
+    for (const id of req.ids) {
+      try {
+        const res = await this.http.request({
+          url: this.url(e.getPath.replace('{id}', encodeURIComponent(id))),
+          headers: this.authHeaders,
+          signal: req.signal,
+        });
+        out.push(this.toRecord(e, res.body));
+      } catch (err) {
+        if (err instanceof ProviderError && err.status === 404) continue;
+        throw err;
+      }
+    }
+    return out;
+  }
+
+  async write(req: WriteRequest): Promise<WriteResult[]> {
+    const e = this.entity(req.entityType);
+    const results: WriteResult[] = [];
+    for (const op of req.ops) {
+      try {
+        if (op.action === 'create') {
+          if (!e.create) throw new ProviderError('config', `rest: entity "${req.entityType}" has no create request`);
+          const res = await this.http.request({
+            method: e.create.method,
+            url: this.url(e.create.path),
+            headers: {
+              ...this.authHeaders,
+              ...(e.create.idempotencyHeader ? { [e.create.idempotencyHeader]: op.idempotencyKey } : {}),
+            },
+            body: op.data,
+            signal: req.signal,
+          });
+          const id = atPath(res.body, e.create.idPath);
+          if (typeof id !== 'string' && typeof id !== 'number') {
+            throw new ProviderError('record', `rest: create answered without an id at "${e.create.idPath}"`);
+          }
+          results.push({ ok: true, id: String(id) });
+        } else {
+          if (!e.update) throw new ProviderError('config', `rest: entity "${req.entityType}" has no update request`);
+          await this.http.request({
+            method: e.update.method,
+            url: this.url(e.update.path.replace('{id}', encodeURIComponent(op.targetId!))),
+            headers: this.authHeaders,
+            body: op.data,
+            signal: req.signal,
+          });
+          results.push({ ok: true, id: op.targetId! });
+        }
+      } catch (err) {
+        if (req.signal.aborted) throw err;
+        // Run-level faults (auth, config, a provider that stays down) fail the call; bad records are results.
+        if (err instanceof ProviderError && err.kind !== 'record') throw err;
+        results.push({ ok: false, error: err });
+      }
+    }
+    return results;
+  }
+}
+
+function stripQuery(url: string, names: string[]): string {
+  if (names.length === 0) return url;
+  const u = new URL(url);
+  for (const n of names) u.searchParams.delete(n);
+  return u.toString();
+}
