@@ -660,6 +660,7 @@ export class Engine implements SyncEngine {
   private launch(job: SyncJob, row: ExecutionRow, options: { release?: AbortSignal }): StartedRun {
     const controller = new AbortController();
     this.active.set(row.id, controller);
+    this.ensureHeartbeat();
     const timeoutMs = job.timeoutMinutes * this.minuteMs;
     const timer = setTimeout(
       () => controller.abort(new RunAbort('timed_out', `timed out after ${job.timeoutMinutes} min`)),
@@ -673,6 +674,55 @@ export class Engine implements SyncEngine {
     this.running.add(done);
     done.finally(() => this.running.delete(done)).catch(() => {});
     return { execution: toExecution(row), done };
+  }
+
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private heartbeatMs = 5000;
+
+  /** How often this process renews the lease of its running executions (and notices cancels). */
+  setHeartbeatInterval(ms: number): void {
+    this.heartbeatMs = ms;
+    if (this.heartbeatTimer) {
+      clearInterval(this.heartbeatTimer);
+      this.heartbeatTimer = null;
+      this.ensureHeartbeat();
+    }
+  }
+
+  private ensureHeartbeat(): void {
+    if (this.heartbeatTimer) return;
+    let busy = false;
+    this.heartbeatTimer = setInterval(() => {
+      if (busy) return;
+      if (this.active.size === 0) {
+        clearInterval(this.heartbeatTimer!);
+        this.heartbeatTimer = null;
+        return;
+      }
+      busy = true;
+      this.heartbeat()
+        .catch(() => {})
+        .finally(() => {
+          busy = false;
+        });
+    }, this.heartbeatMs);
+    this.heartbeatTimer.unref();
+  }
+
+  /**
+   * Renews the lease (heartbeat_at) of every execution this process runs, and aborts those someone asked
+   * to cancel from another process. A process that stops beating loses its runs to a worker's reaper.
+   */
+  private async heartbeat(): Promise<void> {
+    const ids = [...this.active.keys()];
+    if (ids.length === 0) return;
+    const { rows } = await sql<{ id: string; cancel: boolean }>`
+      UPDATE sync_executions SET heartbeat_at = now()
+      WHERE id = ANY(${ids}::uuid[]) AND status = 'running'
+      RETURNING id, cancel_requested_at IS NOT NULL AS cancel`.execute(this.db);
+    for (const r of rows) {
+      if (r.cancel) this.abortLocal(r.id, new RunAbort('cancelled', 'cancelled by request'));
+    }
   }
 
   /** Aborts a run of this process (used by workers for cross-process cancels they notice). */
@@ -766,6 +816,7 @@ export class Engine implements SyncEngine {
         failed: done.failed,
         durationSeconds: done.durationSeconds,
         haltReason: done.haltReason,
+        fastPages: outcome.fastPages ?? 0,
       },
       'run finished',
     );
@@ -950,6 +1001,7 @@ export class Engine implements SyncEngine {
     if (this.closed) return;
     await Promise.allSettled([...this.workers].map((w) => w.stop(options.graceMs ?? 10_000)));
     this.closed = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     for (const c of this.active.values()) c.abort(new RunAbort('cancelled', 'engine closed'));
     await Promise.allSettled([...this.running]);
     if (this.queuePromise) await (await this.queuePromise.catch(() => null))?.close();

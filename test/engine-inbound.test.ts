@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { counters, createHarness, type Harness, TEST_DATABASES } from './helpers/db.ts';
 
@@ -62,5 +64,39 @@ describe.each(TEST_DATABASES)('inbound sync on $name', (db) => {
     const renamed = await h.query<{ name: string }>("SELECT name FROM customers WHERE email = 'p2@example.com'");
     expect(renamed).toEqual([{ name: 'Renamed' }]);
     expect((await h.query<{ n: number }>('SELECT count(*)::int AS n FROM customers'))[0]!.n).toBe(250);
+  });
+
+  it('clean pages take the one-statement path; a page with a bad row falls back and isolates it', async () => {
+    let text = '';
+    const logger = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk, _e, cb) {
+          text += chunk;
+          cb();
+        },
+      }),
+    );
+    await h.close();
+    h = await createHarness(db, 'fast-path', { logger });
+    for (let i = 0; i < 250; i++) {
+      h.provider.put(
+        'customer',
+        { name: `P${i}`, email: i === 130 ? null : `p${i}@x.test`, balance_cents: i },
+        `c${String(i).padStart(4, '0')}`,
+      );
+    }
+    const job = await inboundJob();
+    const e = await h.engine.runJob(job.id);
+    expect(counters(e)).toEqual({ processed: 250, created: 249, updated: 0, skipped: 0, failed: 1 });
+    const finished = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .find((l) => l.msg === 'run finished');
+    // Chunks: 10, 90, 100 (holds the bad row: general path), 50.
+    expect(finished.fastPages).toBe(3);
+    const [f] = await h.engine.executions.failures(e.id);
+    expect(f!.recordKey).toBe('c0130');
   });
 });

@@ -19,6 +19,23 @@ export interface Endpoint {
   /** Current state of the given records; ids that do not exist are left out. */
   fetch(request: FetchRequest): Promise<EndpointRecord[]>;
   write(request: WriteRequest): Promise<WriteResult[]>;
+  /**
+   * Colocated endpoints over a table in the engine's database may describe it, so that a clean inbound
+   * page is written with its references and counters in one statement (see RunStore.fastInboundPage).
+   */
+  colocatedTable?(entityType: string): LocalTableShape;
+}
+
+/** A local table as SQL: identifiers already validated and quoted. */
+export interface LocalTableShape {
+  table: string;
+  pk: string;
+  pkName: string;
+  updatedAt: string | null;
+  updatedAtName: string | null;
+  columns: ReadonlySet<string>;
+  /** SQL expression giving a new primary key value as text (uuid or the key's sequence). */
+  newIdSql: string;
 }
 
 export interface EndpointRecord {
@@ -95,7 +112,13 @@ export interface ProviderDefinition {
    * Validates a connection's non-secret config when it is created (a zod schema: issues are reported as
    * `config.<path>`).
    */
-  configSchema?: { safeParse(input: unknown): { success: true; data: unknown } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } } };
+  configSchema?: {
+    safeParse(
+      input: unknown,
+    ):
+      | { success: true; data: unknown }
+      | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+  };
   createEndpoint(connection: ConnectionContext): Endpoint | Promise<Endpoint>;
   /** Releases what the provider holds (HTTP agents, pools); called when the engine closes. */
   close?(): Promise<void>;

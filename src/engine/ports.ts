@@ -1,5 +1,14 @@
 import type { Kysely } from 'kysely';
 import type { ExecutionCounters, FailurePhase, Side } from '../domain/types.ts';
+import type { LocalTableShape } from './endpoint.ts';
+
+/** One record of a fast inbound page: provider id, mapped local content and its hashes. */
+export interface FastRow {
+  externalId: string;
+  data: Record<string, unknown>;
+  hash: string;
+  reverseHash: string | null;
+}
 
 /** The columns of an ExternalReference a run reads. */
 export interface RefRow {
@@ -62,6 +71,18 @@ export interface RunStore {
   ): Promise<{ cancelRequested: boolean }>;
   /** The job's retry set (records that failed before) and its open dead letters (`parked`). */
   loadRetrySet(jobId: string): Promise<{ side: Side; recordKey: string; parked: boolean }[]>;
+  /**
+   * The fast path for a clean inbound page into a colocated table: one statement compares each record's
+   * hash with its reference, upserts the changed rows and their references, and adds the counters and the
+   * checkpoint (a single statement is its own transaction). Throws on any database error; the caller then
+   * takes the general path, which isolates bad records.
+   */
+  fastInboundPage?(
+    scope: { executionId: string; jobId: string; connectionId: string; entityType: string },
+    table: LocalTableShape,
+    rows: FastRow[],
+    checkpoint: unknown,
+  ): Promise<{ created: number; updated: number; skipped: number; cancelRequested: boolean }>;
   /** Removes records from the retry set (e.g. deleted at the source, nothing left to sync). */
   dropRetryItems(jobId: string, side: Side, keys: string[]): Promise<void>;
 }

@@ -5,7 +5,7 @@ import type { ConflictStrategy, ExecutionCounters, FailurePhase, Side, SyncJob }
 import { delay, RunAbort, raceAbort } from './abort.ts';
 import type { Endpoint, EndpointRecord, WriteOp, WriteResult } from './endpoint.ts';
 import { contentHash, idempotencyKey } from './hash.ts';
-import type { FailureRow, PageCommit, RefRow, RefUpsert, RunStore } from './ports.ts';
+import type { FailureRow, FastRow, PageCommit, RefRow, RefUpsert, RunStore } from './ports.ts';
 import { backoffMs, isTransient, type TransientRetryPolicy, withTransientRetry } from './retry.ts';
 
 /** Where a run stands in its source streams; saved per page so a later attempt can resume. */
@@ -44,6 +44,8 @@ export interface RunInput {
 export interface RunOutcome {
   counters: ExecutionCounters;
   halt: RunHalt | null;
+  /** How many chunks went through the one-statement fast path. */
+  fastPages?: number;
 }
 
 /** A run-level fault: the whole run fails instead of every record (bad credentials, unknown table). */
@@ -104,6 +106,10 @@ class Run {
   private readonly retrySet = new Map<Side, Set<string>>();
   /** Retry set plus open dead letters: a success of any of these is recorded as a recovery. */
   private readonly tracked = new Map<Side, Set<string>>();
+  private fastFailures = 0;
+  /** Pages written by the one-statement fast path (reported with the outcome). */
+  fastPages = 0;
+  private fastDisabled = false;
   /** Local ids of records left in conflict (manual) by an earlier leg of this run: the later leg leaves them be. */
   private readonly conflicted = new Set<string>();
 
@@ -120,7 +126,7 @@ class Run {
   async execute(): Promise<RunOutcome> {
     try {
       const halted = await this.runLegs();
-      return { counters: this.counters, halt: halted ? { kind: 'circuit_breaker' } : null };
+      return { counters: this.counters, halt: halted ? { kind: 'circuit_breaker' } : null, fastPages: this.fastPages };
     } catch (err) {
       if (err instanceof Released) return { counters: this.counters, halt: { kind: 'released' } };
       // A cancel noticed in the database at a page commit (asked from another process).
@@ -266,6 +272,7 @@ class Run {
 
   private async processChunk(leg: Leg, records: EndpointRecord[], checkpoint: Checkpoint | undefined) {
     if (this.signal.aborted) throw this.signal.reason;
+    if (await this.tryFastInbound(leg, records, checkpoint)) return;
     const { job } = this;
     const refs = await this.store.lookupRefs(
       job.connectionId,
@@ -326,6 +333,70 @@ class Run {
       if (leg.target.colocated) await writeTo(leg.target, forward, transaction);
       if (leg.source.colocated) await writeTo(leg.source, reverse, transaction);
     });
+  }
+
+  /**
+   * A clean page of an inbound job into a colocated table goes in one statement (see RunStore.fastInboundPage):
+   * no reference lookup round trip, no transaction round trips. Any record that needs more care (a mapping
+   * error, a record in the retry set or the dead letter queue) or any database error sends the page down the
+   * general path instead, which isolates bad records. Returns whether the page was handled.
+   */
+  private async tryFastInbound(leg: Leg, records: EndpointRecord[], checkpoint: Checkpoint | undefined) {
+    const table = leg.target.colocatedTable;
+    if (
+      this.job.direction !== 'inbound' ||
+      !leg.target.colocated ||
+      !table ||
+      !this.store.fastInboundPage ||
+      records.length === 0 ||
+      this.fastDisabled
+    ) {
+      return false;
+    }
+    const tracked = this.tracked.get(leg.sourceSide);
+    const rows: FastRow[] = [];
+    for (const record of records) {
+      if (tracked?.has(record.id)) return false;
+      let mapped: Record<string, unknown>;
+      try {
+        mapped = applyMapping(leg.forward, record.data);
+      } catch {
+        return false;
+      }
+      rows.push({
+        externalId: record.id,
+        data: mapped,
+        hash: contentHash(mapped),
+        reverseHash: this.echoHash(leg.reverse, mapped),
+      });
+    }
+    const shape = table.call(leg.target, this.job.entityType);
+    let result: Awaited<ReturnType<NonNullable<RunStore['fastInboundPage']>>>;
+    try {
+      result = await this.store.fastInboundPage(
+        {
+          executionId: this.input.executionId,
+          jobId: this.job.id,
+          connectionId: this.job.connectionId,
+          entityType: this.job.entityType,
+        },
+        shape,
+        rows,
+        checkpoint,
+      );
+    } catch (err) {
+      if (err instanceof ProviderError && err.kind === 'config') throw new RunLevelError(err.message);
+      // A row the database rejects: the general path finds it. After a few such pages, stop trying.
+      if (++this.fastFailures >= 3) this.fastDisabled = true;
+      return false;
+    }
+    this.fastPages++;
+    this.counters.processed += records.length;
+    this.counters.created += result.created;
+    this.counters.updated += result.updated;
+    this.counters.skipped += result.skipped;
+    if (result.cancelRequested && !this.signal.aborted) throw new RunAbort('cancelled', 'cancelled by request');
+    return true;
   }
 
   /** Both sides changed since the last sync of a record: apply the job's conflict strategy. */

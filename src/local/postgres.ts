@@ -5,6 +5,7 @@ import type {
   Endpoint,
   EndpointRecord,
   FetchRequest,
+  LocalTableShape,
   ReadPageRequest,
   WriteOp,
   WriteResult,
@@ -123,6 +124,23 @@ class PostgresLocalEndpoint implements Endpoint {
     private readonly db: Kysely<any>,
     private readonly entities: Map<string, ResolvedEntity>,
   ) {}
+
+  colocatedTable(entityType: string): LocalTableShape {
+    const e = this.entity(entityType);
+    const pkName = unquote(e.pk);
+    return {
+      table: e.table,
+      pk: e.pk,
+      pkName,
+      updatedAt: e.updatedAt,
+      updatedAtName: e.updatedAt === null ? null : unquote(e.updatedAt),
+      columns: new Set(e.columns.keys()),
+      newIdSql:
+        e.idKind === 'sequence'
+          ? `nextval(pg_get_serial_sequence('${e.table.replaceAll('"', '').replaceAll("'", "''")}', '${pkName}'))::text`
+          : 'gen_random_uuid()::text',
+    };
+  }
 
   private entity(entityType: string): ResolvedEntity {
     const e = this.entities.get(entityType);

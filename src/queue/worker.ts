@@ -75,7 +75,7 @@ export class SyncWorker {
     };
     await this.queue.boss.work<RunMessage>(RUN_QUEUE, work, (jobs) => this.handle(jobs));
     await this.queue.boss.work<RunMessage>(RECORD_QUEUE, work, (jobs) => this.handle(jobs));
-    this.every(this.opts.heartbeatSeconds * 1000, () => this.heartbeat());
+    this.engine.setHeartbeatInterval(this.opts.heartbeatSeconds * 1000);
     if (this.opts.maintenance) {
       this.every(this.opts.schedulerIntervalMs, () => this.schedule());
       this.every(this.opts.reaperIntervalMs, () => this.reap());
@@ -150,19 +150,6 @@ export class SyncWorker {
       delayMs,
     });
     return next;
-  }
-
-  /** Renews the lease of this process's running executions and notices cancels asked from elsewhere. */
-  private async heartbeat(): Promise<void> {
-    const ids = this.engine.activeExecutionIds();
-    if (ids.length === 0) return;
-    const { rows } = await sql<{ id: string; cancel: boolean }>`
-      UPDATE sync_executions SET heartbeat_at = now()
-      WHERE id = ANY(${ids}::uuid[]) AND status = 'running'
-      RETURNING id, cancel_requested_at IS NOT NULL AS cancel`.execute(this.db);
-    for (const r of rows) {
-      if (r.cancel) this.engine.abortLocal(r.id, new RunAbort('cancelled', 'cancelled by request'));
-    }
   }
 
   /**

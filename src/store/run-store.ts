@@ -1,7 +1,9 @@
 import { type Kysely, sql } from 'kysely';
+import { ProviderError } from '../domain/errors.ts';
 import type { Side } from '../domain/types.ts';
 import type { PageCommit, RefRow, RunStore } from '../engine/ports.ts';
 import type { Database } from './database.ts';
+import { quoteIdentifier } from './identifiers.ts';
 import type { DB } from './schema.ts';
 
 /** A record that failed in this many executions leaves the retry set for the dead letter queue. */
@@ -32,6 +34,94 @@ export function createRunStore(database: Database): RunStore {
         await writePage(trx, scope, page);
         return { cancelRequested: await saveProgress(trx, scope.executionId, page) };
       });
+    },
+
+    async fastInboundPage(scope, table, rows, checkpoint) {
+      // Columns written: the top-level keys of the mapped content, validated against the table.
+      const columns: string[] = [];
+      const seen = new Set<string>();
+      for (const r of rows) {
+        for (const k in r.data) {
+          if (seen.has(k)) continue;
+          seen.add(k);
+          if (k === table.pkName) continue;
+          if (!table.columns.has(k)) {
+            throw new ProviderError('config', `column "${k}" does not exist in local table ${table.table}`);
+          }
+          columns.push(k);
+        }
+      }
+      const setUpdatedAt = table.updatedAt !== null && !columns.includes(table.updatedAtName!);
+      const quoted = columns.map((c) => quoteIdentifier(c));
+      const insertCols = [table.pk, ...quoted, ...(setUpdatedAt ? [table.updatedAt!] : [])];
+      const selectCols = [
+        `r.${table.pk}`,
+        ...quoted.map((c) => `r.${c}`),
+        ...(setUpdatedAt ? ['clock_timestamp()'] : []),
+      ];
+      const updates = insertCols.slice(1).map((c) => `${c} = EXCLUDED.${c}`);
+      const onConflict = updates.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${updates.join(', ')}`;
+      const payload = JSON.stringify(
+        rows.map((r) => ({ ext: r.externalId, hash: r.hash, rhash: r.reverseHash, data: r.data })),
+      );
+      // Data-modifying CTEs run exactly once, all in this statement's own transaction.
+      const { rows: out } = await sql<{ created: number; updated: number; processed: number; cancel: boolean }>`
+        WITH input AS (
+          SELECT * FROM jsonb_to_recordset(${payload}::jsonb) AS i(ext text, hash text, rhash text, data jsonb)
+        ),
+        -- The page's references by external_id = ANY(ids): index descents whatever the statistics say.
+        -- (A join against external_references lets a planner with stale statistics scan the table per page.)
+        found AS MATERIALIZED (
+          SELECT external_id, local_id, inbound_hash FROM external_references
+          WHERE external_id = ANY(${rows.map((r) => r.externalId)}::text[])
+            AND entity_type = ${scope.entityType} AND connection_id = ${scope.connectionId}::uuid
+        ),
+        todo AS MATERIALIZED (
+          SELECT i.ext, i.hash, i.rhash, i.data, f.local_id IS NULL AS is_new,
+                 COALESCE(f.local_id, ${sql.raw(table.newIdSql)}) AS local_id
+          FROM input i LEFT JOIN found f ON f.external_id = i.ext
+          WHERE f.inbound_hash IS DISTINCT FROM i.hash
+        ),
+        w AS (
+          INSERT INTO ${sql.raw(table.table)} (${sql.raw(insertCols.join(', '))}) OVERRIDING SYSTEM VALUE
+          SELECT ${sql.raw(selectCols.join(', '))}
+          FROM todo, LATERAL jsonb_populate_record(
+            NULL::${sql.raw(table.table)}, todo.data || jsonb_build_object(${table.pkName}::text, todo.local_id)) AS r
+          ON CONFLICT (${sql.raw(table.pk)}) ${sql.raw(onConflict)}
+          RETURNING 1
+        ),
+        refs AS (
+          INSERT INTO external_references AS e (connection_id, entity_type, local_id, external_id, inbound_hash, outbound_hash)
+          SELECT ${scope.connectionId}::uuid, ${scope.entityType}, local_id, ext, hash, rhash FROM todo
+          ON CONFLICT ON CONSTRAINT external_references_external_key DO UPDATE SET
+            local_id = EXCLUDED.local_id,
+            inbound_hash = EXCLUDED.inbound_hash,
+            outbound_hash = COALESCE(EXCLUDED.outbound_hash, e.outbound_hash),
+            last_synced_at = now()
+          RETURNING 1
+        ),
+        counts AS (
+          SELECT (SELECT count(*) FROM input)::int AS n_processed,
+                 (SELECT count(*) FROM todo WHERE is_new)::int AS n_created,
+                 (SELECT count(*) FROM todo WHERE NOT is_new)::int AS n_updated,
+                 (SELECT count(*) FROM w)::int AS n_written,
+                 (SELECT count(*) FROM refs)::int AS n_linked
+        )
+        UPDATE sync_executions x SET
+          processed = x.processed + c.n_processed, created = x.created + c.n_created,
+          updated = x.updated + c.n_updated, skipped = x.skipped + (c.n_processed - c.n_created - c.n_updated),
+          checkpoint = COALESCE(${checkpoint === undefined ? null : JSON.stringify(checkpoint)}::jsonb, x.checkpoint)
+        FROM counts c
+        WHERE x.id = ${scope.executionId}
+        RETURNING c.n_created AS created, c.n_updated AS updated, c.n_processed AS processed,
+                  x.cancel_requested_at IS NOT NULL AS cancel`.execute(db);
+      const r = out[0]!;
+      return {
+        created: r.created,
+        updated: r.updated,
+        skipped: r.processed - r.created - r.updated,
+        cancelRequested: r.cancel,
+      };
     },
 
     async loadRetrySet(jobId) {
@@ -155,8 +245,7 @@ async function saveProgress(trx: Kysely<DB>, executionId: string, page: PageComm
     UPDATE sync_executions SET
       processed = processed + ${c.processed}, created = created + ${c.created}, updated = updated + ${c.updated},
       skipped = skipped + ${c.skipped}, failed = failed + ${c.failed},
-      checkpoint = COALESCE(${checkpoint}::jsonb, checkpoint),
-      heartbeat_at = now()
+      checkpoint = COALESCE(${checkpoint}::jsonb, checkpoint)
     WHERE id = ${executionId}
     RETURNING cancel_requested_at IS NOT NULL AS cancel`.execute(trx);
   return rows[0]?.cancel ?? false;

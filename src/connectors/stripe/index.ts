@@ -1,0 +1,249 @@
+import Stripe from 'stripe';
+import { z } from 'zod';
+import { ProviderError } from '../../domain/errors.ts';
+import { delay } from '../../engine/abort.ts';
+import type {
+  ConnectionContext,
+  Endpoint,
+  EndpointRecord,
+  FetchRequest,
+  ProviderDefinition,
+  ReadPage,
+  ReadPageRequest,
+  WriteRequest,
+  WriteResult,
+} from '../../engine/endpoint.ts';
+import { backoffMs, DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from '../../engine/retry.ts';
+import { classifyStatus } from '../http/classify.ts';
+import { RateLimiter } from '../http/rate-limiter.ts';
+
+export const STRIPE_ENTITY_TYPES = ['customer', 'product', 'price', 'invoice'] as const;
+type StripeEntity = (typeof STRIPE_ENTITY_TYPES)[number];
+const WRITABLE: readonly StripeEntity[] = ['customer', 'product'];
+/** Stripe keeps events for 30 days; a cursor older than that (with a margin) needs a full sync. */
+export const EVENT_RETENTION_MS = 30 * 24 * 3600_000;
+const RETENTION_MARGIN_MS = 3600_000;
+
+export const stripeConfigSchema = z.strictObject({
+  /** Where the API is; default Stripe's own. A sandbox: `http://127.0.0.1:12111`. */
+  apiBase: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  /** Requests per second for this connection (Stripe's default per-endpoint limit is 25/s). */
+  requestsPerSecond: z.number().positive().max(1000).default(25),
+  timeoutMs: z.int().min(100).max(120_000).default(30_000),
+});
+
+const RESOURCE: Record<StripeEntity, keyof Stripe> = {
+  customer: 'customers',
+  product: 'products',
+  price: 'prices',
+  invoice: 'invoices',
+};
+
+interface ListResource {
+  list(params: Record<string, unknown>, options?: Stripe.RequestOptions): Promise<Stripe.ApiList<{ id: string }>>;
+  retrieve(
+    id: string,
+    params?: Record<string, unknown>,
+    options?: Stripe.RequestOptions,
+  ): Promise<{ id: string; deleted?: boolean }>;
+  create?(params: Record<string, unknown>, options?: Stripe.RequestOptions): Promise<{ id: string }>;
+  update?(id: string, params: Record<string, unknown>, options?: Stripe.RequestOptions): Promise<{ id: string }>;
+}
+
+/**
+ * Stripe over the official SDK. Full sync pages lists with `limit` and `starting_after`; incremental sync
+ * reads `<type>.created`/`<type>.updated` events since the cursor and re-fetches each object by id, because
+ * lists cannot filter by update time; a cursor past event retention falls back to a full sync. Creates carry
+ * the engine's idempotency key. Credentials: `apiKey`.
+ */
+export function createStripeProvider(
+  options: { retry?: TransientRetryPolicy; now?: () => number } = {},
+): ProviderDefinition {
+  return {
+    name: 'stripe',
+    entityTypes: STRIPE_ENTITY_TYPES,
+    configSchema: stripeConfigSchema,
+    createEndpoint(connection: ConnectionContext): Endpoint {
+      const config = stripeConfigSchema.safeParse(connection.config);
+      if (!config.success)
+        throw new ProviderError('config', `stripe: invalid connection config: ${config.error.message}`);
+      const apiKey = connection.credentials.apiKey;
+      if (!apiKey) throw new ProviderError('config', 'stripe: credentials.apiKey is required');
+      return new StripeEndpoint(apiKey, config.data, options.retry ?? DEFAULT_TRANSIENT_RETRY, options.now ?? Date.now);
+    },
+  };
+}
+
+class StripeEndpoint implements Endpoint {
+  private readonly stripe: Stripe;
+  private readonly limiter: RateLimiter;
+  /** The signal of the call in flight: the SDK's fetch honours it, so a cancelled run stops its request. */
+  private signal: AbortSignal | undefined;
+
+  constructor(
+    apiKey: string,
+    config: z.output<typeof stripeConfigSchema>,
+    private readonly retry: TransientRetryPolicy,
+    private readonly now: () => number,
+  ) {
+    this.limiter = new RateLimiter(config.requestsPerSecond, 1000);
+    const base = config.apiBase ? new URL(config.apiBase) : null;
+    const fetchWithSignal: typeof fetch = (input, init) =>
+      fetch(input, {
+        ...init,
+        signal: this.signal
+          ? AbortSignal.any([this.signal, ...(init?.signal ? [init.signal] : [])])
+          : (init?.signal ?? null),
+      });
+    this.stripe = new Stripe(apiKey, {
+      maxNetworkRetries: 0, // retries are ours: one policy for every connector, Retry-After honoured
+      timeout: config.timeoutMs,
+      telemetry: false,
+      httpClient: Stripe.createFetchHttpClient(fetchWithSignal),
+      ...(base
+        ? {
+            host: base.hostname,
+            port: base.port || (base.protocol === 'https:' ? 443 : 80),
+            protocol: base.protocol.replace(':', '') as 'http' | 'https',
+          }
+        : {}),
+    });
+  }
+
+  private resource(entityType: string): ListResource {
+    if (!(STRIPE_ENTITY_TYPES as readonly string[]).includes(entityType)) {
+      throw new ProviderError('config', `stripe: unsupported entity type "${entityType}"`);
+    }
+    return this.stripe[RESOURCE[entityType as StripeEntity]] as unknown as ListResource;
+  }
+
+  /** One SDK call: rate-limited, transient errors retried with backoff, errors classified. */
+  private async call<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      await this.limiter.acquire(signal);
+      this.signal = signal;
+      let error: ProviderError;
+      try {
+        return await fn();
+      } catch (err) {
+        if (signal.aborted) throw signal.reason;
+        error = toProviderError(err);
+      }
+      if (error.kind !== 'transient' || attempt >= this.retry.attempts) throw error;
+      await delay(backoffMs(this.retry, attempt, error), signal);
+    }
+  }
+
+  async readPage(req: ReadPageRequest): Promise<ReadPage> {
+    const resource = this.resource(req.entityType);
+    const state = req.cursor === null ? null : (JSON.parse(req.cursor) as { mode: 'list' | 'events'; after: string });
+    const tooOld = req.since !== null && this.now() - req.since.getTime() > EVENT_RETENTION_MS - RETENTION_MARGIN_MS;
+    const useEvents = state ? state.mode === 'events' : req.since !== null && !tooOld;
+    if (!useEvents) {
+      const page = await this.call(req.signal, () =>
+        resource.list({ limit: req.pageSize, ...(state ? { starting_after: state.after } : {}) }),
+      );
+      const records = page.data.map((o) => this.record(o));
+      const last = page.data.at(-1);
+      return {
+        records,
+        nextCursor: page.has_more && last ? JSON.stringify({ mode: 'list', after: last.id }) : null,
+      };
+    }
+    // Events newest first since the cursor; each object is re-fetched (events carry stale snapshots).
+    const events = await this.call(req.signal, () =>
+      this.stripe.events.list({
+        types: [`${req.entityType}.created`, `${req.entityType}.updated`],
+        created: { gte: Math.floor(req.since!.getTime() / 1000) },
+        limit: req.pageSize,
+        ...(state ? { starting_after: state.after } : {}),
+      }),
+    );
+    const ids: string[] = [];
+    const changedAt = new Map<string, number>();
+    for (const ev of events.data) {
+      const id = (ev.data.object as { id?: string }).id;
+      if (!id || changedAt.has(id)) continue;
+      changedAt.set(id, ev.created);
+      ids.push(id);
+    }
+    const records = (await this.fetch({ entityType: req.entityType, ids, signal: req.signal })).map((r) => ({
+      ...r,
+      updatedAt: new Date(changedAt.get(r.id)! * 1000).toISOString(),
+    }));
+    const last = events.data.at(-1);
+    return { records, nextCursor: events.has_more && last ? JSON.stringify({ mode: 'events', after: last.id }) : null };
+  }
+
+  private record(o: { id: string }): EndpointRecord {
+    return { id: o.id, data: o as unknown as Record<string, unknown>, updatedAt: null };
+  }
+
+  async fetch(req: FetchRequest): Promise<EndpointRecord[]> {
+    const resource = this.resource(req.entityType);
+    const out: EndpointRecord[] = [];
+    for (const id of req.ids) {
+      try {
+        const o = await this.call(req.signal, () => resource.retrieve(id));
+        if (!o.deleted) out.push(this.record(o));
+      } catch (err) {
+        if (err instanceof ProviderError && err.status === 404) continue;
+        throw err;
+      }
+    }
+    return out;
+  }
+
+  async write(req: WriteRequest): Promise<WriteResult[]> {
+    if (!(WRITABLE as readonly string[]).includes(req.entityType)) {
+      throw new ProviderError(
+        'config',
+        `stripe: ${req.entityType} cannot be written (outbound supports customer, product)`,
+      );
+    }
+    const resource = this.resource(req.entityType);
+    const results: WriteResult[] = [];
+    for (const op of req.ops) {
+      try {
+        const params = toStripeParams(op.data);
+        const o =
+          op.action === 'create'
+            ? await this.call(req.signal, () => resource.create!(params, { idempotencyKey: op.idempotencyKey }))
+            : await this.call(req.signal, () => resource.update!(op.targetId!, params));
+        results.push({ ok: true, id: o.id });
+      } catch (err) {
+        if (req.signal.aborted) throw err;
+        if (err instanceof ProviderError && (err.kind === 'auth' || err.kind === 'config')) throw err;
+        results.push({ ok: false, error: err });
+      }
+    }
+    return results;
+  }
+}
+
+/** Stripe refuses `null` for most params; an unset field is left out instead. Nested objects stay (metadata). */
+function toStripeParams(data: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(data)) if (v !== null && v !== undefined) out[k] = v;
+  return out;
+}
+
+function toProviderError(err: unknown): ProviderError {
+  if (err instanceof ProviderError) return err;
+  if (err instanceof Stripe.errors.StripeError) {
+    const status = err.statusCode;
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(err.headers ?? {})) if (typeof v === 'string') headers.set(k, v);
+    if (status === undefined) {
+      // No HTTP answer: connection refused, reset, timed out.
+      return new ProviderError('transient', `stripe: ${err.message}`, { cause: err });
+    }
+    const retryAfter = headers.get('retry-after');
+    return new ProviderError(classifyStatus(status, headers), `stripe: ${status} ${err.message}`, {
+      cause: err,
+      status,
+      ...(retryAfter && /^\d+(\.\d+)?$/.test(retryAfter) ? { retryAfterMs: Number(retryAfter) * 1000 } : {}),
+    });
+  }
+  return new ProviderError('transient', `stripe: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
