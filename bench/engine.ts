@@ -83,7 +83,7 @@ const CUSTOMERS_DDL = (table: string) => `
   );
   CREATE INDEX ON ${table} (updated_at, id);`;
 
-// The naive baseline's references: the same shape and unique keys as the engine's external_references.
+// The naive baseline's references: the same columns and unique keys as the engine's external_references.
 const NAIVE_REFS_DDL = (table: string) => `
   CREATE TABLE ${table} (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -97,8 +97,8 @@ const NAIVE_REFS_DDL = (table: string) => `
     external_version text,
     last_synced_at timestamptz NOT NULL DEFAULT now(),
     created_at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (connection_id, entity_type, local_id),
-    UNIQUE (connection_id, entity_type, external_id)
+    UNIQUE (local_id, entity_type, connection_id),
+    UNIQUE (external_id, entity_type, connection_id)
   );`;
 
 const BASE_TIME = Date.parse('2024-01-01T00:00:00.000Z');
@@ -144,16 +144,18 @@ function fail(message: string): never {
 }
 
 /**
- * Ctrl-C cancels the run in progress; the schemas and the data directory are still removed. (On PGlite the signal
- * is only seen when the run ends: the engine does not yield to the event loop there.)
+ * Ctrl-C (or SIGTERM) cancels the run in progress; the schemas and the data directory are still removed.
+ * (On PGlite the signal is only seen when the run ends: the engine does not yield to the event loop there.)
  */
 const interrupted = new AbortController();
 let cancelRun: (() => Promise<unknown>) | null = null;
-process.once('SIGINT', () => {
-  console.error('bench:engine: interrupted, cancelling and cleaning up (Ctrl-C again to quit at once)');
-  interrupted.abort();
-  void cancelRun?.().catch(() => {});
-});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`bench:engine: ${signal}, cancelling the run and cleaning up (send it again to quit at once)`);
+    interrupted.abort();
+    void cancelRun?.().catch(() => {});
+  });
+}
 
 /** Runs a job, cancellable by Ctrl-C. */
 async function runJob(engine: SyncEngine, jobId: string): Promise<SyncExecution> {

@@ -121,6 +121,16 @@ describe.each(TEST_DATABASES)('execution run on $name', (db) => {
       expect(await refCount()).toBe(100);
     });
 
+    it('timed_out: a long run of fast pages is stopped by its timeout too (the event loop gets turns)', async () => {
+      seed(20_000);
+      const j = await job({ timeoutMinutes: 1 }); // minuteMs is 300 in this harness
+      const e = await h.engine.runJob(j.id);
+      expect(e.status).toBe('timed_out');
+      expect(e.processed).toBeGreaterThan(0);
+      expect(e.processed).toBeLessThan(20_000);
+      expect(await localCount()).toBe(e.created);
+    });
+
     it('cancelled: cancel mid-page keeps committed pages and writes nothing more', async () => {
       for (let i = 0; i < 250; i++) {
         await h.query('INSERT INTO customers (id, name, email) VALUES (gen_random_uuid(), $1, $2)', [

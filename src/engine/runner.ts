@@ -230,9 +230,8 @@ class Run {
   }
 
   private async processStream(leg: Leg, startCursor: string | null, seen: Set<string>): Promise<boolean> {
-    let cursor = startCursor;
-    do {
-      const page = await this.call(() =>
+    const read = (cursor: string | null) => {
+      const p = this.call(() =>
         leg.source.readPage({
           entityType: this.job.entityType,
           since: this.input.since,
@@ -241,13 +240,23 @@ class Run {
           signal: this.signal,
         }),
       );
+      p.catch(() => {}); // awaited below; a prefetch the run no longer needs must not be an unhandled rejection
+      return p;
+    };
+    // The next page is read while this one is mapped and written: the provider and the database work at once.
+    let pending = read(startCursor);
+    for (;;) {
+      const page = await pending;
+      if (page.nextCursor !== null) pending = read(page.nextCursor);
       const records = seen.size === 0 ? page.records : page.records.filter((r) => !seen.has(r.id));
       const checkpoint: Checkpoint = { leg: leg.dir, cursor: page.nextCursor };
       if (await this.processRecords(leg, records, checkpoint)) return true;
-      cursor = page.nextCursor;
-      if (cursor !== null && this.input.release?.aborted) throw new Released();
-    } while (cursor !== null);
-    return false;
+      if (page.nextCursor === null) return false;
+      if (this.input.release?.aborted) throw new Released();
+      // PGlite answers without ever yielding to the event loop: give timers (timeout, heartbeat), signals
+      // and I/O a turn between pages.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   /**

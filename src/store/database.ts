@@ -28,6 +28,14 @@ export interface Database {
   readonly kind: 'pglite' | 'postgres';
   readonly schema: string;
   readonly db: Kysely<DB>;
+  /**
+   * Where the run's page commits go. On PostgreSQL: a small pool whose sessions commit asynchronously
+   * (synchronous_commit = off): a page commit does not wait for its WAL flush. A PostgreSQL crash can then
+   * lose the last fraction of a second of committed pages, never half of one (each page is one
+   * transaction with its checkpoint); the next attempt redoes them from the older checkpoint, and
+   * provider writes are idempotent. Everything else (jobs, connections, final statuses) commits durably.
+   */
+  readonly pageDb: Kysely<DB>;
   /** Runs SQL text that may hold several statements, without parameters (migrations, DDL). */
   exec(sqlText: string): Promise<void>;
   close(): Promise<void>;
@@ -61,18 +69,26 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     // An idle client that loses its server must not crash the process; the next query reports it.
     pool.on('error', () => {});
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    const pagePool = new pg.Pool({
+      connectionString: target,
+      max: Math.max(2, Math.ceil((options.poolSize ?? 10) / 2)),
+      options: `-c search_path=${searchPath.replaceAll(' ', '')} -c synchronous_commit=off`,
+    });
+    pagePool.on('error', () => {});
+    const pageDb = new Kysely<DB>({ dialect: new PostgresDialect({ pool: pagePool }) });
     await pool.query(`CREATE SCHEMA IF NOT EXISTS ${quotedSchema}`);
     return {
       kind: 'postgres',
       schema,
       db,
+      pageDb,
       pool,
       url: target,
       async exec(sqlText) {
         await pool.query(sqlText);
       },
       async close() {
-        await db.destroy();
+        await Promise.all([db.destroy(), pageDb.destroy()]);
       },
     };
   }
@@ -96,6 +112,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     kind: 'pglite',
     schema,
     db,
+    pageDb: db,
     pglite,
     async exec(sqlText) {
       await pglite.exec(sqlText);

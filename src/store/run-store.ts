@@ -15,6 +15,8 @@ export const DEAD_LETTER_THRESHOLD = 3;
  */
 export function createRunStore(database: Database): RunStore {
   const db = database.db;
+  // Page commits (general and fast path) go through the asynchronously committing pool; see Database.pageDb.
+  const pageDb = database.pageDb;
   return {
     async lookupRefs(connectionId, entityType, by, ids) {
       const out = new Map<string, RefRow>();
@@ -29,7 +31,7 @@ export function createRunStore(database: Database): RunStore {
     },
 
     async commitPage(scope, inside) {
-      return db.transaction().execute(async (trx) => {
+      return pageDb.transaction().execute(async (trx) => {
         const page = await inside(trx);
         await writePage(trx, scope, page);
         return { cancelRequested: await saveProgress(trx, scope.executionId, page) };
@@ -114,7 +116,7 @@ export function createRunStore(database: Database): RunStore {
         FROM counts c
         WHERE x.id = ${scope.executionId}
         RETURNING c.n_created AS created, c.n_updated AS updated, c.n_processed AS processed,
-                  x.cancel_requested_at IS NOT NULL AS cancel`.execute(db);
+                  x.cancel_requested_at IS NOT NULL AS cancel`.execute(pageDb);
       const r = out[0]!;
       return {
         created: r.created,

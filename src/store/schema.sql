@@ -51,7 +51,6 @@ TABLE dead_letters
   CREATE UNIQUE INDEX dead_letters_pkey ON dead_letters USING btree (id)
 
 TABLE external_references
-  id bigint NOT NULL GENERATED ALWAYS AS IDENTITY
   connection_id uuid NOT NULL
   entity_type text NOT NULL
   local_id text NOT NULL
@@ -67,15 +66,12 @@ TABLE external_references
   CONSTRAINT external_references_created_at_not_null NOT NULL created_at
   CONSTRAINT external_references_entity_type_not_null NOT NULL entity_type
   CONSTRAINT external_references_external_id_not_null NOT NULL external_id
-  CONSTRAINT external_references_external_key UNIQUE (external_id, entity_type, connection_id)
-  CONSTRAINT external_references_id_not_null NOT NULL id
+  CONSTRAINT external_references_external_key PRIMARY KEY (external_id, entity_type, connection_id)
   CONSTRAINT external_references_last_synced_at_not_null NOT NULL last_synced_at
   CONSTRAINT external_references_local_id_not_null NOT NULL local_id
   CONSTRAINT external_references_local_key UNIQUE (local_id, entity_type, connection_id)
-  CONSTRAINT external_references_pkey PRIMARY KEY (id)
   CREATE UNIQUE INDEX external_references_external_key ON external_references USING btree (external_id, entity_type, connection_id)
   CREATE UNIQUE INDEX external_references_local_key ON external_references USING btree (local_id, entity_type, connection_id)
-  CREATE UNIQUE INDEX external_references_pkey ON external_references USING btree (id)
 
 TABLE field_mapping_rules
   id uuid NOT NULL DEFAULT gen_random_uuid()

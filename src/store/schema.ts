@@ -49,7 +49,6 @@ export interface FieldMappingRulesTable {
 }
 
 export interface ExternalReferencesTable {
-  id: Generated<string>;
   connection_id: string;
   entity_type: string;
   local_id: string;

@@ -53,7 +53,6 @@ CREATE TABLE field_mapping_rules (
 );
 
 CREATE TABLE external_references (
-  id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   connection_id    uuid NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
   entity_type      text NOT NULL,
   local_id         text NOT NULL,
@@ -69,8 +68,9 @@ CREATE TABLE external_references (
   -- The id leads each key: a page's lookup (`external_id = ANY($ids)`) can only be answered by descending
   -- once per id. With (connection_id, …) first, a planner without statistics (a table that just grew from
   -- empty) may scan the whole connection's range per page instead: measured 100-300 ms a page at 1M refs.
-  CONSTRAINT external_references_local_key UNIQUE (local_id, entity_type, connection_id),
-  CONSTRAINT external_references_external_key UNIQUE (external_id, entity_type, connection_id)
+  -- No surrogate key: every page inserts up to 100 references, and each extra index costs on each one.
+  CONSTRAINT external_references_external_key PRIMARY KEY (external_id, entity_type, connection_id),
+  CONSTRAINT external_references_local_key UNIQUE (local_id, entity_type, connection_id)
 );
 
 CREATE TABLE sync_executions (
