@@ -67,9 +67,7 @@ export function verifyHubSpotSignatureV3(
   const now = options.nowMs ?? Date.now();
   if (now - ts > maxAge || ts - now > maxAge) return { ok: false, reason: 'timestamp older than 5 minutes' };
   const body = typeof input.rawBody === 'string' ? input.rawBody : input.rawBody.toString('utf8');
-  const expected = createHmac('sha256', appSecret)
-    .update(`${input.method.toUpperCase()}${decodeHubSpotUri(input.uri)}${body}${input.timestamp}`)
-    .digest();
+  const expected = Buffer.from(hubSpotSignatureV3(appSecret, input.method, input.uri, body, input.timestamp), 'base64');
   let given: Buffer;
   try {
     given = Buffer.from(input.signature, 'base64');
@@ -77,6 +75,19 @@ export function verifyHubSpotSignatureV3(
     return { ok: false, reason: 'signature is not base64' };
   }
   return safeEqual(given, expected) ? { ok: true, timestamp: ts } : { ok: false, reason: 'signature does not match' };
+}
+
+/** The v3 signature HubSpot computes: base64(HMAC-SHA256(appSecret, method + uri + body + timestamp)). */
+export function hubSpotSignatureV3(
+  appSecret: string,
+  method: string,
+  uri: string,
+  body: string,
+  timestamp: number | string,
+): string {
+  return createHmac('sha256', appSecret)
+    .update(`${method.toUpperCase()}${decodeHubSpotUri(uri)}${body}${timestamp}`)
+    .digest('base64');
 }
 
 /** HubSpot signs the URI with these characters decoded. */

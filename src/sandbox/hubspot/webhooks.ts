@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { hubSpotSignatureV3 } from '../../security/webhooks.ts';
 
 /** One webhook event as HubSpot delivers it (a POST carries an array of up to 100). */
 export interface HubSpotWebhookEvent {
@@ -13,26 +14,6 @@ export interface HubSpotWebhookEvent {
   changeSource?: string;
   propertyName?: string;
   propertyValue?: string;
-}
-
-/** HubSpot decodes these percent-escapes in the URI before signing (v3 signatures). */
-const DECODED: Readonly<Record<string, string>> = {
-  '%3A': ':',
-  '%2F': '/',
-  '%3F': '?',
-  '%40': '@',
-  '%21': '!',
-  '%24': '$',
-  '%27': "'",
-  '%28': '(',
-  '%29': ')',
-  '%2A': '*',
-  '%2C': ',',
-  '%3B': ';',
-};
-
-function signingUri(uri: string): string {
-  return uri.replace(/%(3A|2F|3F|40|21|24|27|28|29|2A|2C|3B)/gi, (m) => DECODED[m.toUpperCase()] ?? m);
 }
 
 /**
@@ -50,9 +31,7 @@ export function signHubSpotV3(
   body: string,
   timestamp: number | string,
 ): string {
-  return createHmac('sha256', appSecret)
-    .update(`${method.toUpperCase()}${signingUri(uri)}${body}${timestamp}`)
-    .digest('base64');
+  return hubSpotSignatureV3(appSecret, method, uri, body, timestamp);
 }
 
 /** Checks a v3 signature and that the timestamp is within `maxAgeMs` (HubSpot: reject after 5 minutes). */
