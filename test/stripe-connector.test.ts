@@ -103,4 +103,16 @@ describe('Stripe connector (PGlite, sandbox over HTTP)', () => {
     expect(f.haltReason).toMatch(/^auth error: stripe: 401/);
     expect(f.haltReason).not.toContain('sk_test_wrong_key');
   });
+
+  it('a cursor older than the 30-day event retention falls back to a full listing', async () => {
+    const job = await setup('inbound', 'incremental');
+    await h.engine.runJob(job.id);
+    await h.query("UPDATE sync_jobs SET cursor = now() - interval '40 days' WHERE id = $1", [job.id]);
+    const eventsBefore = sandbox.requests.byRoute['GET /v1/events'] ?? 0;
+    const listsBefore = sandbox.requests.byRoute['GET /v1/customers'] ?? 0;
+    const e = await h.engine.runJob(job.id);
+    expect(counters(e)).toEqual({ processed: 250, created: 0, updated: 0, skipped: 250, failed: 0 });
+    expect(sandbox.requests.byRoute['GET /v1/events'] ?? 0).toBe(eventsBefore);
+    expect(sandbox.requests.byRoute['GET /v1/customers']).toBe(listsBefore + 3);
+  });
 });

@@ -15,6 +15,9 @@ Commands:
   migrate             apply pending database migrations
   demo [--records N]  sync N generated customers from the in-memory provider into a local table, twice,
                       and print both executions (the second shows unchanged records skipped)
+  sandbox stripe|hubspot [options]
+                      run a Stripe- or HubSpot-compatible sandbox server (seeded data, fault injection,
+                      signed webhooks) until SIGINT/SIGTERM; \`sandbox stripe --help\` lists its options
   rotate-key          re-seal every connection's credentials under the first key of
                       OTESSE_SYNC_ENCRYPTION_KEY=<new>,<old>[,…]; afterwards the old keys can be dropped
   worker --config F   run a worker: claims queued runs, fires cron schedules, fails and retries runs of
@@ -30,6 +33,8 @@ Options:
 `;
 
 async function main(argv: string[]): Promise<number> {
+  // `sandbox` takes its own options (ports, record counts, faults): hand the rest of the line over.
+  if (argv[0] === 'sandbox') return sandbox(argv[1], argv.slice(2));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -77,6 +82,25 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
       return 2;
   }
+}
+
+async function sandbox(kind: string | undefined, argv: string[]): Promise<number> {
+  let server: { close(): Promise<void> } | null;
+  if (kind === 'stripe') server = await (await import('../sandbox/stripe/cli.ts')).runStripeSandboxCli(argv);
+  else if (kind === 'hubspot') server = await (await import('../sandbox/hubspot/cli.ts')).runHubSpotSandboxCli(argv);
+  else {
+    process.stderr.write(
+      `sandbox: expected "stripe" or "hubspot", got ${kind === undefined ? 'nothing' : `"${kind}"`}\n`,
+    );
+    return 2;
+  }
+  if (server === null) return 0; // --help
+  await new Promise<void>((resolveStop) => {
+    process.once('SIGTERM', () => resolveStop());
+    process.once('SIGINT', () => resolveStop());
+  });
+  await server.close();
+  return 0;
 }
 
 function positive(name: string, value: string | undefined, fallback: number): number {
