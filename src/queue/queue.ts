@@ -72,8 +72,9 @@ export class SyncQueue {
             max: 4,
             useListenNotify: true,
           });
-    boss.on('error', () => {});
-    boss.on('warning', () => {});
+    // pg-boss reports background faults (lost connection, maintenance errors) as events: log, never crash.
+    boss.on('error', (err: unknown) => engine.log.error({ err }, 'queue error'));
+    boss.on('warning', (warning: unknown) => engine.log.warn({ warning }, 'queue warning'));
     await boss.start();
     const notify = database.kind === 'postgres';
     await ensureQueue(boss, RUN_QUEUE, { policy: 'stately', retryLimit: 100, retryDelay: 1, notify });
