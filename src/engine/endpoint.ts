@@ -31,11 +31,20 @@ export interface LocalTableShape {
   table: string;
   pk: string;
   pkName: string;
-  updatedAt: string | null;
-  updatedAtName: string | null;
-  columns: ReadonlySet<string>;
   /** SQL expression giving a new primary key value as text (uuid or the key's sequence). */
   newIdSql: string;
+  /** The column lists that upserting these mapped rows writes (see UpsertColumns); unknown columns throw. */
+  upsertColumns(rows: readonly Record<string, unknown>[]): UpsertColumns;
+}
+
+/**
+ * An upsert's column lists as SQL, for `INSERT INTO t (<insert>) SELECT <select> FROM … AS r
+ * ON CONFLICT (pk) <onConflict>`, where `r` is a row of the table's type holding the primary key.
+ */
+export interface UpsertColumns {
+  insert: string;
+  select: string;
+  onConflict: string;
 }
 
 export interface EndpointRecord {

@@ -7,6 +7,7 @@ import type {
   FetchRequest,
   LocalTableShape,
   ReadPageRequest,
+  UpsertColumns,
   WriteOp,
   WriteResult,
 } from '../engine/endpoint.ts';
@@ -132,9 +133,7 @@ class PostgresLocalEndpoint implements Endpoint {
       table: e.table,
       pk: e.pk,
       pkName,
-      updatedAt: e.updatedAt,
-      updatedAtName: e.updatedAt === null ? null : unquote(e.updatedAt),
-      columns: new Set(e.columns.keys()),
+      upsertColumns: (rows) => upsertColumns(e, rows),
       newIdSql:
         e.idKind === 'sequence'
           ? `nextval(pg_get_serial_sequence('${e.table.replaceAll('"', '').replaceAll("'", "''")}', '${pkName}'))::text`
@@ -222,21 +221,10 @@ class PostgresLocalEndpoint implements Endpoint {
     const db = req.transaction ?? this.db;
     if (req.ops.length === 0) return [];
     const pkName = unquote(e.pk);
-    // Columns written: every top-level key of the mapped content; unknown ones are a configuration
-    // error of the whole job (a schema mismatch), not 100,000 record failures.
-    const columns: string[] = [];
-    const seen = new Set<string>();
-    for (const op of req.ops) {
-      for (const k in op.data) {
-        if (seen.has(k)) continue;
-        seen.add(k);
-        if (k === pkName) continue;
-        if (!e.columns.has(k)) {
-          throw new ProviderError('config', `column "${k}" does not exist in local table ${e.table}`);
-        }
-        columns.push(k);
-      }
-    }
+    const columns = upsertColumns(
+      e,
+      req.ops.map((op) => op.data),
+    );
     const ids = await this.allocateIds(db, e, req.ops);
     const rows = req.ops.map((op, i) => ({ ...op.data, [pkName]: ids[i] }));
     const results: WriteResult[] = new Array(req.ops.length);
@@ -279,7 +267,7 @@ class PostgresLocalEndpoint implements Endpoint {
     // biome-ignore lint/suspicious/noExplicitAny: the application's own tables
     db: Kysely<any>,
     e: ResolvedEntity,
-    columns: string[],
+    columns: UpsertColumns,
     rows: Record<string, unknown>[],
     ids: string[],
     results: WriteResult[],
@@ -310,20 +298,44 @@ class PostgresLocalEndpoint implements Endpoint {
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: the application's own tables
-  private async upsertStatement(db: Kysely<any>, e: ResolvedEntity, columns: string[], rows: unknown[]) {
-    const setUpdatedAt = e.updatedAt !== null && !columns.includes(unquote(e.updatedAt));
-    const insertCols = [e.pk, ...columns.map((c) => quoteIdentifier(c)), ...(setUpdatedAt ? [e.updatedAt!] : [])];
-    const selectCols = [
-      `r.${e.pk}`,
-      ...columns.map((c) => `r.${quoteIdentifier(c)}`),
-      ...(setUpdatedAt ? ['clock_timestamp()'] : []),
-    ];
-    const updates = insertCols.slice(1).map((c) => `${c} = EXCLUDED.${c}`);
-    const conflict = updates.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${updates.join(', ')}`;
-    await sql`INSERT INTO ${sql.raw(e.table)} (${sql.raw(insertCols.join(', '))}) OVERRIDING SYSTEM VALUE
-      SELECT ${sql.raw(selectCols.join(', '))} FROM jsonb_populate_recordset(NULL::${sql.raw(e.table)}, ${JSON.stringify(rows)}::jsonb) AS r
-      ON CONFLICT (${sql.raw(e.pk)}) ${sql.raw(conflict)}`.execute(db);
+  private async upsertStatement(db: Kysely<any>, e: ResolvedEntity, columns: UpsertColumns, rows: unknown[]) {
+    await sql`INSERT INTO ${sql.raw(e.table)} (${sql.raw(columns.insert)}) OVERRIDING SYSTEM VALUE
+      SELECT ${sql.raw(columns.select)} FROM jsonb_populate_recordset(NULL::${sql.raw(e.table)}, ${JSON.stringify(rows)}::jsonb) AS r
+      ON CONFLICT (${sql.raw(e.pk)}) ${sql.raw(columns.onConflict)}`.execute(db);
   }
+}
+
+/**
+ * The columns an upsert of these mapped rows writes: every top-level key of the mapped content, plus the
+ * updated-at column (set to the clock) unless the mapping writes it. An unknown column is a configuration
+ * error of the whole job (a schema mismatch), not 100,000 record failures. Shared by this store's own
+ * writes and the run's one-statement fast path.
+ */
+function upsertColumns(e: ResolvedEntity, rows: readonly Record<string, unknown>[]): UpsertColumns {
+  const pkName = unquote(e.pk);
+  const columns: string[] = [];
+  const seen = new Set<string>();
+  for (const data of rows) {
+    for (const k in data) {
+      if (seen.has(k)) continue;
+      seen.add(k);
+      if (k === pkName) continue;
+      if (!e.columns.has(k)) {
+        throw new ProviderError('config', `column "${k}" does not exist in local table ${e.table}`);
+      }
+      columns.push(k);
+    }
+  }
+  const setUpdatedAt = e.updatedAt !== null && !columns.includes(unquote(e.updatedAt));
+  const quoted = columns.map((c) => quoteIdentifier(c));
+  const insertCols = [e.pk, ...quoted, ...(setUpdatedAt ? [e.updatedAt!] : [])];
+  const selectCols = [`r.${e.pk}`, ...quoted.map((c) => `r.${c}`), ...(setUpdatedAt ? ['clock_timestamp()'] : [])];
+  const updates = insertCols.slice(1).map((c) => `${c} = EXCLUDED.${c}`);
+  return {
+    insert: insertCols.join(', '),
+    select: selectCols.join(', '),
+    onConflict: updates.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${updates.join(', ')}`,
+  };
 }
 
 function unquote(quoted: string): string {

@@ -1,9 +1,7 @@
 import { type Kysely, sql } from 'kysely';
-import { ProviderError } from '../domain/errors.ts';
 import type { Side } from '../domain/types.ts';
 import type { PageCommit, RefRow, RunStore } from '../engine/ports.ts';
 import type { Database } from './database.ts';
-import { quoteIdentifier } from './identifiers.ts';
 import type { DB } from './schema.ts';
 
 /** A record that failed in this many executions leaves the retry set for the dead letter queue. */
@@ -39,30 +37,7 @@ export function createRunStore(database: Database): RunStore {
     },
 
     async fastInboundPage(scope, table, rows, checkpoint) {
-      // Columns written: the top-level keys of the mapped content, validated against the table.
-      const columns: string[] = [];
-      const seen = new Set<string>();
-      for (const r of rows) {
-        for (const k in r.data) {
-          if (seen.has(k)) continue;
-          seen.add(k);
-          if (k === table.pkName) continue;
-          if (!table.columns.has(k)) {
-            throw new ProviderError('config', `column "${k}" does not exist in local table ${table.table}`);
-          }
-          columns.push(k);
-        }
-      }
-      const setUpdatedAt = table.updatedAt !== null && !columns.includes(table.updatedAtName!);
-      const quoted = columns.map((c) => quoteIdentifier(c));
-      const insertCols = [table.pk, ...quoted, ...(setUpdatedAt ? [table.updatedAt!] : [])];
-      const selectCols = [
-        `r.${table.pk}`,
-        ...quoted.map((c) => `r.${c}`),
-        ...(setUpdatedAt ? ['clock_timestamp()'] : []),
-      ];
-      const updates = insertCols.slice(1).map((c) => `${c} = EXCLUDED.${c}`);
-      const onConflict = updates.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${updates.join(', ')}`;
+      const columns = table.upsertColumns(rows.map((r) => r.data));
       const payload = JSON.stringify(
         rows.map((r) => ({ ext: r.externalId, hash: r.hash, rhash: r.reverseHash, data: r.data })),
       );
@@ -85,11 +60,11 @@ export function createRunStore(database: Database): RunStore {
           WHERE f.inbound_hash IS DISTINCT FROM i.hash
         ),
         w AS (
-          INSERT INTO ${sql.raw(table.table)} (${sql.raw(insertCols.join(', '))}) OVERRIDING SYSTEM VALUE
-          SELECT ${sql.raw(selectCols.join(', '))}
+          INSERT INTO ${sql.raw(table.table)} (${sql.raw(columns.insert)}) OVERRIDING SYSTEM VALUE
+          SELECT ${sql.raw(columns.select)}
           FROM todo, LATERAL jsonb_populate_record(
             NULL::${sql.raw(table.table)}, todo.data || jsonb_build_object(${table.pkName}::text, todo.local_id)) AS r
-          ON CONFLICT (${sql.raw(table.pk)}) ${sql.raw(onConflict)}
+          ON CONFLICT (${sql.raw(table.pk)}) ${sql.raw(columns.onConflict)}
           RETURNING 1
         ),
         refs AS (
