@@ -128,7 +128,79 @@ export interface ProviderDefinition {
       | { success: true; data: unknown }
       | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
   };
+  /** What a UI or API client needs to offer this provider: labels, settings, entity types and their fields. */
+  info?: ProviderInfo;
+  /** Provider webhooks: verifies a delivery's signature and says which records changed. */
+  webhook?: WebhookHandler;
   createEndpoint(connection: ConnectionContext): Endpoint | Promise<Endpoint>;
   /** Releases what the provider holds (HTTP agents, pools); called when the engine closes. */
   close?(): Promise<void>;
+}
+
+/** A field of an entity type, as offered by the field mapping editor. */
+export interface FieldInfo {
+  /** Dot path in the record, e.g. `email` or `address.city`. */
+  name: string;
+  type: 'string' | 'number' | 'boolean' | 'datetime' | 'object' | 'array';
+  label?: string;
+}
+
+export interface EntityTypeInfo {
+  name: string;
+  label: string;
+  fields: FieldInfo[];
+  /** The provider can be read (inbound), written (outbound), read by change time (incremental), pushes webhooks. */
+  supports: { inbound: boolean; outbound: boolean; incremental: boolean; webhooks: boolean };
+}
+
+/** One setting of a connection: non-secret `config` or secret `credentials`. */
+export interface SettingInfo {
+  /** Key in `config` or `credentials`. */
+  name: string;
+  label: string;
+  type: 'string' | 'url' | 'number' | 'boolean' | 'json';
+  required: boolean;
+  /** Entered in a password field, never shown again. */
+  secret: boolean;
+  help?: string;
+  placeholder?: string;
+}
+
+export interface ProviderInfo {
+  displayName: string;
+  description?: string;
+  /** Non-secret settings, stored as the connection's `config`. */
+  config: SettingInfo[];
+  /** Secret settings, sealed in the vault as the connection's `credentials`. */
+  credentials: SettingInfo[];
+  entityTypes: EntityTypeInfo[];
+}
+
+/** One webhook delivery as the server received it: the raw body, before any parsing. */
+export interface WebhookDelivery {
+  rawBody: Buffer;
+  /** Lower-cased header names. */
+  headers: Record<string, string | undefined>;
+  method: string;
+  /** The full request URL as the provider called it (HubSpot v3 signs it). */
+  url: string;
+  /** Verification time in ms since the epoch (tests pin it). */
+  now?: number;
+}
+
+/** A provider event from a webhook: which record of which entity type changed. */
+export interface WebhookEvent {
+  /** The provider's event id; a delivery of an already stored event id is a replay and is ignored. */
+  eventId: string;
+  entityType: string;
+  recordId: string;
+}
+
+export interface WebhookHandler {
+  /**
+   * Checks the signature with the connection's credentials (e.g. `webhookSecret`, `clientSecret`) and returns
+   * the events in the body. Throws a ProviderError of kind `auth` when the signature is missing, wrong or stale,
+   * and of kind `record` when the body cannot be read; nothing is stored then.
+   */
+  verify(delivery: WebhookDelivery, connection: ConnectionContext): WebhookEvent[];
 }
