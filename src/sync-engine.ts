@@ -2,9 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { type Logger, pino } from 'pino';
 import { nextRunAt } from './domain/cron.ts';
-import { type FieldIssue, NotFoundError, StateError, ValidationError } from './domain/errors.ts';
+import {
+  errorMessage,
+  type FieldIssue,
+  NotFoundError,
+  ProviderError,
+  StateError,
+  ValidationError,
+} from './domain/errors.ts';
 import {
   connectionInputSchema,
+  connectionPatchSchema,
   mergeJobPatch,
   type SyncJobInput,
   syncJobInputSchema,
@@ -23,7 +31,7 @@ import type {
 } from './domain/types.ts';
 import { parseInput, toFieldIssues } from './domain/validate.ts';
 import { RunAbort } from './engine/abort.ts';
-import type { Endpoint, ProviderDefinition } from './engine/endpoint.ts';
+import type { Endpoint, ProviderDefinition, WebhookDelivery } from './engine/endpoint.ts';
 import type { RunStore } from './engine/ports.ts';
 import { DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from './engine/retry.ts';
 import { type Checkpoint, executeRun } from './engine/runner.ts';
@@ -114,6 +122,10 @@ export interface SyncEngine {
     create(input: unknown): Promise<Connection>;
     get(id: string): Promise<Connection>;
     list(): Promise<Connection[]>;
+    /** Renames, changes config (validated by the provider), or replaces credentials (merged by key). */
+    update(id: string, patch: unknown): Promise<Connection>;
+    /** Checks the credentials by reading one record of the provider's first entity type; the result is stored. */
+    test(id: string): Promise<{ ok: boolean; message: string }>;
     delete(id: string): Promise<void>;
   };
   jobs: {
@@ -132,8 +144,18 @@ export interface SyncEngine {
     list(jobId: string, options?: ListOptions & { status?: DeadLetter['status'] }): Promise<DeadLetter[]>;
     /** Runs a single-record sync of the dead letter's record; it leaves the queue if that succeeds. */
     retry(id: string): Promise<SyncExecution>;
+    /** Like `retry`, but resolves once the retry's execution is running. */
+    startRetry(id: string): Promise<StartedRun>;
     discard(id: string): Promise<DeadLetter>;
   };
+  /** The registered providers, with their descriptions (settings, entity types, fields). */
+  providers(): ProviderDefinition[];
+  /**
+   * A provider webhook delivery for a connection: verifies its signature with the connection's credentials,
+   * stores each event id once, and queues single-record runs for the new events. Replays are ignored.
+   * Throws ProviderError(auth) on a bad signature; nothing is stored then.
+   */
+  receiveWebhook(connectionId: string, delivery: WebhookDelivery): Promise<{ accepted: number; duplicates: number }>;
   /** The records a job will retry on its next run (failed before, not dead-lettered). */
   retrySet(jobId: string): Promise<{ side: Side; recordKey: string; failureCount: number }[]>;
   /** Runs a job now and resolves when its execution is final. */
@@ -237,7 +259,7 @@ function withRedaction(logger: Logger): Logger {
 }
 
 export class Engine implements SyncEngine {
-  private readonly providers = new Map<string, ProviderDefinition>();
+  private readonly providerMap = new Map<string, ProviderDefinition>();
   private readonly store: RunStore;
   private readonly active = new Map<string, AbortController>();
   private readonly running = new Set<Promise<unknown>>();
@@ -251,7 +273,7 @@ export class Engine implements SyncEngine {
     private readonly options: SyncEngineOptions,
     private readonly vault: CredentialVault,
   ) {
-    for (const p of options.providers ?? []) this.providers.set(p.name, p);
+    for (const p of options.providers ?? []) this.providerMap.set(p.name, p);
     this.store = createRunStore(database);
     this.log = withRedaction(options.logger ?? pino({ enabled: false }));
     this.retry = { ...DEFAULT_TRANSIENT_RETRY, ...options.transientRetry };
@@ -270,25 +292,15 @@ export class Engine implements SyncEngine {
   connections = {
     create: async (input: unknown): Promise<Connection> => {
       const data = parseInput(connectionInputSchema, input);
-      if (!this.providers.has(data.provider)) {
+      if (!this.providerMap.has(data.provider)) {
         throw new ValidationError([
           {
             path: 'provider',
-            message: `unknown provider "${data.provider}"; registered: ${[...this.providers.keys()].join(', ') || 'none'}`,
+            message: `unknown provider "${data.provider}"; registered: ${[...this.providerMap.keys()].join(', ') || 'none'}`,
           },
         ]);
       }
-      let config: unknown = data.config;
-      const schema = this.providers.get(data.provider)!.configSchema;
-      if (schema) {
-        const parsed = schema.safeParse(data.config);
-        if (!parsed.success) {
-          throw new ValidationError(
-            toFieldIssues(parsed.error.issues as Parameters<typeof toFieldIssues>[0], ['config']),
-          );
-        }
-        config = parsed.data;
-      }
+      const config = this.checkConfig(data.provider, data.config);
       const row = await this.db
         .insertInto('connections')
         .values({
@@ -304,11 +316,82 @@ export class Engine implements SyncEngine {
     get: async (id: string): Promise<Connection> => toConnection(await this.connectionRow(id)),
     list: async (): Promise<Connection[]> =>
       (await this.db.selectFrom('connections').selectAll().orderBy('created_at').execute()).map(toConnection),
+    update: async (id: string, patch: unknown): Promise<Connection> => {
+      const current = await this.connectionRow(id);
+      const data = parseInput(connectionPatchSchema, patch);
+      const set: Record<string, unknown> = {};
+      if (data.name !== undefined) set.name = data.name;
+      if (data.config !== undefined) set.config = JSON.stringify(this.checkConfig(current.provider, data.config));
+      if (data.credentials !== undefined) {
+        const previous = current.credentials === null ? {} : this.vault.open(current.credentials);
+        set.credentials = this.vault.seal({ ...previous, ...data.credentials });
+      }
+      if (Object.keys(set).length === 0) return toConnection(current);
+      const row = await this.db
+        .updateTable('connections')
+        .set({
+          ...set,
+          // New settings have not been tested yet.
+          ...(data.config !== undefined || data.credentials !== undefined
+            ? { last_test_ok: null, last_test_message: null, last_tested_at: null }
+            : {}),
+          updated_at: sql<Date>`now()`,
+        })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toConnection(row);
+    },
+    test: async (id: string): Promise<{ ok: boolean; message: string }> => {
+      const conn = await this.connectionRow(id);
+      const provider = this.providerMap.get(conn.provider);
+      let result: { ok: boolean; message: string };
+      if (!provider) result = { ok: false, message: `provider "${conn.provider}" is not registered` };
+      else {
+        const entityType = (provider.entityTypesFor?.(conn.config) ?? provider.entityTypes)[0];
+        const signal = AbortSignal.timeout(15_000);
+        try {
+          if (entityType === undefined) throw new ProviderError('config', 'the provider declares no entity types');
+          const credentials = conn.credentials === null ? {} : this.vault.open(conn.credentials);
+          const endpoint = await provider.createEndpoint({
+            id,
+            provider: conn.provider,
+            config: conn.config,
+            credentials,
+          });
+          await endpoint.readPage({ entityType, since: null, cursor: null, pageSize: 1, signal });
+          result = { ok: true, message: `read ${entityType} records successfully` };
+        } catch (err) {
+          result = { ok: false, message: errorMessage(err) };
+        }
+      }
+      await this.db
+        .updateTable('connections')
+        .set({ last_test_ok: result.ok, last_test_message: result.message, last_tested_at: sql<Date>`now()` })
+        .where('id', '=', id)
+        .execute();
+      return result;
+    },
     delete: async (id: string): Promise<void> => {
       await this.connectionRow(id);
       await this.db.deleteFrom('connections').where('id', '=', id).execute();
     },
   };
+
+  /** A connection's config as its provider validates it (issues reported as `config.<path>`). */
+  private checkConfig(providerName: string, config: Record<string, unknown>): unknown {
+    const schema = this.providerMap.get(providerName)?.configSchema;
+    if (!schema) return config;
+    const parsed = schema.safeParse(config);
+    if (!parsed.success) {
+      throw new ValidationError(toFieldIssues(parsed.error.issues as Parameters<typeof toFieldIssues>[0], ['config']));
+    }
+    return parsed.data;
+  }
+
+  providers(): ProviderDefinition[] {
+    return [...this.providerMap.values()];
+  }
 
   private async connectionRow(id: string) {
     const row = isUuid(id)
@@ -362,6 +445,13 @@ export class Engine implements SyncEngine {
     },
     delete: async (id: string): Promise<void> => {
       await this.jobs.get(id);
+      const running = await this.db
+        .selectFrom('sync_executions')
+        .select('id')
+        .where('job_id', '=', id)
+        .where('status', '=', 'running')
+        .executeTakeFirst();
+      if (running) throw new StateError(`sync job ${id} has a running execution (${running.id}); cancel it first`);
       await this.db.deleteFrom('sync_jobs').where('id', '=', id).execute();
     },
   };
@@ -397,7 +487,11 @@ export class Engine implements SyncEngine {
     const refs =
       data ??
       (typeof r.connectionId === 'string' && typeof r.entityType === 'string'
-        ? { connectionId: r.connectionId.trim(), entityType: r.entityType.trim() }
+        ? {
+            connectionId: r.connectionId.trim(),
+            entityType: r.entityType.trim(),
+            localEntity: typeof r.localEntity === 'string' ? r.localEntity.trim() : null,
+          }
         : null);
     if (refs) {
       const known = new Set(issues.map((i) => i.path));
@@ -408,7 +502,11 @@ export class Engine implements SyncEngine {
   }
 
   /** The connection must exist and both sides must declare the entity type. */
-  private async referenceIssues(data: { connectionId: string; entityType: string }): Promise<FieldIssue[]> {
+  private async referenceIssues(data: {
+    connectionId: string;
+    entityType: string;
+    localEntity?: string | null;
+  }): Promise<FieldIssue[]> {
     const issues: FieldIssue[] = [];
     const conn = isUuid(data.connectionId)
       ? await this.db
@@ -419,7 +517,7 @@ export class Engine implements SyncEngine {
       : undefined;
     if (!conn) issues.push({ path: 'connectionId', message: `no connection with id ${data.connectionId}` });
     else {
-      const provider = this.providers.get(conn.provider);
+      const provider = this.providerMap.get(conn.provider);
       if (!provider) issues.push({ path: 'connectionId', message: `provider "${conn.provider}" is not registered` });
       else {
         const declared = provider.entityTypesFor?.(conn.config) ?? provider.entityTypes;
@@ -428,11 +526,15 @@ export class Engine implements SyncEngine {
       }
     }
     const local = this.options.local;
-    if (local && !issues.some((i) => i.path === 'entityType') && !local.entityTypes.includes(data.entityType)) {
-      issues.push({
-        path: 'entityType',
-        message: `must be one of ${local.entityTypes.join(', ')} (declared by the local store)`,
-      });
+    if (local) {
+      const path = data.localEntity ? 'localEntity' : 'entityType';
+      const name = data.localEntity || data.entityType;
+      if (!issues.some((i) => i.path === path) && !local.entityTypes.includes(name)) {
+        issues.push({
+          path,
+          message: `must be one of ${local.entityTypes.join(', ')} (declared by the local store)`,
+        });
+      }
     }
     return issues;
   }
@@ -480,49 +582,16 @@ export class Engine implements SyncEngine {
         .execute();
       return rows.map(toDeadLetter);
     },
-    retry: async (id: string): Promise<SyncExecution> => {
+    retry: async (id: string): Promise<SyncExecution> => (await this.deadLetters.startRetry(id)).done,
+    startRetry: async (id: string): Promise<StartedRun> => {
       const dl = await this.deadLetterRow(id);
       if (dl.status !== 'open') throw new StateError(`dead letter ${id} is ${dl.status}, not open`);
-      const execution = await this.runJob(dl.job_id, {
+      const started = await this.startJob(dl.job_id, {
         trigger: 'manual',
         recordKeys: [dl.record_key],
         side: dl.side as Side,
       });
-      const failed = await this.db
-        .selectFrom('record_failures')
-        .select('message')
-        .where('execution_id', '=', execution.id)
-        .where('record_key', '=', dl.record_key)
-        .executeTakeFirst();
-      // Success closes the dead letter. Failure keeps it open (it failed once more) and keeps the
-      // record out of the automatic retry set: a person parked it, a person decides.
-      await this.db.transaction().execute(async (trx) => {
-        if (failed || (execution.status !== 'completed' && execution.status !== 'completed_with_errors')) {
-          await trx
-            .updateTable('dead_letters')
-            .set({
-              failure_count: sql<number>`failure_count + 1`,
-              last_error: failed?.message ?? execution.haltReason ?? execution.status,
-              last_execution_id: execution.id,
-              updated_at: sql<Date>`now()`,
-            })
-            .where('id', '=', id)
-            .execute();
-        } else {
-          await trx
-            .updateTable('dead_letters')
-            .set({ status: 'retried', last_execution_id: execution.id, updated_at: sql<Date>`now()` })
-            .where('id', '=', id)
-            .execute();
-        }
-        await trx
-          .deleteFrom('retry_items')
-          .where('job_id', '=', dl.job_id)
-          .where('side', '=', dl.side)
-          .where('record_key', '=', dl.record_key)
-          .execute();
-      });
-      return execution;
+      return { execution: started.execution, done: started.done.then((e) => this.settleDeadLetter(dl, e)) };
     },
     discard: async (id: string): Promise<DeadLetter> => {
       const dl = await this.deadLetterRow(id);
@@ -536,6 +605,45 @@ export class Engine implements SyncEngine {
       return toDeadLetter(row);
     },
   };
+
+  private async settleDeadLetter(dl: Selectable<DB['dead_letters']>, execution: SyncExecution): Promise<SyncExecution> {
+    const id = dl.id;
+    const failed = await this.db
+      .selectFrom('record_failures')
+      .select('message')
+      .where('execution_id', '=', execution.id)
+      .where('record_key', '=', dl.record_key)
+      .executeTakeFirst();
+    // Success closes the dead letter. Failure keeps it open (it failed once more) and keeps the
+    // record out of the automatic retry set: a person parked it, a person decides.
+    await this.db.transaction().execute(async (trx) => {
+      if (failed || (execution.status !== 'completed' && execution.status !== 'completed_with_errors')) {
+        await trx
+          .updateTable('dead_letters')
+          .set({
+            failure_count: sql<number>`failure_count + 1`,
+            last_error: failed?.message ?? execution.haltReason ?? execution.status,
+            last_execution_id: execution.id,
+            updated_at: sql<Date>`now()`,
+          })
+          .where('id', '=', id)
+          .execute();
+      } else {
+        await trx
+          .updateTable('dead_letters')
+          .set({ status: 'retried', last_execution_id: execution.id, updated_at: sql<Date>`now()` })
+          .where('id', '=', id)
+          .execute();
+      }
+      await trx
+        .deleteFrom('retry_items')
+        .where('job_id', '=', dl.job_id)
+        .where('side', '=', dl.side)
+        .where('record_key', '=', dl.record_key)
+        .execute();
+    });
+    return execution;
+  }
 
   private async deadLetterRow(id: string) {
     const row = isUuid(id)
@@ -761,7 +869,7 @@ export class Engine implements SyncEngine {
       failed: row.failed,
     };
     try {
-      const [provider, local] = await Promise.all([this.providerEndpoint(job), this.local()]);
+      const [provider, local] = await Promise.all([this.providerEndpoint(job), this.localFor(job)]);
       outcome = await executeRun(
         this.store,
         { pageSize: this.options.pageSize ?? 100, retry: this.retry },
@@ -872,10 +980,17 @@ export class Engine implements SyncEngine {
 
   private async providerEndpoint(job: SyncJob): Promise<Endpoint> {
     const conn = await this.connectionRow(job.connectionId);
-    const provider = this.providers.get(conn.provider);
+    const provider = this.providerMap.get(conn.provider);
     if (!provider) throw new Error(`provider "${conn.provider}" is not registered with this engine`);
     const credentials = conn.credentials === null ? {} : this.vault.open(conn.credentials);
     return provider.createEndpoint({ id: conn.id, provider: conn.provider, config: conn.config, credentials });
+  }
+
+  /** The local endpoint as a job sees it: its `localEntity` stands in for the entity type. */
+  private async localFor(job: SyncJob): Promise<Endpoint> {
+    const endpoint = await this.local();
+    if (!job.localEntity || job.localEntity === job.entityType) return endpoint;
+    return renameEntityType(endpoint, job.entityType, job.localEntity);
   }
 
   private local(): Promise<Endpoint> {
@@ -991,6 +1106,48 @@ export class Engine implements SyncEngine {
     return out;
   }
 
+  async receiveWebhook(
+    connectionId: string,
+    delivery: WebhookDelivery,
+  ): Promise<{ accepted: number; duplicates: number }> {
+    const conn = await this.connectionRow(connectionId);
+    const provider = this.providerMap.get(conn.provider);
+    if (!provider?.webhook) {
+      throw new ProviderError('config', `provider "${conn.provider}" does not send webhooks`);
+    }
+    const credentials = conn.credentials === null ? {} : this.vault.open(conn.credentials);
+    const events = provider.webhook.verify(delivery, {
+      id: conn.id,
+      provider: conn.provider,
+      config: conn.config,
+      credentials,
+    });
+    if (events.length === 0) return { accepted: 0, duplicates: 0 };
+    // Each event id is stored once; a replayed delivery inserts nothing and starts nothing.
+    const fresh = await this.db
+      .insertInto('webhook_events')
+      .values(
+        events.map((e) => ({
+          connection_id: conn.id,
+          event_id: e.eventId,
+          entity_type: e.entityType,
+          record_id: e.recordId,
+        })),
+      )
+      .onConflict((oc) => oc.columns(['connection_id', 'event_id']).doNothing())
+      .returning(['entity_type', 'record_id'])
+      .execute();
+    const byType = new Map<string, string[]>();
+    for (const e of fresh) byType.set(e.entity_type, [...(byType.get(e.entity_type) ?? []), e.record_id]);
+    for (const [entityType, ids] of byType) {
+      // Runs are queued in the background: the provider gets its 2xx at once.
+      this.webhook(conn.id, entityType, ids).catch((err: unknown) =>
+        this.log.error({ connectionId: conn.id, entityType, err: errorMessage(err) }, 'webhook runs not queued'),
+      );
+    }
+    return { accepted: fresh.length, duplicates: events.length - fresh.length };
+  }
+
   async startWorker(options: WorkerOptions = {}): Promise<SyncWorker> {
     const worker = await new SyncWorker(this, await this.queue(), options).start();
     this.workers.add(worker);
@@ -1005,7 +1162,22 @@ export class Engine implements SyncEngine {
     for (const c of this.active.values()) c.abort(new RunAbort('cancelled', 'engine closed'));
     await Promise.allSettled([...this.running]);
     if (this.queuePromise) await (await this.queuePromise.catch(() => null))?.close();
-    await Promise.allSettled([...this.providers.values()].map((p) => p.close?.()));
+    await Promise.allSettled([...this.providerMap.values()].map((p) => p.close?.()));
     await this.database.close();
   }
+}
+
+/** An endpoint that serves entity type `from` as its own entity type `to` (a job's local entity). */
+function renameEntityType(endpoint: Endpoint, from: string, to: string): Endpoint {
+  const rename = <T extends { entityType: string }>(request: T): T =>
+    request.entityType === from ? { ...request, entityType: to } : request;
+  const renamed: Endpoint = {
+    colocated: endpoint.colocated ?? false,
+    readPage: (request) => endpoint.readPage(rename(request)),
+    fetch: (request) => endpoint.fetch(rename(request)),
+    write: (request) => endpoint.write(rename(request)),
+  };
+  const table = endpoint.colocatedTable?.bind(endpoint);
+  if (table) renamed.colocatedTable = (entityType) => table(entityType === from ? to : entityType);
+  return renamed;
 }

@@ -179,6 +179,7 @@ describe.each(TEST_DATABASES)('connections and sync jobs on $name', (db) => {
         name: 'Memory',
         provider: 'memory',
         config: { baseUrl: 'https://example.invalid' },
+        lastTest: null,
         createdAt: expect.any(Date),
         updatedAt: expect.any(Date),
       });
@@ -287,6 +288,7 @@ describe.each(TEST_DATABASES)('connections and sync jobs on $name', (db) => {
         entityType: 'customer',
         direction: 'inbound',
         mode: 'full',
+        localEntity: null,
         schedule: { type: 'manual' },
         retryOnFailure: true,
         maxRetries: 3,

@@ -35,6 +35,7 @@ describe('syncJobInputSchema: defaults', () => {
       connectionId: 'conn_1',
       name: 'Stripe Customer Sync',
       entityType: 'customer',
+      localEntity: null,
       direction: 'inbound',
       mode: 'full',
       schedule: { type: 'manual' },

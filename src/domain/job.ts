@@ -34,6 +34,14 @@ export const connectionInputSchema = z.strictObject({
 });
 export type ConnectionInput = z.output<typeof connectionInputSchema>;
 
+/** Changing a connection: its provider stays; `credentials` are merged by key into the stored ones. */
+export const connectionPatchSchema = z.strictObject({
+  provider: z.never({ error: 'cannot be changed; create a new connection for another provider' }).optional(),
+  name: connectionInputSchema.shape.name.optional(),
+  config: z.record(z.string(), z.unknown()).optional(),
+  credentials: z.record(z.string(), z.string()).optional(),
+});
+
 // ---------------------------------------------------------------------------------------------------------
 // Schedules
 // ---------------------------------------------------------------------------------------------------------
@@ -83,6 +91,7 @@ const jobFields = {
   connectionId: z.string().trim().min(1),
   name: z.string().trim().min(1).max(200),
   entityType: z.string().trim().min(1),
+  localEntity: z.string().trim().min(1).max(200).nullable(),
   direction: z.enum(DIRECTIONS),
   mode: z.enum(SYNC_MODES),
   schedule: scheduleSchema,
@@ -120,6 +129,7 @@ export const syncJobInputSchema = z
     connectionId: jobFields.connectionId,
     name: jobFields.name,
     entityType: jobFields.entityType,
+    localEntity: jobFields.localEntity.default(null),
     direction: jobFields.direction,
     mode: jobFields.mode.default('full'),
     schedule: jobFields.schedule.default(() => ({ type: 'manual' as const })),
@@ -145,6 +155,7 @@ export const syncJobPatchSchema = z.strictObject({
   connectionId: z.never({ error: 'cannot be changed; create a new job for another connection' }).optional(),
   name: jobFields.name.optional(),
   entityType: jobFields.entityType.optional(),
+  localEntity: jobFields.localEntity.optional(),
   direction: jobFields.direction.optional(),
   mode: jobFields.mode.optional(),
   schedule: jobFields.schedule.optional(),

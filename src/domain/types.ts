@@ -95,6 +95,8 @@ export interface SyncJob {
   connectionId: string;
   name: string;
   entityType: string;
+  /** The local entity (table) this job syncs with; null: the one named like `entityType`. */
+  localEntity: string | null;
   direction: Direction;
   mode: SyncMode;
   schedule: Schedule;
@@ -117,6 +119,8 @@ export interface Connection {
   name: string;
   provider: string;
   config: Record<string, unknown>;
+  /** The last credential check ("Test connection"), or null when never tested. */
+  lastTest: { ok: boolean; message: string | null; testedAt: Date } | null;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -21,6 +21,10 @@ export function toConnection(row: Selectable<DB['connections']>): Connection {
     name: row.name,
     provider: row.provider,
     config: row.config,
+    lastTest:
+      row.last_tested_at === null || row.last_test_ok === null
+        ? null
+        : { ok: row.last_test_ok, message: row.last_test_message, testedAt: row.last_tested_at },
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -32,6 +36,7 @@ export function toJob(row: Selectable<SyncJobsTable>, rules: FieldMappingRule[])
     connectionId: row.connection_id,
     name: row.name,
     entityType: row.entity_type,
+    localEntity: row.local_entity,
     direction: row.direction as SyncJob['direction'],
     mode: row.mode as SyncJob['mode'],
     schedule:
@@ -56,6 +61,7 @@ export function jobColumns(input: SyncJobInput) {
   return {
     name: input.name,
     entity_type: input.entityType,
+    local_entity: input.localEntity ?? null,
     direction: input.direction,
     mode: input.mode,
     schedule_cron: input.schedule.type === 'cron' ? input.schedule.cron : null,

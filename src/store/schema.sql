@@ -8,6 +8,10 @@ TABLE connections
   credentials text
   created_at timestamp with time zone NOT NULL DEFAULT now()
   updated_at timestamp with time zone NOT NULL DEFAULT now()
+  last_test_ok boolean
+  last_test_message text
+  last_tested_at timestamp with time zone
+  CONSTRAINT connections_check CHECK (((last_test_ok IS NULL) = (last_tested_at IS NULL)))
   CONSTRAINT connections_config_check CHECK ((jsonb_typeof(config) = 'object'::text))
   CONSTRAINT connections_config_not_null NOT NULL config
   CONSTRAINT connections_created_at_not_null NOT NULL created_at
@@ -229,6 +233,7 @@ TABLE sync_jobs
   next_run_at timestamp with time zone
   created_at timestamp with time zone NOT NULL DEFAULT now()
   updated_at timestamp with time zone NOT NULL DEFAULT now()
+  local_entity text
   CONSTRAINT sync_jobs_check CHECK (((schedule_cron IS NULL) = (schedule_timezone IS NULL)))
   CONSTRAINT sync_jobs_check1 CHECK (((direction = 'bidirectional'::text) = (conflict_strategy IS NOT NULL)))
   CONSTRAINT sync_jobs_conflict_strategy_check CHECK ((conflict_strategy = ANY (ARRAY['provider_wins'::text, 'local_wins'::text, 'newest_wins'::text, 'manual'::text])))
@@ -241,6 +246,7 @@ TABLE sync_jobs
   CONSTRAINT sync_jobs_entity_type_check CHECK ((entity_type <> ''::text))
   CONSTRAINT sync_jobs_entity_type_not_null NOT NULL entity_type
   CONSTRAINT sync_jobs_id_not_null NOT NULL id
+  CONSTRAINT sync_jobs_local_entity_check CHECK ((local_entity <> ''::text))
   CONSTRAINT sync_jobs_max_retries_check CHECK (((max_retries >= 1) AND (max_retries <= 10)))
   CONSTRAINT sync_jobs_max_retries_not_null NOT NULL max_retries
   CONSTRAINT sync_jobs_mode_check CHECK ((mode = ANY (ARRAY['full'::text, 'incremental'::text])))
@@ -255,3 +261,20 @@ TABLE sync_jobs
   CREATE INDEX sync_jobs_connection_idx ON sync_jobs USING btree (connection_id)
   CREATE INDEX sync_jobs_due_idx ON sync_jobs USING btree (next_run_at) WHERE (enabled AND (schedule_cron IS NOT NULL))
   CREATE UNIQUE INDEX sync_jobs_pkey ON sync_jobs USING btree (id)
+
+TABLE webhook_events
+  connection_id uuid NOT NULL
+  event_id text NOT NULL
+  entity_type text NOT NULL
+  record_id text NOT NULL
+  received_at timestamp with time zone NOT NULL DEFAULT now()
+  CONSTRAINT webhook_events_connection_id_fkey FOREIGN KEY (connection_id) REFERENCES connections(id) ON DELETE CASCADE
+  CONSTRAINT webhook_events_connection_id_not_null NOT NULL connection_id
+  CONSTRAINT webhook_events_entity_type_not_null NOT NULL entity_type
+  CONSTRAINT webhook_events_event_id_check CHECK ((event_id <> ''::text))
+  CONSTRAINT webhook_events_event_id_not_null NOT NULL event_id
+  CONSTRAINT webhook_events_pkey PRIMARY KEY (connection_id, event_id)
+  CONSTRAINT webhook_events_received_at_not_null NOT NULL received_at
+  CONSTRAINT webhook_events_record_id_not_null NOT NULL record_id
+  CREATE UNIQUE INDEX webhook_events_pkey ON webhook_events USING btree (connection_id, event_id)
+  CREATE INDEX webhook_events_received_idx ON webhook_events USING btree (received_at)

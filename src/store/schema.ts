@@ -14,6 +14,9 @@ export interface ConnectionsTable {
   credentials: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+  last_test_ok: boolean | null;
+  last_test_message: string | null;
+  last_tested_at: NullableTimestamp;
 }
 
 export interface SyncJobsTable {
@@ -30,6 +33,7 @@ export interface SyncJobsTable {
   timeout_minutes: number;
   conflict_strategy: string | null;
   enabled: boolean;
+  local_entity: string | null;
   cursor: NullableTimestamp;
   last_run_at: NullableTimestamp;
   next_run_at: NullableTimestamp;
@@ -134,4 +138,13 @@ export interface DB {
   record_failures: RecordFailuresTable;
   retry_items: RetryItemsTable;
   dead_letters: DeadLettersTable;
+  webhook_events: WebhookEventsTable;
+}
+
+export interface WebhookEventsTable {
+  connection_id: string;
+  event_id: string;
+  entity_type: string;
+  record_id: string;
+  received_at: Generated<Date>;
 }
