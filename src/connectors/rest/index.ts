@@ -4,8 +4,10 @@ import type {
   ConnectionContext,
   Endpoint,
   EndpointRecord,
+  EntityTypeInfo,
   FetchRequest,
   ProviderDefinition,
+  ProviderInfo,
   ReadPage,
   ReadPageRequest,
   WriteRequest,
@@ -15,6 +17,7 @@ import type { TransientRetryPolicy } from '../../engine/retry.ts';
 import { HttpClient } from '../http/client.ts';
 import { atPath, nextCursor, nextLinkFromHeader, nextOffset, nextPageNumber } from '../http/pagination.ts';
 import { RateLimiter } from '../http/rate-limiter.ts';
+import { malformedRecord } from '../records.ts';
 
 const path = z.string().regex(/^\//, { error: 'must start with /' });
 const dotPath = z.string();
@@ -43,7 +46,16 @@ const paginationSchema = z.discriminatedUnion('style', [
   z.strictObject({ style: z.literal('link'), limitParam: z.string().min(1).optional() }),
 ]);
 
+const fieldTypes = ['string', 'number', 'boolean', 'datetime', 'object', 'array'] as const;
+
 const entitySchema = z.strictObject({
+  /**
+   * The fields of a record, for the field mapping editor and as a shape check: a record missing a `required`
+   * field or holding a value of another type (null aside) is malformed and fails alone (a record failure).
+   */
+  fields: z
+    .array(z.strictObject({ name: dotPath.min(1), type: z.enum(fieldTypes), required: z.boolean().default(false) }))
+    .optional(),
   listPath: path,
   /** Where the records sit in a list response (dot path; empty = the body is the array). */
   recordsPath: dotPath.default(''),
@@ -101,6 +113,7 @@ export function createRestProvider(
     // The entity types come from each connection's config.
     entityTypes: [],
     configSchema: restConfigSchema,
+    info: REST_INFO,
     entityTypesFor: (config) => {
       const parsed = restConfigSchema.safeParse(config);
       return parsed.success ? Object.keys(parsed.data.entities) : [];
@@ -169,6 +182,9 @@ class RestEndpoint implements Endpoint {
     if (typeof id !== 'string' && typeof id !== 'number') {
       throw new ProviderError('record', `rest: a record has no ${e.idField}`);
     }
+    const problem = e.fields ? shapeProblem(raw, e.fields) : null;
+    if (problem)
+      return malformedRecord(String(id), new ProviderError('record', `rest: record ${id} is malformed: ${problem}`));
     const updated = e.updatedAtField ? atPath(raw, e.updatedAtField) : undefined;
     return {
       id: String(id),
@@ -313,6 +329,112 @@ class RestEndpoint implements Endpoint {
     }
     return results;
   }
+}
+
+function shapeProblem(
+  raw: object,
+  fields: readonly { name: string; type: (typeof fieldTypes)[number]; required: boolean }[],
+): string | null {
+  for (const f of fields) {
+    const v = atPath(raw, f.name);
+    if (v === undefined || v === null) {
+      if (f.required) return `${f.name} is missing`;
+      continue;
+    }
+    const ok =
+      f.type === 'array'
+        ? Array.isArray(v)
+        : f.type === 'object'
+          ? typeof v === 'object' && !Array.isArray(v)
+          : f.type === 'datetime'
+            ? (typeof v === 'string' && !Number.isNaN(Date.parse(v))) || typeof v === 'number'
+            : typeof v === f.type;
+    if (!ok) return `${f.name} is not ${f.type === 'array' || f.type === 'object' ? 'an' : 'a'} ${f.type}`;
+  }
+  return null;
+}
+
+const REST_INFO: ProviderInfo = {
+  displayName: 'REST API',
+  description:
+    'Any JSON REST API, described as data: base URL, auth, and per entity type the list path, where records sit, id and updated-at fields, pagination style, incremental parameter, get/create/update requests. Entity types are the ones the connection declares.',
+  config: [
+    {
+      name: 'baseUrl',
+      label: 'Base URL',
+      type: 'url',
+      required: true,
+      secret: false,
+      placeholder: 'https://api.example.com/v1',
+    },
+    {
+      name: 'auth',
+      label: 'Authentication',
+      type: 'json',
+      required: false,
+      secret: false,
+      placeholder: '{"type": "bearer"}',
+      help: 'none | bearer (credential token) | basic (username, password) | header or query with a name (credential apiKey).',
+    },
+    {
+      name: 'rateLimit',
+      label: 'Rate limit',
+      type: 'json',
+      required: false,
+      secret: false,
+      placeholder: '{"requests": 10, "perSeconds": 1}',
+    },
+    {
+      name: 'timeoutMs',
+      label: 'Request timeout (ms)',
+      type: 'number',
+      required: false,
+      secret: false,
+      placeholder: '30000',
+    },
+    {
+      name: 'entities',
+      label: 'Entity types',
+      type: 'json',
+      required: true,
+      secret: false,
+      placeholder:
+        '{"customer": {"listPath": "/customers", "recordsPath": "data", "pagination": {"style": "cursor", "cursorParam": "after", "cursorPath": "next"}}}',
+      help: 'Per entity type: listPath, recordsPath, idField, updatedAtField, pagination (cursor, offset, page, link), incremental, getPath, create, update, fields.',
+    },
+  ],
+  credentials: [
+    { name: 'token', label: 'Bearer token', type: 'string', required: false, secret: true, help: 'For bearer auth.' },
+    { name: 'username', label: 'Username', type: 'string', required: false, secret: true, help: 'For basic auth.' },
+    { name: 'password', label: 'Password', type: 'string', required: false, secret: true, help: 'For basic auth.' },
+    {
+      name: 'apiKey',
+      label: 'API key',
+      type: 'string',
+      required: false,
+      secret: true,
+      help: 'For header or query auth.',
+    },
+  ],
+  // Declared per connection (see entityTypesFor and the entities setting).
+  entityTypes: [],
+};
+
+/** The info of one connection's entity types, from its config (fields when the config lists them). */
+export function restEntityTypeInfo(config: Record<string, unknown>): EntityTypeInfo[] {
+  const parsed = restConfigSchema.safeParse(config);
+  if (!parsed.success) return [];
+  return Object.entries(parsed.data.entities).map(([name, e]) => ({
+    name,
+    label: name,
+    fields: (e.fields ?? []).map((f) => ({ name: f.name, type: f.type })),
+    supports: {
+      inbound: true,
+      outbound: e.create !== undefined || e.update !== undefined,
+      incremental: e.incremental !== undefined,
+      webhooks: false,
+    },
+  }));
 }
 
 function stripQuery(url: string, names: string[]): string {

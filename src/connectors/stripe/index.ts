@@ -16,6 +16,10 @@ import type {
 import { backoffMs, DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from '../../engine/retry.ts';
 import { classifyStatus } from '../http/classify.ts';
 import { RateLimiter } from '../http/rate-limiter.ts';
+import { malformedRecord } from '../records.ts';
+import { STRIPE_INFO, verifyStripeWebhook } from './info.ts';
+
+export { STRIPE_FIELDS, STRIPE_INFO, verifyStripeWebhook } from './info.ts';
 
 export const STRIPE_ENTITY_TYPES = ['customer', 'product', 'price', 'invoice'] as const;
 type StripeEntity = (typeof STRIPE_ENTITY_TYPES)[number];
@@ -63,6 +67,8 @@ export function createStripeProvider(
     name: 'stripe',
     entityTypes: STRIPE_ENTITY_TYPES,
     configSchema: stripeConfigSchema,
+    info: STRIPE_INFO,
+    webhook: { verify: verifyStripeWebhook },
     createEndpoint(connection: ConnectionContext): Endpoint {
       const config = stripeConfigSchema.safeParse(connection.config);
       if (!config.success)
@@ -143,7 +149,7 @@ class StripeEndpoint implements Endpoint {
       const page = await this.call(req.signal, () =>
         resource.list({ limit: req.pageSize, ...(state ? { starting_after: state.after } : {}) }),
       );
-      const records = page.data.map((o) => this.record(o));
+      const records = page.data.map((o) => this.record(o, req.entityType));
       const last = page.data.at(-1);
       return {
         records,
@@ -167,15 +173,23 @@ class StripeEndpoint implements Endpoint {
       changedAt.set(id, ev.created);
       ids.push(id);
     }
-    const records = (await this.fetch({ entityType: req.entityType, ids, signal: req.signal })).map((r) => ({
-      ...r,
-      updatedAt: new Date(changedAt.get(r.id)! * 1000).toISOString(),
-    }));
+    const records = (await this.fetch({ entityType: req.entityType, ids, signal: req.signal })).map((r) => {
+      r.updatedAt = new Date(changedAt.get(r.id)! * 1000).toISOString();
+      return r;
+    });
     const last = events.data.at(-1);
     return { records, nextCursor: events.has_more && last ? JSON.stringify({ mode: 'events', after: last.id }) : null };
   }
 
-  private record(o: { id: string }): EndpointRecord {
+  /** A Stripe object as a record; one in a shape we cannot trust becomes a record failure, not a row. */
+  private record(o: { id: string }, entityType: string): EndpointRecord {
+    const problem = shapeProblem(o as unknown as Record<string, unknown>, entityType);
+    if (problem) {
+      return malformedRecord(
+        String(o.id),
+        new ProviderError('record', `stripe: ${entityType} ${String(o.id)} is malformed: ${problem}`),
+      );
+    }
     return { id: o.id, data: o as unknown as Record<string, unknown>, updatedAt: null };
   }
 
@@ -185,7 +199,7 @@ class StripeEndpoint implements Endpoint {
     for (const id of req.ids) {
       try {
         const o = await this.call(req.signal, () => resource.retrieve(id));
-        if (!o.deleted) out.push(this.record(o));
+        if (!o.deleted) out.push(this.record(o, req.entityType));
       } catch (err) {
         if (err instanceof ProviderError && err.status === 404) continue;
         throw err;
@@ -219,6 +233,35 @@ class StripeEndpoint implements Endpoint {
     }
     return results;
   }
+}
+
+const nullableString = (v: unknown) => v === null || v === undefined || typeof v === 'string';
+const nullableNumber = (v: unknown) => v === null || v === undefined || typeof v === 'number';
+
+/** What is wrong with an object's shape (the fields the connector and mappings rely on), or null. */
+function shapeProblem(o: Record<string, unknown>, entityType: string): string | null {
+  if (typeof o.id !== 'string' || o.id === '') return 'id is not a string';
+  if (typeof o.created !== 'number') return 'created is not a number';
+  const md = o.metadata;
+  if (md !== undefined && md !== null && (typeof md !== 'object' || Array.isArray(md)))
+    return 'metadata is not an object';
+  switch (entityType) {
+    case 'customer':
+      if (!nullableString(o.email)) return 'email is not a string';
+      if (!nullableString(o.name)) return 'name is not a string';
+      if (!nullableNumber(o.balance)) return 'balance is not a number';
+      break;
+    case 'product':
+      if (typeof o.name !== 'string') return 'name is not a string';
+      break;
+    case 'price':
+      if (!nullableNumber(o.unit_amount)) return 'unit_amount is not a number';
+      break;
+    case 'invoice':
+      if (!nullableNumber(o.amount_due)) return 'amount_due is not a number';
+      break;
+  }
+  return null;
 }
 
 /** Stripe refuses `null` for most params; an unset field is left out instead. Nested objects stay (metadata). */
