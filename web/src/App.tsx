@@ -1,0 +1,152 @@
+import { useQueryClient } from '@tanstack/react-query';
+import { type FormEvent, useEffect, useRef, useState } from 'react';
+import { getToken, onUnauthorized, setToken } from './api.ts';
+import { ConnectionDetail, ConnectionForm, ConnectionsPage } from './connections.tsx';
+import { JobDetail } from './job-detail.tsx';
+import { JobFormPage } from './job-form.tsx';
+import { Link, paths, useRoute } from './router.tsx';
+import { Empty } from './ui.tsx';
+
+export function App() {
+  const route = useRoute();
+  const mainRef = useRef<HTMLElement>(null);
+  const routeKey = JSON.stringify(route.name === 'job' ? { ...route, executionId: undefined } : route);
+
+  // Move focus to the main region on screen changes so screen readers announce the new page.
+  const first = useRef(true);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs on route changes only
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    mainRef.current?.focus({ preventScroll: true });
+  }, [routeKey]);
+
+  let screen: React.ReactNode;
+  switch (route.name) {
+    case 'connections':
+      screen = <ConnectionsPage />;
+      break;
+    case 'newConnection':
+      screen = <ConnectionForm />;
+      break;
+    case 'connection':
+      screen = <ConnectionDetail connectionId={route.connectionId} />;
+      break;
+    case 'editConnection':
+      screen = <ConnectionForm connectionId={route.connectionId} />;
+      break;
+    case 'newJob':
+      screen = <JobFormPage connectionId={route.connectionId} />;
+      break;
+    case 'editJob':
+      screen = <JobFormPage jobId={route.jobId} />;
+      break;
+    case 'job':
+      screen = <JobDetail jobId={route.jobId} executionId={route.executionId} />;
+      break;
+    default:
+      screen = (
+        <Empty>
+          <h1>Page not found</h1>
+          <p>
+            Nothing lives at <code>{route.path}</code>. <Link to={paths.connections()}>Go to connected apps</Link>.
+          </p>
+        </Empty>
+      );
+  }
+
+  return (
+    <>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <Link to={paths.connections()} className="brand">
+          <span className="brand-mark" aria-hidden="true">
+            ⇄
+          </span>{' '}
+          otesse-sync
+        </Link>
+        <nav aria-label="Main">
+          <Link to={paths.connections()} aria-current={route.name === 'connections' ? 'page' : undefined}>
+            Connected apps
+          </Link>
+          <a href="/api/docs">API docs</a>
+        </nav>
+      </header>
+      <main id="main" ref={mainRef} tabIndex={-1}>
+        {screen}
+      </main>
+      <TokenPrompt />
+    </>
+  );
+}
+
+/** Asks for the API token when the server answers 401; keeps it in sessionStorage. */
+function TokenPrompt() {
+  const [open, setOpen] = useState(false);
+  const [value, setValue] = useState('');
+  const [hadToken, setHadToken] = useState(false);
+  const dialog = useRef<HTMLDialogElement>(null);
+  const queryClient = useQueryClient();
+
+  useEffect(
+    () =>
+      onUnauthorized(() => {
+        setHadToken(Boolean(getToken()));
+        setOpen(true);
+      }),
+    [],
+  );
+  useEffect(() => {
+    const d = dialog.current;
+    if (!d) return;
+    if (open && !d.open) d.showModal();
+    if (!open && d.open) d.close();
+  }, [open]);
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (!value.trim()) return;
+    setToken(value.trim());
+    setValue('');
+    setOpen(false);
+    void queryClient.invalidateQueries();
+  };
+
+  return (
+    <dialog
+      ref={dialog}
+      className="dialog"
+      aria-labelledby="token-title"
+      onCancel={(e) => e.preventDefault() /* the app is unusable without a token */}
+    >
+      <form onSubmit={submit}>
+        <h2 id="token-title">API token required</h2>
+        <p className="dialog-body">
+          {hadToken
+            ? 'The server refused the stored token. Enter a valid one.'
+            : 'This server requires an API token (OTESSE_SYNC_API_TOKEN). It is kept for this browser tab only.'}
+        </p>
+        <div className="field">
+          <label htmlFor="api-token">API token</label>
+          <input
+            id="api-token"
+            type="password"
+            autoComplete="off"
+            value={value}
+            onChange={(e) => setValue(e.target.value)}
+            required
+          />
+        </div>
+        <div className="actions">
+          <button type="submit" className="btn btn-primary">
+            Save token
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}

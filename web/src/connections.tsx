@@ -1,0 +1,559 @@
+/** Connected apps: the list, the connect/edit form, and a connection's detail view with its sync jobs. */
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { type FormEvent, useState } from 'react';
+import { api, type Connection, type Provider, type Setting } from './api.ts';
+import { scheduleInWords } from './cron.ts';
+import { Link, navigate, paths } from './router.tsx';
+import {
+  ConfirmButton,
+  DateTime,
+  DIRECTION_LABEL,
+  Empty,
+  ErrorState,
+  Field,
+  FormErrors,
+  fieldErrorOf,
+  Loading,
+  MODE_LABEL,
+  StatusBadge,
+  useDocumentTitle,
+} from './ui.tsx';
+
+export function useProviders() {
+  return useQuery({ queryKey: ['providers'], queryFn: api.providers, staleTime: 60_000 });
+}
+
+function providerName(providers: Provider[] | undefined, name: string): string {
+  return providers?.find((p) => p.name === name)?.displayName ?? name;
+}
+
+// --- list --------------------------------------------------------------------------------------------
+
+export function ConnectionsPage() {
+  useDocumentTitle('Connected apps');
+  const connections = useQuery({ queryKey: ['connections'], queryFn: api.connections, refetchInterval: 15_000 });
+  const providers = useProviders();
+  return (
+    <section aria-labelledby="connections-title">
+      <div className="page-header">
+        <h1 id="connections-title">Connected apps</h1>
+        <Link to={paths.newConnection()} className="btn btn-primary">
+          Connect a provider
+        </Link>
+      </div>
+      {connections.isPending ? (
+        <Loading label="Loading connections…" />
+      ) : connections.isError ? (
+        <ErrorState error={connections.error} retry={() => connections.refetch()} />
+      ) : connections.data.length === 0 ? (
+        <Empty>
+          <p>No connected apps yet.</p>
+          <Link to={paths.newConnection()} className="btn btn-primary">
+            Connect your first provider
+          </Link>
+        </Empty>
+      ) : (
+        <div className="table-wrap">
+          <table className="table">
+            <caption className="sr-only">Connected apps</caption>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Provider</th>
+                <th scope="col">Status</th>
+                <th scope="col" className="num">
+                  Jobs
+                </th>
+                <th scope="col">Last run</th>
+              </tr>
+            </thead>
+            <tbody>
+              {connections.data.map((c) => (
+                <tr key={c.id}>
+                  <th scope="row">
+                    <Link to={paths.connection(c.id)}>{c.name}</Link>
+                  </th>
+                  <td>{providerName(providers.data, c.provider)}</td>
+                  <td>
+                    <StatusBadge status={c.status} />
+                  </td>
+                  <td className="num">{c.jobCount}</td>
+                  <td>
+                    {c.lastRun ? (
+                      <span className="stack-inline">
+                        <StatusBadge status={c.lastRun.status} />
+                        <DateTime iso={c.lastRun.startedAt ?? c.lastRun.completedAt} />
+                      </span>
+                    ) : (
+                      <span className="muted">Never run</span>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
+
+// --- connect / edit form -----------------------------------------------------------------------------
+
+type Values = Record<string, string | boolean>;
+
+function initialValues(settings: Setting[], current?: Record<string, unknown>): Values {
+  const values: Values = {};
+  for (const s of settings) {
+    const v = current?.[s.name];
+    if (s.type === 'boolean') values[s.name] = v === true;
+    else if (v === undefined || v === null) values[s.name] = '';
+    else values[s.name] = s.type === 'json' ? JSON.stringify(v, null, 2) : String(v);
+  }
+  return values;
+}
+
+/** Turns form values into the request object; blank optional values are left out. Throws on bad JSON. */
+function toPayload(settings: Setting[], values: Values, prefix: string, keepBlank = false): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const problems: { path: string; message: string }[] = [];
+  for (const s of settings) {
+    const v = values[s.name];
+    if (s.type === 'boolean') {
+      out[s.name] = v === true;
+      continue;
+    }
+    const str = typeof v === 'string' ? v.trim() : '';
+    if (str === '') {
+      if (keepBlank) continue;
+      continue;
+    }
+    if (s.type === 'number') out[s.name] = Number(str);
+    else if (s.type === 'json') {
+      try {
+        out[s.name] = JSON.parse(str);
+      } catch {
+        problems.push({ path: `${prefix}.${s.name}`, message: 'is not valid JSON' });
+      }
+    } else out[s.name] = str;
+  }
+  if (problems.length > 0) throw new LocalValidation(problems);
+  return out;
+}
+
+class LocalValidation extends Error {
+  constructor(readonly details: { path: string; message: string }[]) {
+    super('Please correct the highlighted fields.');
+  }
+}
+
+function SettingInput({
+  setting,
+  prefix,
+  value,
+  onChange,
+  error,
+  editing,
+}: {
+  setting: Setting;
+  prefix: string;
+  value: string | boolean;
+  onChange: (v: string | boolean) => void;
+  error?: string;
+  editing: boolean;
+}) {
+  const keepHint = editing && setting.secret ? 'Stored encrypted; leave blank to keep the current value.' : undefined;
+  const help = [setting.help, keepHint].filter(Boolean).join(' ') || undefined;
+  const required = setting.required && !(editing && setting.secret);
+  if (setting.type === 'boolean') {
+    return (
+      <div className={`field field-check${error ? ' field-invalid' : ''}`}>
+        <label>
+          <input
+            type="checkbox"
+            name={`${prefix}.${setting.name}`}
+            checked={value === true}
+            onChange={(e) => onChange(e.target.checked)}
+          />{' '}
+          {setting.label}
+        </label>
+        {help && <p className="help">{help}</p>}
+        {error && <p className="field-error">{error}</p>}
+      </div>
+    );
+  }
+  return (
+    <Field label={setting.label} help={help} error={error} required={required}>
+      {(props) =>
+        setting.type === 'json' ? (
+          <textarea
+            {...props}
+            name={`${prefix}.${setting.name}`}
+            rows={4}
+            className="mono"
+            value={String(value)}
+            placeholder={setting.placeholder}
+            required={required}
+            onChange={(e) => onChange(e.target.value)}
+          />
+        ) : (
+          <input
+            {...props}
+            name={`${prefix}.${setting.name}`}
+            type={
+              setting.secret
+                ? 'password'
+                : setting.type === 'number'
+                  ? 'number'
+                  : setting.type === 'url'
+                    ? 'url'
+                    : 'text'
+            }
+            autoComplete={setting.secret ? 'new-password' : 'off'}
+            spellCheck={false}
+            value={String(value)}
+            placeholder={setting.placeholder}
+            required={required}
+            onChange={(e) => onChange(e.target.value)}
+          />
+        )
+      }
+    </Field>
+  );
+}
+
+export function ConnectionForm({ connectionId }: { connectionId?: string }) {
+  const editing = connectionId !== undefined;
+  const providers = useProviders();
+  const existing = useQuery({
+    queryKey: ['connection', connectionId],
+    queryFn: () => api.connection(connectionId!),
+    enabled: editing,
+  });
+  useDocumentTitle(editing ? 'Edit connection' : 'Connect a provider');
+
+  if (providers.isPending || (editing && existing.isPending)) return <Loading />;
+  if (providers.isError) return <ErrorState error={providers.error} retry={() => providers.refetch()} />;
+  if (editing && existing.isError) return <ErrorState error={existing.error} retry={() => existing.refetch()} />;
+  if (providers.data.length === 0) return <Empty>The server has no providers.</Empty>;
+  return <ConnectionFormBody providers={providers.data} existing={existing.data} />;
+}
+
+function ConnectionFormBody({ providers, existing }: { providers: Provider[]; existing?: Connection }) {
+  const editing = existing !== undefined;
+  const queryClient = useQueryClient();
+  const [providerName, setProviderName] = useState(existing?.provider ?? providers[0]!.name);
+  const provider = providers.find((p) => p.name === providerName);
+  const [name, setName] = useState(existing?.name ?? '');
+  const [config, setConfig] = useState<Values>(() => initialValues(provider?.config ?? [], existing?.config));
+  const [credentials, setCredentials] = useState<Values>(() => initialValues(provider?.credentials ?? []));
+  const [testAfter, setTestAfter] = useState(true);
+
+  const chooseProvider = (p: string) => {
+    setProviderName(p);
+    const next = providers.find((x) => x.name === p);
+    setConfig(initialValues(next?.config ?? []));
+    setCredentials(initialValues(next?.credentials ?? []));
+  };
+
+  const save = useMutation({
+    mutationFn: async () => {
+      const cfg = toPayload(provider?.config ?? [], config, 'config');
+      const creds = toPayload(provider?.credentials ?? [], credentials, 'credentials', editing);
+      const saved = editing
+        ? await api.updateConnection(existing.id, {
+            name: name.trim(),
+            config: cfg,
+            ...(Object.keys(creds).length > 0 ? { credentials: creds } : {}),
+          })
+        : await api.createConnection({ provider: providerName, name: name.trim(), config: cfg, credentials: creds });
+      const test = testAfter ? await api.testConnection(saved.id).catch(() => null) : null;
+      return { saved, test };
+    },
+    onSuccess: ({ saved, test }) => {
+      void queryClient.invalidateQueries({ queryKey: ['connections'] });
+      void queryClient.invalidateQueries({ queryKey: ['connection', saved.id] });
+      if (test) sessionStorage.setItem(`otesse-sync.test.${saved.id}`, JSON.stringify(test));
+      navigate(paths.connection(saved.id));
+    },
+  });
+
+  const error = save.error instanceof LocalValidation ? save.error : save.error;
+  const errAt = (path: string) =>
+    error instanceof LocalValidation ? error.details.find((d) => d.path === path)?.message : fieldErrorOf(error, path);
+  const shown = (path: string) =>
+    path === 'name' ||
+    path === 'provider' ||
+    path === 'config' ||
+    path === 'credentials' ||
+    (provider?.config ?? []).some((s) => path === `config.${s.name}` || path.startsWith(`config.${s.name}.`)) ||
+    (provider?.credentials ?? []).some((s) => path === `credentials.${s.name}`);
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    save.mutate();
+  };
+
+  return (
+    <section aria-labelledby="connect-title" className="narrow">
+      <nav aria-label="Breadcrumb" className="breadcrumb">
+        <Link to={paths.connections()}>Connected apps</Link>
+        {editing && (
+          <>
+            {' / '}
+            <Link to={paths.connection(existing.id)}>{existing.name}</Link>
+          </>
+        )}
+      </nav>
+      <h1 id="connect-title">{editing ? `Edit ${existing.name}` : 'Connect a provider'}</h1>
+      <form onSubmit={submit} noValidate className="form card" aria-describedby="connect-note">
+        <p id="connect-note" className="muted">
+          Secrets are stored encrypted and are never shown again.
+        </p>
+        {save.isError && <FormErrors error={error} shownPaths={shown} />}
+        <Field label="Provider" required error={errAt('provider')}>
+          {(props) => (
+            <select
+              {...props}
+              name="provider"
+              value={providerName}
+              disabled={editing}
+              onChange={(e) => chooseProvider(e.target.value)}
+            >
+              {providers.map((p) => (
+                <option key={p.name} value={p.name}>
+                  {p.displayName}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        {provider?.description && <p className="help">{provider.description}</p>}
+        <Field label="Name" required error={errAt('name')} help="How this connection is shown, e.g. “Stripe (live)”.">
+          {(props) => <input {...props} name="name" value={name} required onChange={(e) => setName(e.target.value)} />}
+        </Field>
+        {(provider?.config.length ?? 0) > 0 && (
+          <fieldset>
+            <legend>Configuration</legend>
+            {errAt('config') && <p className="field-error">{errAt('config')}</p>}
+            {provider!.config.map((s) => (
+              <SettingInput
+                key={s.name}
+                setting={s}
+                prefix="config"
+                editing={editing}
+                value={config[s.name] ?? ''}
+                error={errAt(`config.${s.name}`)}
+                onChange={(v) => setConfig((c) => ({ ...c, [s.name]: v }))}
+              />
+            ))}
+          </fieldset>
+        )}
+        {(provider?.credentials.length ?? 0) > 0 && (
+          <fieldset>
+            <legend>Credentials</legend>
+            {errAt('credentials') && <p className="field-error">{errAt('credentials')}</p>}
+            {provider!.credentials.map((s) => (
+              <SettingInput
+                key={s.name}
+                setting={s}
+                prefix="credentials"
+                editing={editing}
+                value={credentials[s.name] ?? ''}
+                error={errAt(`credentials.${s.name}`)}
+                onChange={(v) => setCredentials((c) => ({ ...c, [s.name]: v }))}
+              />
+            ))}
+          </fieldset>
+        )}
+        <div className="field field-check">
+          <label>
+            <input type="checkbox" checked={testAfter} onChange={(e) => setTestAfter(e.target.checked)} /> Test the
+            connection after saving
+          </label>
+        </div>
+        <div className="actions">
+          <button type="submit" className="btn btn-primary" disabled={save.isPending}>
+            {save.isPending ? 'Saving…' : editing ? 'Save changes' : 'Connect'}
+          </button>
+          <Link to={editing ? paths.connection(existing.id) : paths.connections()} className="btn">
+            Cancel
+          </Link>
+        </div>
+      </form>
+    </section>
+  );
+}
+
+// --- detail ------------------------------------------------------------------------------------------
+
+export function ConnectionDetail({ connectionId }: { connectionId: string }) {
+  const queryClient = useQueryClient();
+  const connection = useQuery({ queryKey: ['connection', connectionId], queryFn: () => api.connection(connectionId) });
+  const jobs = useQuery({
+    queryKey: ['jobs', connectionId],
+    queryFn: () => api.jobs(connectionId),
+    refetchInterval: 10_000,
+  });
+  const providers = useProviders();
+  useDocumentTitle(connection.data?.name);
+
+  const [testResult, setTestResult] = useState<{ ok: boolean; message: string } | null>(() => {
+    const key = `otesse-sync.test.${connectionId}`;
+    const stored = sessionStorage.getItem(key);
+    sessionStorage.removeItem(key);
+    return stored ? (JSON.parse(stored) as { ok: boolean; message: string }) : null;
+  });
+  const test = useMutation({
+    mutationFn: () => api.testConnection(connectionId),
+    onMutate: () => setTestResult(null),
+    onSuccess: (r) => {
+      setTestResult(r);
+      void queryClient.invalidateQueries({ queryKey: ['connection', connectionId] });
+      void queryClient.invalidateQueries({ queryKey: ['connections'] });
+    },
+  });
+  const remove = useMutation({
+    mutationFn: () => api.deleteConnection(connectionId),
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: ['connections'] });
+      navigate(paths.connections());
+    },
+  });
+
+  if (connection.isPending) return <Loading label="Loading connection…" />;
+  if (connection.isError) return <ErrorState error={connection.error} retry={() => connection.refetch()} />;
+  const c = connection.data;
+  const provider = providers.data?.find((p) => p.name === c.provider);
+
+  return (
+    <section aria-labelledby="connection-title">
+      <nav aria-label="Breadcrumb" className="breadcrumb">
+        <Link to={paths.connections()}>Connected apps</Link>
+      </nav>
+      <div className="page-header">
+        <div>
+          <h1 id="connection-title">{c.name}</h1>
+          <p className="subtitle">
+            {provider?.displayName ?? c.provider} · <StatusBadge status={c.status} />
+            {c.statusMessage && <span className="muted"> {c.statusMessage}</span>}
+          </p>
+        </div>
+        <div className="actions">
+          <button type="button" className="btn" onClick={() => test.mutate()} disabled={test.isPending}>
+            {test.isPending ? 'Testing…' : 'Test connection'}
+          </button>
+          <Link to={paths.editConnection(c.id)} className="btn">
+            Edit
+          </Link>
+          <ConfirmButton
+            title={`Delete ${c.name}?`}
+            message={
+              c.jobCount > 0
+                ? `This connection has ${c.jobCount} sync job(s); delete them first.`
+                : 'The connection and its stored credentials will be removed.'
+            }
+            confirmLabel="Delete connection"
+            onConfirm={() => remove.mutate()}
+          >
+            Delete
+          </ConfirmButton>
+        </div>
+      </div>
+      <div aria-live="polite">
+        {testResult && (
+          <p className={`notice ${testResult.ok ? 'notice-ok' : 'notice-bad'}`} role="status">
+            <strong>{testResult.ok ? 'Connection works.' : 'Connection test failed.'}</strong> {testResult.message}
+          </p>
+        )}
+        {test.isError && <ErrorState error={test.error} title="Could not test the connection" />}
+        {remove.isError && <ErrorState error={remove.error} title="Could not delete the connection" />}
+      </div>
+
+      <dl className="props card">
+        <div>
+          <dt>Webhook URL</dt>
+          <dd>
+            <code>{c.webhookUrl}</code>
+          </dd>
+        </div>
+        {Object.entries(c.config ?? {}).map(([k, v]) => (
+          <div key={k}>
+            <dt>{provider?.config.find((s) => s.name === k)?.label ?? k}</dt>
+            <dd>
+              <code>{typeof v === 'string' ? v : JSON.stringify(v)}</code>
+            </dd>
+          </div>
+        ))}
+        <div>
+          <dt>Created</dt>
+          <dd>
+            <DateTime iso={c.createdAt} />
+          </dd>
+        </div>
+      </dl>
+
+      <div className="section-header">
+        <h2 id="jobs-title">Sync jobs</h2>
+        <Link to={paths.newJob(c.id)} className="btn btn-primary">
+          Add Sync Job
+        </Link>
+      </div>
+      {jobs.isPending ? (
+        <Loading label="Loading sync jobs…" />
+      ) : jobs.isError ? (
+        <ErrorState error={jobs.error} retry={() => jobs.refetch()} />
+      ) : jobs.data.length === 0 ? (
+        <Empty>
+          <p>No sync jobs for this connection yet.</p>
+        </Empty>
+      ) : (
+        <div className="table-wrap">
+          <table className="table" aria-labelledby="jobs-title">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Entity type</th>
+                <th scope="col">Direction</th>
+                <th scope="col">Mode</th>
+                <th scope="col">Schedule</th>
+                <th scope="col">Last run</th>
+                <th scope="col">Next run</th>
+              </tr>
+            </thead>
+            <tbody>
+              {jobs.data.map((j) => (
+                <tr key={j.id}>
+                  <th scope="row">
+                    <Link to={paths.job(j.id)}>{j.name}</Link>
+                    {!j.enabled && (
+                      <>
+                        {' '}
+                        <StatusBadge status="disabled" />
+                      </>
+                    )}
+                  </th>
+                  <td>{provider?.entityTypes.find((t) => t.name === j.entityType)?.label ?? j.entityType}</td>
+                  <td>{DIRECTION_LABEL[j.direction] ?? j.direction}</td>
+                  <td>{MODE_LABEL[j.mode] ?? j.mode}</td>
+                  <td>{scheduleInWords(j.schedule, j.timezone)}</td>
+                  <td>
+                    {j.lastRun ? (
+                      <span className="stack-inline">
+                        <StatusBadge status={j.lastRun.status} />
+                        <DateTime iso={j.lastRun.startedAt ?? j.lastRunAt} />
+                      </span>
+                    ) : (
+                      <span className="muted">Never run</span>
+                    )}
+                  </td>
+                  <td>{j.schedule ? <DateTime iso={j.nextRunAt} /> : <span className="muted">Manual</span>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
