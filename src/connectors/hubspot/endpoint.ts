@@ -108,7 +108,12 @@ export class HubSpotEndpoint implements Endpoint {
   }
 
   /** One SDK call: rate-limited (search also by its own per-second limit), transient errors retried, classified. */
-  private async call<T>(signal: AbortSignal, kind: 'read' | 'search' | 'write', fn: () => Promise<T>): Promise<T> {
+  private async call<T>(
+    signal: AbortSignal,
+    kind: 'read' | 'search' | 'write',
+    fn: () => Promise<T>,
+    retry = true,
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       await this.s.limiter.acquire(signal);
       if (kind === 'search') await this.s.searchLimiter.acquire(signal);
@@ -119,7 +124,7 @@ export class HubSpotEndpoint implements Endpoint {
         if (signal.aborted) throw signal.reason;
         error = toProviderError(err, this.s.timeoutMs);
       }
-      if (error.kind !== 'transient' || attempt >= this.s.retry.attempts) throw error;
+      if (!retry || error.kind !== 'transient' || attempt >= this.s.retry.attempts) throw error;
       await delay(backoffMs(this.s.retry, attempt, error), signal);
     }
   }
@@ -269,22 +274,34 @@ export class HubSpotEndpoint implements Endpoint {
       else results[i] = { ok: false, error: new ProviderError('record', 'hubspot: an update without a target id') };
     }
     // No idempotency keys at HubSpot: a create whose response was lost already exists under our external id.
-    const toCreate: number[] = [];
-    for (let i = 0; i < creates.length; i += BATCH) {
-      const chunk = creates.slice(i, i + BATCH);
-      const existing = await this.lookupExternal(
-        entity,
-        chunk.map((k) => req.ops[k]!.sourceId),
-        req.signal,
-      );
-      for (const k of chunk) {
-        const id = existing.get(req.ops[k]!.sourceId);
-        if (id !== undefined) updates.push({ index: k, id });
-        else toCreate.push(k);
+    // So a create is never sent twice blindly: after a transient failure the lookup runs again first.
+    let pending = creates;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const toCreate: number[] = [];
+      for (let i = 0; i < pending.length; i += BATCH) {
+        const chunk = pending.slice(i, i + BATCH);
+        const existing = await this.lookupExternal(
+          entity,
+          chunk.map((k) => req.ops[k]!.sourceId),
+          req.signal,
+        );
+        for (const k of chunk) {
+          const id = existing.get(req.ops[k]!.sourceId);
+          if (id !== undefined) updates.push({ index: k, id });
+          else toCreate.push(k);
+        }
       }
-    }
-    for (let i = 0; i < toCreate.length; i += BATCH) {
-      await this.batchWrite(entity, 'create', toCreate.slice(i, i + BATCH), req, results);
+      try {
+        for (let i = 0; i < toCreate.length; i += BATCH) {
+          await this.batchWrite(entity, 'create', toCreate.slice(i, i + BATCH), req, results);
+        }
+        pending = [];
+      } catch (err) {
+        if (!(err instanceof ProviderError) || err.kind !== 'transient' || attempt >= this.s.retry.attempts) throw err;
+        if (req.signal.aborted) throw req.signal.reason;
+        await delay(backoffMs(this.s.retry, attempt, err), req.signal);
+        pending = toCreate.filter((k) => results[k] === undefined);
+      }
     }
     for (let i = 0; i < updates.length; i += BATCH) {
       const chunk = updates.slice(i, i + BATCH);
@@ -373,8 +390,12 @@ export class HubSpotEndpoint implements Endpoint {
           objectWriteTraceId: String(k),
           associations: [],
         }));
-        res = (await this.call(req.signal, 'write', () =>
-          this.api.batchApi.create(type, { inputs }),
+        // Not retried here: a retry must look the records up first (see write).
+        res = (await this.call(
+          req.signal,
+          'write',
+          () => this.api.batchApi.create(type, { inputs }),
+          false,
         )) as SdkBatchResponse;
       } else {
         const inputs = indexes.map((k) => ({

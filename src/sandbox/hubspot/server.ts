@@ -33,8 +33,12 @@ export { type HubSpotWebhookEvent, signHubSpotV3, verifyHubSpotV3, type WebhookD
 export interface HubSpotFaults {
   /** 429 TEN_SECONDLY_ROLLING: for the next `nextN` requests, then for a `share` (0–1) of requests. */
   rateLimit?: { share?: number; nextN?: number };
-  /** 5xx (default 503) for the next `nextN` requests, then for a `share` of requests. */
-  serverErrors?: { share?: number; nextN?: number; status?: 502 | 503 | 504 };
+  /**
+   * 5xx (default 503) for the next `nextN` requests, then for a `share` of requests. With `afterWrite`, only
+   * writes (create, update, batch create/update/upsert) are hit, after they were applied: the write happened,
+   * its response was lost.
+   */
+  serverErrors?: { share?: number; nextN?: number; status?: 502 | 503 | 504; afterWrite?: boolean };
   /** Added to every request (real time, not the injected clock). */
   latencyMs?: number;
   /** These records come back with `properties: null` from list, read, batch read and search. */
@@ -155,6 +159,7 @@ class HttpError extends Error {
 }
 
 const JSON_TYPE = 'application/json;charset=utf-8';
+const WRITE_OPS = new Set(['create', 'update', 'batch/create', 'batch/update', 'batch/upsert']);
 const MAX_BODY = 10 * 1024 * 1024;
 
 /**
@@ -624,7 +629,7 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions = {}): 
         rateHeaders(0);
         throw tooMany('TEN_SECONDLY_ROLLING', 'You have reached your ten_secondly_rolling limit.', 1_000);
       }
-      if (fire(faults.serverErrors)) {
+      if (!faults.serverErrors?.afterWrite && fire(faults.serverErrors)) {
         const status = faults.serverErrors?.status ?? 503;
         rateHeaders(Math.max(0, config.rateLimitMax - window.count(token, at)));
         throw new HttpError(
@@ -668,6 +673,12 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions = {}): 
       }
       const out = handleObjects(method, url, rest, type, body, origin);
       op = out.op;
+      if (faults.serverErrors?.afterWrite && WRITE_OPS.has(op) && fire(faults.serverErrors)) {
+        throw new HttpError(
+          faults.serverErrors.status ?? 503,
+          errorBody('The service is temporarily unavailable. Please retry.', 'INTERNAL_ERROR'),
+        );
+      }
       send(out.status, out.body);
     } catch (e) {
       if (e instanceof HttpError) {

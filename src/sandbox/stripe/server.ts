@@ -15,8 +15,11 @@ export { signStripePayload, type WebhookDelivery } from './webhooks.ts';
 
 /** Faults injected per request. The object is read on every request, so tests may change it at any time. */
 export interface Faults {
-  /** 429 `rate_limit` with `Retry-After`: every Nth request (counted from when this object was set) and/or a share. */
-  rateLimit?: { everyNth?: number; share?: number; retryAfterSeconds?: number };
+  /**
+   * 429 `rate_limit` with `Retry-After`: the next N requests (decremented in place), every Nth request (counted
+   * from when this object was set) and/or a share.
+   */
+  rateLimit?: { everyNth?: number; share?: number; retryAfterSeconds?: number; nextN?: number };
   /**
    * 5xx `api_error` with `Stripe-Should-Retry: true`: the next N requests (decremented in place) and/or a share.
    * `status` defaults to 500. With `afterWrite`, a POST is executed first and then answered with a 500 that is
@@ -428,7 +431,11 @@ class Sandbox implements StripeSandbox {
     const config = faults.rateLimit;
     if (!config) return null;
     let hit = false;
-    if (config.everyNth && config.everyNth > 0) {
+    if (config.nextN && config.nextN > 0) {
+      config.nextN -= 1;
+      hit = true;
+    }
+    if (!hit && config.everyNth && config.everyNth > 0) {
       const n = (this.nthCounters.get(config) ?? 0) + 1;
       this.nthCounters.set(config, n);
       if (n % config.everyNth === 0) hit = true;
