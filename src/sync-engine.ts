@@ -40,7 +40,7 @@ import { type EnqueueResult, type QueueOptions, SyncQueue } from './queue/queue.
 import { SyncWorker, type WorkerOptions } from './queue/worker.ts';
 import { CredentialVault, loadOrCreateKeyFile } from './security/vault.ts';
 import { type Database, type DatabaseOption, DEFAULT_DATA_DIR, openDatabase } from './store/database.ts';
-import { migrate } from './store/migrate.ts';
+import { migrate, pendingMigrations } from './store/migrate.ts';
 import {
   jobColumns,
   loadRules,
@@ -114,6 +114,17 @@ export interface ListOptions {
   limit?: number;
 }
 
+/** Keyset pagination: pass a page's `nextCursor` back as `cursor` for the next page; null at the end. */
+export interface PageOptions {
+  limit?: number;
+  cursor?: string | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
 export interface SyncEngine {
   readonly database: Database;
   /** The engine's logger (redacting credentials); runs log through children carrying their ids. */
@@ -139,9 +150,18 @@ export interface SyncEngine {
     get(id: string): Promise<SyncExecution>;
     list(jobId: string, options?: ListOptions): Promise<SyncExecution[]>;
     failures(executionId: string, options?: ListOptions): Promise<RecordFailure[]>;
+    /** Newest first, optionally only some statuses and triggers. */
+    page(
+      jobId: string,
+      options?: PageOptions & { status?: ExecutionStatus[]; trigger?: Trigger[] },
+    ): Promise<Page<SyncExecution>>;
+    failuresPage(executionId: string, options?: PageOptions): Promise<Page<RecordFailure>>;
   };
   deadLetters: {
     list(jobId: string, options?: ListOptions & { status?: DeadLetter['status'] }): Promise<DeadLetter[]>;
+    /** Newest first. */
+    page(jobId: string, options?: PageOptions & { status?: DeadLetter['status'] }): Promise<Page<DeadLetter>>;
+    get(id: string): Promise<DeadLetter>;
     /** Runs a single-record sync of the dead letter's record; it leaves the queue if that succeeds. */
     retry(id: string): Promise<SyncExecution>;
     /** Like `retry`, but resolves once the retry's execution is running. */
@@ -176,6 +196,10 @@ export interface SyncEngine {
   startWorker(options?: WorkerOptions): Promise<SyncWorker>;
   /** Stops an execution: a queued one at once; a running one (in any process) within a page or a heartbeat. */
   cancel(executionId: string): Promise<SyncExecution>;
+  /** Readiness: the database answers and every migration is applied. */
+  health(): Promise<{ database: boolean; pendingMigrations: string[]; error?: string }>;
+  /** Calls `listener` each time this process finishes an execution (metrics, notifications). */
+  onExecutionFinished(listener: (execution: SyncExecution, job: SyncJob) => void): () => void;
   /** Re-seals all stored credentials under the current encryption key (key rotation). */
   rotateCredentials(): Promise<number>;
   /** Stops this process's workers (gracefully), the queue, and the database connection. */
@@ -558,6 +582,40 @@ export class Engine implements SyncEngine {
         .execute();
       return rows.map(toExecution);
     },
+    page: async (
+      jobId: string,
+      options: PageOptions & { status?: ExecutionStatus[]; trigger?: Trigger[] } = {},
+    ): Promise<Page<SyncExecution>> => {
+      const limit = pageLimit(options.limit);
+      const after = decodeCursor(options.cursor);
+      if (!isUuid(jobId)) return { items: [], nextCursor: null };
+      let q = this.db
+        .selectFrom('sync_executions')
+        .selectAll()
+        .select(sql<string>`created_at::text`.as('cursor_at'))
+        .where('job_id', '=', jobId);
+      if (options.status?.length) q = q.where('status', 'in', options.status);
+      if (options.trigger?.length) q = q.where('trigger', 'in', options.trigger);
+      if (after) q = q.where(sql<boolean>`(created_at, id) < (${after.at}::timestamptz, ${after.id}::uuid)`);
+      const rows = await q
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit + 1)
+        .execute();
+      return toPage(rows, limit, toExecution, (r) => ({ at: r.cursor_at, id: r.id }));
+    },
+    failuresPage: async (executionId: string, options: PageOptions = {}): Promise<Page<RecordFailure>> => {
+      const limit = pageLimit(options.limit);
+      const after = decodeCursor(options.cursor);
+      if (!isUuid(executionId)) return { items: [], nextCursor: null };
+      let q = this.db.selectFrom('record_failures').selectAll().where('execution_id', '=', executionId);
+      if (after) q = q.where('id', '>', after.id);
+      const rows = await q
+        .orderBy('id')
+        .limit(limit + 1)
+        .execute();
+      return toPage(rows, limit, toFailure, (r) => ({ at: '', id: String(r.id) }));
+    },
     failures: async (executionId: string, options: ListOptions = {}): Promise<RecordFailure[]> => {
       const rows = await this.db
         .selectFrom('record_failures')
@@ -582,6 +640,28 @@ export class Engine implements SyncEngine {
         .execute();
       return rows.map(toDeadLetter);
     },
+    page: async (
+      jobId: string,
+      options: PageOptions & { status?: DeadLetter['status'] } = {},
+    ): Promise<Page<DeadLetter>> => {
+      const limit = pageLimit(options.limit);
+      const after = decodeCursor(options.cursor);
+      if (!isUuid(jobId)) return { items: [], nextCursor: null };
+      let q = this.db
+        .selectFrom('dead_letters')
+        .selectAll()
+        .select(sql<string>`created_at::text`.as('cursor_at'))
+        .where('job_id', '=', jobId)
+        .where('status', '=', options.status ?? 'open');
+      if (after) q = q.where(sql<boolean>`(created_at, id) < (${after.at}::timestamptz, ${after.id}::uuid)`);
+      const rows = await q
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit + 1)
+        .execute();
+      return toPage(rows, limit, toDeadLetter, (r) => ({ at: r.cursor_at, id: r.id }));
+    },
+    get: async (id: string): Promise<DeadLetter> => toDeadLetter(await this.deadLetterRow(id)),
     retry: async (id: string): Promise<SyncExecution> => (await this.deadLetters.startRetry(id)).done,
     startRetry: async (id: string): Promise<StartedRun> => {
       const dl = await this.deadLetterRow(id);
@@ -943,7 +1023,8 @@ export class Engine implements SyncEngine {
     haltReason: string | null,
     whole: boolean,
   ): Promise<SyncExecution> {
-    return this.db.transaction().execute(async (trx) => {
+    let finished = false;
+    const execution = await this.db.transaction().execute(async (trx) => {
       const row = await trx
         .updateTable('sync_executions')
         .set({
@@ -974,8 +1055,35 @@ export class Engine implements SyncEngine {
           .where('id', '=', job.id)
           .execute();
       }
+      finished = true;
       return toExecution(row);
     });
+    if (finished) {
+      for (const listener of this.finishedListeners) {
+        try {
+          listener(execution, job);
+        } catch (err) {
+          this.log.error({ err: errorMessage(err) }, 'execution listener failed');
+        }
+      }
+    }
+    return execution;
+  }
+
+  async health(): Promise<{ database: boolean; pendingMigrations: string[]; error?: string }> {
+    try {
+      await sql`SELECT 1`.execute(this.db);
+    } catch (err) {
+      return { database: false, pendingMigrations: [], error: errorMessage(err) };
+    }
+    return { database: true, pendingMigrations: await pendingMigrations(this.database) };
+  }
+
+  private readonly finishedListeners = new Set<(execution: SyncExecution, job: SyncJob) => void>();
+
+  onExecutionFinished(listener: (execution: SyncExecution, job: SyncJob) => void): () => void {
+    this.finishedListeners.add(listener);
+    return () => this.finishedListeners.delete(listener);
   }
 
   private async providerEndpoint(job: SyncJob): Promise<Endpoint> {
@@ -1180,4 +1288,43 @@ function renameEntityType(endpoint: Endpoint, from: string, to: string): Endpoin
   const table = endpoint.colocatedTable?.bind(endpoint);
   if (table) renamed.colocatedTable = (entityType) => table(entityType === from ? to : entityType);
   return renamed;
+}
+
+function pageLimit(limit: number | undefined): number {
+  if (limit === undefined) return 50;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+    throw new ValidationError([{ path: 'limit', message: 'must be an integer between 1 and 500' }]);
+  }
+  return limit;
+}
+
+/** Cursors are opaque to callers: base64url of the last row's sort key. */
+function encodeCursor(key: { at: string; id: string }): string {
+  return Buffer.from(JSON.stringify([key.at, key.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string | null | undefined): { at: string; id: string } | null {
+  if (cursor === undefined || cursor === null || cursor === '') return null;
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof at === 'string' && typeof id === 'string' && (at === '' ? /^\d+$/.test(id) : isUuid(id))) {
+      if (at === '' || /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}(:?\d{2})?|Z)?$/.test(at)) {
+        return { at, id };
+      }
+    }
+  } catch {
+    // reported below
+  }
+  throw new ValidationError([{ path: 'cursor', message: 'is not a cursor returned by this API' }]);
+}
+
+function toPage<R, T>(
+  rows: R[],
+  limit: number,
+  map: (row: R) => T,
+  key: (row: R) => { at: string; id: string },
+): Page<T> {
+  const more = rows.length > limit;
+  const page = more ? rows.slice(0, limit) : rows;
+  return { items: page.map(map), nextCursor: more ? encodeCursor(key(page[page.length - 1]!)) : null };
 }

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Database } from './database.ts';
 
@@ -80,4 +81,16 @@ export async function migrate(database: Database): Promise<MigrationResult[]> {
     results.push({ name: m.name, status: 'applied' });
   }
   return results;
+}
+
+/** Migrations in the code that the database has not applied (empty when up to date). */
+export async function pendingMigrations(database: Database): Promise<string[]> {
+  const { rows } = await sql<{ name: string }>`
+    SELECT name FROM schema_migrations`
+    .execute(database.db)
+    .catch(() => ({ rows: [] as { name: string }[] }));
+  const done = new Set(rows.map((r) => r.name));
+  return listMigrations()
+    .map((m) => m.name)
+    .filter((name) => !done.has(name));
 }
