@@ -616,7 +616,7 @@ function JobForm({
                 return (
                   <li
                     key={m.key}
-                    className={`mapping${rowErr ? ' field-invalid' : ''}`}
+                    className={`mapping${rowErr ? ' mapping-invalid' : ''}`}
                     aria-label={`Mapping ${i + 1}`}
                   >
                     {allowedMappingDirections.length > 1 && (
