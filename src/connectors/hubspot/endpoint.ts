@@ -46,6 +46,8 @@ export interface HubSpotEndpointSettings {
   limiter: RateLimiter;
   searchLimiter: RateLimiter;
   retry: TransientRetryPolicy;
+  /** Results a search can page through (HubSpot: 10,000). */
+  searchResultCap: number;
 }
 
 /** The readPage checkpoint, JSON. */
@@ -229,7 +231,7 @@ export class HubSpotEndpoint implements Endpoint {
     }
     const next = res.paging?.next?.after;
     if (!next) return { records, nextCursor: null };
-    if (Number(next) < SEARCH_RESULT_CAP) {
+    if (Number(next) < this.s.searchResultCap) {
       const cursor: Cursor = { ...w, after: next, tailTs, tailIds };
       return { records, nextCursor: JSON.stringify(cursor) };
     }
@@ -238,7 +240,7 @@ export class HubSpotEndpoint implements Endpoint {
     if (tailTs === w.from) {
       throw new ProviderError(
         'config',
-        `hubspot: more than ${SEARCH_RESULT_CAP} ${entity} records share one last-modified time; an incremental search cannot page past them (run a full sync)`,
+        `hubspot: more than ${this.s.searchResultCap} ${entity} records share one last-modified time; an incremental search cannot page past them (run a full sync)`,
       );
     }
     const cursor: Cursor = { mode: 'search', from: tailTs, after: null, skip: tailIds, tailTs, tailIds };

@@ -13,7 +13,7 @@ import type {
 import { DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from '../../engine/retry.ts';
 import { verifyHubSpotSignatureV3 } from '../../security/webhooks.ts';
 import { RateLimiter } from '../http/rate-limiter.ts';
-import { HUBSPOT_ENTITY_TYPES, HubSpotEndpoint, type HubSpotEntity } from './endpoint.ts';
+import { HUBSPOT_ENTITY_TYPES, HubSpotEndpoint, type HubSpotEntity, SEARCH_RESULT_CAP } from './endpoint.ts';
 
 export { HUBSPOT_ENTITY_TYPES, SEARCH_RESULT_CAP } from './endpoint.ts';
 
@@ -205,7 +205,12 @@ interface Limits {
  * external-id property first). Credentials: `accessToken`; `clientSecret` for webhooks.
  */
 export function createHubSpotProvider(
-  options: { retry?: TransientRetryPolicy; name?: string } = {},
+  options: {
+    retry?: TransientRetryPolicy;
+    name?: string;
+    /** Results one search can page through before a new window starts. Default: HubSpot's 10,000 (tests lower it). */
+    searchResultCap?: number;
+  } = {},
 ): ProviderDefinition {
   const limits = new Map<string, Limits>();
   const limitsFor = (connection: ConnectionContext, config: HubSpotConfig): Limits => {
@@ -248,6 +253,7 @@ export function createHubSpotProvider(
         limiter,
         searchLimiter,
         retry: options.retry ?? DEFAULT_TRANSIENT_RETRY,
+        searchResultCap: options.searchResultCap ?? SEARCH_RESULT_CAP,
       });
     },
     async close() {
