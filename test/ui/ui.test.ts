@@ -20,6 +20,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ARTIFACTS = join(ROOT, 'test/ui/artifacts');
 const WEB_DIST = join(ROOT, 'web/dist/index.html');
 const TOKEN = 'e2e-ui-token';
+/** The key the demo's Stripe sandbox accepts (src/api/demo.ts; the API never returns credentials). */
+const DEMO_API_KEY = 'sk_test_demo_sandbox_key';
 const hasChromium = existsSync(CHROMIUM);
 
 if (!hasChromium) {
@@ -36,11 +38,11 @@ interface Server {
   token?: string;
 }
 
-async function startServer(env: Record<string, string> = {}): Promise<Server> {
+async function startServer(env: Record<string, string> = {}, args: string[] = []): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), 'otesse-ui-'));
   const child = spawn(
     process.execPath,
-    ['bin/otesse-sync.js', 'serve', '--demo', '--port', '0', '--data-dir', dataDir],
+    ['bin/otesse-sync.js', 'serve', '--demo', '--port', '0', '--data-dir', dataDir, ...args],
     { cwd: ROOT, env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -194,7 +196,7 @@ describe.skipIf(!hasChromium)('web UI end to end (Chromium + real server with th
     [server, slow] = await Promise.all([
       startServer(),
       // A slow sandbox (runs long enough to cancel) behind an API token (the UI must ask for it).
-      startServer({ OTESSE_SYNC_DEMO_LATENCY_MS: '300', OTESSE_SYNC_API_TOKEN: TOKEN }),
+      startServer({ OTESSE_SYNC_DEMO_LATENCY_MS: '400', OTESSE_SYNC_API_TOKEN: TOKEN }, ['--demo-records', '2000']),
     ]);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -238,7 +240,7 @@ describe.skipIf(!hasChromium)('web UI end to end (Chromium + real server with th
     await page.locator('input[name="config.apiBase"]').fill(String(demoConnection.config.apiBase));
     const apiKey = page.locator('input[name="credentials.apiKey"]');
     expect(await apiKey.getAttribute('type')).toBe('password');
-    await apiKey.fill('sk_test_sandbox');
+    await apiKey.fill(DEMO_API_KEY);
     await shot(page, '02-connect-form');
     await page.getByRole('button', { name: 'Connect', exact: true }).click();
     await page.getByRole('heading', { name: 'Stripe (e2e)' }).waitFor();

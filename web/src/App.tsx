@@ -1,11 +1,11 @@
-import { useQueryClient } from '@tanstack/react-query';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useEffect, useRef, useState } from 'react';
-import { getToken, onUnauthorized, setToken } from './api.ts';
+import { api, getToken, onUnauthorized, setToken } from './api.ts';
 import { ConnectionDetail, ConnectionForm, ConnectionsPage } from './connections.tsx';
 import { JobDetail } from './job-detail.tsx';
 import { JobFormPage } from './job-form.tsx';
-import { Link, paths, useRoute } from './router.tsx';
-import { Empty } from './ui.tsx';
+import { Link, navigate, paths, useRoute } from './router.tsx';
+import { Empty, ErrorState, Loading } from './ui.tsx';
 
 export function App() {
   const route = useRoute();
@@ -45,6 +45,9 @@ export function App() {
       break;
     case 'job':
       screen = <JobDetail jobId={route.jobId} executionId={route.executionId} />;
+      break;
+    case 'execution':
+      screen = <ExecutionRedirect executionId={route.executionId} />;
       break;
     default:
       screen = (
@@ -149,4 +152,14 @@ function TokenPrompt() {
       </form>
     </dialog>
   );
+}
+
+/** `/executions/{id}`: looks the execution up and shows it in its job's history. */
+function ExecutionRedirect({ executionId }: { executionId: string }) {
+  const execution = useQuery({ queryKey: ['execution', executionId], queryFn: () => api.execution(executionId) });
+  useEffect(() => {
+    if (execution.data) navigate(paths.execution(execution.data.jobId, execution.data.id), { replace: true });
+  }, [execution.data]);
+  if (execution.isError) return <ErrorState error={execution.error} retry={() => execution.refetch()} />;
+  return <Loading label="Opening the execution…" />;
 }

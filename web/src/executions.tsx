@@ -56,10 +56,11 @@ export function useLiveExecution(initial: Execution): [Execution, (e: Execution)
 
 export function ExecutionHistory({ job, executionId }: { job: Job; executionId?: string }) {
   const [status, setStatus] = useState('');
-  const pages = useCursorPages(status);
+  const [trigger, setTrigger] = useState('');
+  const pages = useCursorPages(`${status}|${trigger}`);
   const executions = useQuery({
-    queryKey: ['executions', job.id, status, pages.cursor],
-    queryFn: () => api.executions(job.id, { status, limit: PAGE_SIZE, cursor: pages.cursor }),
+    queryKey: ['executions', job.id, status, trigger, pages.cursor],
+    queryFn: () => api.executions(job.id, { status, trigger, limit: PAGE_SIZE, cursor: pages.cursor }),
     placeholderData: keepPreviousData,
     // Polling backs up the live stream: new runs (scheduled, webhook, retries) appear on their own.
     refetchInterval: (q) => (q.state.data?.items.some((e) => isActive(e.status)) ? 3_000 : 10_000),
@@ -80,6 +81,15 @@ export function ExecutionHistory({ job, executionId }: { job: Job; executionId?:
               </option>
             ))}
           </select>
+          <label htmlFor="trigger-filter">Trigger</label>
+          <select id="trigger-filter" value={trigger} onChange={(e) => setTrigger(e.target.value)}>
+            <option value="">All triggers</option>
+            {Object.entries(TRIGGER_LABEL).map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
+          </select>
         </div>
       </div>
       {executionId && executions.isSuccess && !inPage && (
@@ -91,7 +101,7 @@ export function ExecutionHistory({ job, executionId }: { job: Job; executionId?:
         <ErrorState error={executions.error} retry={() => executions.refetch()} />
       ) : executions.data.items.length === 0 ? (
         <Empty>
-          {status ? `No ${statusLabel(status).toLowerCase()} executions.` : 'This job has not run yet. Click Run Now.'}
+          {status || trigger ? 'No executions match these filters.' : 'This job has not run yet. Click Run Now.'}
         </Empty>
       ) : (
         <>

@@ -28,6 +28,7 @@ export type Route =
   | { name: 'newJob'; connectionId: string }
   | { name: 'job'; jobId: string; executionId?: string }
   | { name: 'editJob'; jobId: string }
+  | { name: 'execution'; executionId: string }
   | { name: 'notFound'; path: string };
 
 export function parseRoute(pathname: string): Route {
@@ -49,6 +50,7 @@ export function parseRoute(pathname: string): Route {
     if (c === 'edit' && parts.length === 3) return { name: 'editJob', jobId: b };
     if (c === 'executions' && d && parts.length === 4) return { name: 'job', jobId: b, executionId: d };
   }
+  if (a === 'executions' && b && parts.length === 2) return { name: 'execution', executionId: b };
   return { name: 'notFound', path: pathname };
 }
 
