@@ -23,6 +23,15 @@ export function useProviders() {
   return useQuery({ queryKey: ['providers'], queryFn: api.providers, staleTime: 60_000 });
 }
 
+/** The server may answer with a path; shown in full so it can be pasted into the provider's dashboard. */
+function absoluteUrl(url: string): string {
+  try {
+    return new URL(url, window.location.origin).href;
+  } catch {
+    return url;
+  }
+}
+
 function providerName(providers: Provider[] | undefined, name: string): string {
   return providers?.find((p) => p.name === name)?.displayName ?? name;
 }
@@ -474,7 +483,7 @@ export function ConnectionDetail({ connectionId }: { connectionId: string }) {
         <div>
           <dt>Webhook URL</dt>
           <dd>
-            <code>{c.webhookUrl}</code>
+            <code>{absoluteUrl(c.webhookUrl)}</code>
           </dd>
         </div>
         {Object.entries(c.config ?? {}).map(([k, v]) => (

@@ -106,9 +106,16 @@ function parseDefault(text: string): unknown {
   return text;
 }
 
-function argsPlaceholder(args: unknown): string {
-  if (args === undefined || args === null) return '{}';
-  return typeof args === 'string' ? args : JSON.stringify(args);
+/** Whether a transform takes arguments: declared `args`, or a description that mentions them. */
+function takesArgs(t: Transform | undefined): boolean {
+  return t !== undefined && (t.args !== undefined || /\bargs\b/.test(t.description));
+}
+
+function argsPlaceholder(t: Transform | undefined): string {
+  if (!t) return '{}';
+  if (t.args !== undefined && t.args !== null) return typeof t.args === 'string' ? t.args : JSON.stringify(t.args);
+  const fromDescription = /\bargs\s*(\{.*\})/.exec(t.description);
+  return fromDescription?.[1] ?? '{}';
 }
 
 function timezones(): string[] {
@@ -679,26 +686,25 @@ function JobForm({
                         </select>
                       )}
                     </Field>
-                    {m.transform &&
-                      (transforms.find((t) => t.name === m.transform)?.args !== undefined || m.argsText) && (
-                        <Field
-                          label="Transform arguments (JSON)"
-                          error={e('transformArgs')}
-                          help={transforms.find((t) => t.name === m.transform)?.description}
-                        >
-                          {(p) => (
-                            <input
-                              {...p}
-                              className="mono"
-                              value={m.argsText}
-                              placeholder={argsPlaceholder(transforms.find((t) => t.name === m.transform)?.args)}
-                              autoComplete="off"
-                              spellCheck={false}
-                              onChange={(ev) => updateMapping(m.key, { argsText: ev.target.value })}
-                            />
-                          )}
-                        </Field>
-                      )}
+                    {m.transform && (takesArgs(transforms.find((t) => t.name === m.transform)) || m.argsText) && (
+                      <Field
+                        label="Transform arguments (JSON)"
+                        error={e('transformArgs')}
+                        help={transforms.find((t) => t.name === m.transform)?.description}
+                      >
+                        {(p) => (
+                          <input
+                            {...p}
+                            className="mono"
+                            value={m.argsText}
+                            placeholder={argsPlaceholder(transforms.find((t) => t.name === m.transform))}
+                            autoComplete="off"
+                            spellCheck={false}
+                            onChange={(ev) => updateMapping(m.key, { argsText: ev.target.value })}
+                          />
+                        )}
+                      </Field>
+                    )}
                     <Field label="Default value" error={e('defaultValue')}>
                       {(p) => (
                         <input
