@@ -27,6 +27,7 @@ describe('HubSpot connector (PGlite, sandbox over HTTP)', () => {
     sandboxOptions: HubSpotSandboxOptions,
     job: { direction: 'inbound' | 'outbound'; mode?: 'full' | 'incremental' },
     providerOptions: { searchResultCap?: number } = {},
+    config: Record<string, unknown> = {},
   ) {
     sandbox = await startHubSpotSandbox({
       accessToken: TOKEN,
@@ -40,7 +41,7 @@ describe('HubSpot connector (PGlite, sandbox over HTTP)', () => {
     const conn = await h.engine.connections.create({
       name: 'HubSpot sandbox',
       provider: 'hubspot',
-      config: { apiBase: sandbox.url, requestsPer10Seconds: 10_000, searchRequestsPerSecond: 1000 },
+      config: { apiBase: sandbox.url, requestsPer10Seconds: 10_000, searchRequestsPerSecond: 1000, ...config },
       credentials: { accessToken: TOKEN },
     });
     const created = await h.engine.jobs.create({
@@ -136,5 +137,37 @@ describe('HubSpot connector (PGlite, sandbox over HTTP)', () => {
       .map((c) => c.properties.email)
       .sort();
     expect(names).toEqual(['batch2@example.com', 'batch3@example.com']);
+  });
+
+  it('a request that outlives the per-request timeout is retried, then fails the run as transient', async () => {
+    const { h, job } = await setup(
+      { records: { contacts: 5 }, faults: { latencyMs: 400 } },
+      { direction: 'inbound' },
+      {},
+      { timeoutMs: 100 },
+    );
+    const e = await h.engine.runJob(job.id);
+    expect(e.status).toBe('failed');
+    expect(e.haltReason).toBe('transient error: hubspot: no response within 100 ms');
+    expect(e.processed).toBe(0);
+  });
+
+  it('a cancelled run stops its request in flight', async () => {
+    const { h, sandbox, job } = await setup(
+      { records: { contacts: 5 }, faults: { latencyMs: 5_000 } },
+      { direction: 'inbound' },
+    );
+    const started = await h.engine.startJob(job.id);
+    const t0 = performance.now();
+    // Wait until the listing request is in flight at the sandbox, then cancel.
+    const deadline = Date.now() + 10_000;
+    while ((await h.engine.executions.get(started.execution.id)).status !== 'running' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await h.engine.cancel(started.execution.id);
+    const e = await started.done;
+    expect(e.status).toBe('cancelled');
+    expect(performance.now() - t0).toBeLessThan(4_000);
+    expect(sandbox.requests.byOperation.list ?? 0).toBe(0); // the sandbox never answered it
   });
 });

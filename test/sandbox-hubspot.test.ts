@@ -703,6 +703,21 @@ describe('HubSpot sandbox: auth, limits and faults', () => {
     expect(twinStatuses).toEqual(shareStatuses);
   });
 
+  it('loses the response of an applied write when serverErrors.afterWrite is set', async () => {
+    const sandbox = await start({ records: { contacts: 2 }, faults: { serverErrors: { nextN: 1, afterWrite: true } } });
+    // Reads are not hit.
+    expect((await call(sandbox, 'GET', '/crm/v3/objects/contacts')).status).toBe(200);
+    const lost = await call(sandbox, 'POST', '/crm/v3/objects/contacts/batch/create', {
+      inputs: [{ properties: { email: 'lost@example.com' }, objectWriteTraceId: '0' }],
+    });
+    expect(lost.status).toBe(503);
+    // The write happened all the same.
+    expect(sandbox.store.list('contacts').map((c) => c.properties.email)).toContain('lost@example.com');
+    expect(sandbox.faults.serverErrors!.nextN).toBe(0);
+    const next = await call(sandbox, 'POST', '/crm/v3/objects/contacts', { properties: { email: 'ok@example.com' } });
+    expect(next.status).toBe(201);
+  });
+
   it('adds latency per request when asked', async () => {
     const sandbox = await start({ records: { contacts: 1 }, faults: { latencyMs: 60 } });
     const t = performance.now();

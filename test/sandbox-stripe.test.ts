@@ -502,6 +502,13 @@ describe('Stripe sandbox: authentication and faults', () => {
     s.faults = {};
     expect((await get(s, '/v1/customers')).status).toBe(200);
     expect(s.requests.byStatus[429]).toBe(3);
+
+    // The next N requests, decremented in place.
+    s.faults = { rateLimit: { nextN: 2, retryAfterSeconds: 1 } };
+    const burst: number[] = [];
+    for (let i = 0; i < 3; i++) burst.push((await get(s, '/v1/customers')).status);
+    expect(burst).toEqual([429, 429, 200]);
+    expect(s.faults.rateLimit!.nextN).toBe(0);
   });
 
   it('answers a deterministic share of requests with 5xx and Stripe-Should-Retry', async () => {
