@@ -95,14 +95,13 @@ export function createMetrics(engine: SyncEngine): Metrics {
   });
   const retries = new Counter({
     name: 'otesse_sync_provider_http_retries_total',
-    help: 'Provider HTTP calls that were retries of a failed call, by provider and response status',
+    help: 'Failed provider HTTP calls that were retried, by provider and the failure status',
     labelNames: ['provider', 'status'],
     registers: [registry],
   });
   const offCalls = onProviderCall((call) => {
     const labels = { provider: call.provider, status: String(call.status) };
-    calls.inc(labels);
-    if (call.retry) retries.inc(labels);
+    (call.kind === 'retry' ? retries : calls).inc(labels);
   });
 
   return {

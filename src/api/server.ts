@@ -112,7 +112,6 @@ export async function buildServer(options: ApiServerOptions): Promise<FastifyIns
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger as unknown as FastifyBaseLogger } : { logger: false }),
     bodyLimit: options.bodyLimit ?? 256 * 1024,
-    disableRequestLogging: !options.logger,
     routerOptions: { ignoreTrailingSlash: true },
   });
   // Requests are validated with zod in the handlers (one error shape, field paths); the JSON Schemas on the
@@ -545,7 +544,13 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
         response: { 200: doc.ref('Execution') },
       },
     },
-    async (req: Req) => apiExecution(await engine.cancel(req.params.id)),
+    async (req: Req) => {
+      const current = await engine.executions.get(req.params.id);
+      if (FINAL_STATUSES.includes(current.status)) {
+        throw new StateError(`execution ${current.id} already finished (${current.status})`);
+      }
+      return apiExecution(await engine.cancel(req.params.id));
+    },
   );
   api.get(
     '/executions/:id/failures',

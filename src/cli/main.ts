@@ -8,10 +8,26 @@ import type { WorkerOptions } from '../queue/worker.ts';
 import { DEFAULT_DATA_DIR, openDatabase } from '../store/database.ts';
 import { migrate } from '../store/migrate.ts';
 import { createSyncEngine, type SyncEngineOptions } from '../sync-engine.ts';
+import { dlqCommand, executionsCommand, jobsCommand, runCommand } from './operator.ts';
 
 const USAGE = `otesse-sync <command> [options]
 
 Commands:
+  serve               the sync service: REST API (/api/v1, docs at /api/docs), web UI, webhooks, metrics,
+                      and a worker, in one process
+      --demo          also start a Stripe sandbox with seeded data, a connection to it, demo tables and jobs
+      --port N        default $PORT or 4310 (0 = any free port)
+      --host H        default $HOST or 127.0.0.1; any other address needs OTESSE_SYNC_API_TOKEN
+      --config F      local entities (default ./otesse-sync.config.json when present)
+      --data-dir D    the embedded database's directory (default ${DEFAULT_DATA_DIR}); ignored with DATABASE_URL
+      --concurrency N runs at a time in this process (default 2)
+  jobs list           sync jobs with their last and next run
+  run <jobId>         run a job now in this process and print the execution; exit code 0 completed,
+                      2 completed_with_errors, 1 otherwise
+      --follow        live progress (processed, created, updated, skipped, failed, rate, elapsed)
+      --queue         hand the run to the workers instead (a server or worker must be running)
+  executions list <jobId> | show <executionId>
+  dlq list <jobId> [--status open|retried|discarded] | retry <deadLetterId> | discard <deadLetterId>
   migrate             apply pending database migrations
   demo [--records N]  sync N generated customers from the in-memory provider into a local table, twice,
                       and print both executions (the second shows unchanged records skipped)
@@ -28,6 +44,8 @@ Commands:
       --grace S       seconds a stopping worker lets runs reach a checkpoint (default 30)
 
 Options:
+  --json              machine-readable output (jobs, run, executions, dlq)
+  --limit N           rows to list (default 20)
   --database <url>    postgres://… URL, a PGlite data directory, or memory:// (default: $DATABASE_URL or ${DEFAULT_DATA_DIR})
   -h, --help          this help
 `;
@@ -47,6 +65,16 @@ async function main(argv: string[]): Promise<number> {
       lease: { type: 'string' },
       heartbeat: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      demo: { type: 'boolean' },
+      'demo-records': { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'data-dir': { type: 'string' },
+      json: { type: 'boolean' },
+      follow: { type: 'boolean' },
+      queue: { type: 'boolean' },
+      status: { type: 'string' },
+      limit: { type: 'string' },
     },
   });
   const command = positionals[0];
@@ -54,8 +82,27 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command || values.help ? 0 : 2;
   }
-  const database = values.database ?? process.env.DATABASE_URL ?? DEFAULT_DATA_DIR;
+  const database = values.database ?? process.env.DATABASE_URL ?? values['data-dir'] ?? DEFAULT_DATA_DIR;
+  const operator = {
+    database,
+    config: values.config,
+    json: values.json,
+    follow: values.follow,
+    queue: values.queue,
+    status: values.status,
+    limit: values.limit,
+  };
   switch (command) {
+    case 'serve':
+      return serveCommand(database, values);
+    case 'jobs':
+      return jobsCommand(positionals[1], operator);
+    case 'run':
+      return runCommand(positionals[1], operator);
+    case 'executions':
+      return executionsCommand(positionals[1], positionals[2], operator);
+    case 'dlq':
+      return dlqCommand(positionals[1], positionals[2], operator);
     case 'migrate': {
       const db = await openDatabase({ database });
       try {
@@ -152,6 +199,50 @@ async function worker(values: {
   await engine.close({ graceMs });
   console.log(`worker ${w.id} stopped`);
   // Anything an application's config left open (timers, sockets) must not keep a stopped worker alive.
+  setTimeout(() => process.exit(0), 1000).unref();
+  return 0;
+}
+
+function portOf(value: string | undefined): number {
+  const raw = value ?? process.env.PORT ?? '4310';
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new ValidationError([{ path: 'port', message: `must be a port number 0-65535, got "${raw}"` }]);
+  }
+  return n;
+}
+
+async function serveCommand(
+  database: string,
+  values: {
+    demo?: boolean | undefined;
+    'demo-records'?: string | undefined;
+    port?: string | undefined;
+    host?: string | undefined;
+    config?: string | undefined;
+    concurrency?: string | undefined;
+  },
+): Promise<number> {
+  const { serve } = await import('../api/serve.ts');
+  const server = await serve({
+    database,
+    host: values.host ?? process.env.HOST ?? '127.0.0.1',
+    port: portOf(values.port),
+    ...(values.config ? { configPath: values.config } : {}),
+    demo: values.demo ?? false,
+    ...(values['demo-records'] ? { demoRecords: positive('demo-records', values['demo-records'], 500) } : {}),
+    token: process.env.OTESSE_SYNC_API_TOKEN || null,
+    concurrency: positive('concurrency', values.concurrency, 2),
+  });
+  const where = /^postgres(ql)?:\/\//.test(database) ? 'PostgreSQL' : `PGlite in ${resolve(database)}`;
+  console.log(`otesse-sync listening on ${server.url} (UI ${server.url}/, API docs ${server.url}/api/docs; ${where})`);
+  if (server.demo) console.log(`demo: Stripe sandbox at ${server.demo.sandbox.url}; connection "Stripe (demo)"`);
+  await new Promise<void>((resolveStop) => {
+    process.once('SIGTERM', () => resolveStop());
+    process.once('SIGINT', () => resolveStop());
+  });
+  console.log('otesse-sync stopping');
+  await server.close();
   setTimeout(() => process.exit(0), 1000).unref();
   return 0;
 }

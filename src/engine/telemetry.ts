@@ -1,14 +1,14 @@
 /**
- * Provider HTTP telemetry: connectors report each HTTP call they make (and each retry), the server's
- * metrics count them. Listeners are process-wide; with none registered a report costs a set lookup.
+ * Provider HTTP telemetry: connectors report each HTTP response (or failure to get one) and each retry; the
+ * server's metrics count them. Listeners are process-wide; with none registered a report costs a set lookup.
  */
 
 export interface ProviderCall {
   provider: string;
-  /** HTTP status, or `network` / `timeout` when no response came. */
-  status: number | 'network' | 'timeout';
-  /** This call is a retry of an earlier failed one. */
-  retry: boolean;
+  /** HTTP status, or `network` when no response came (connection error, timeout). */
+  status: number | 'network';
+  /** `request`: one HTTP call made; `retry`: a failed call (with that status) is about to be retried. */
+  kind: 'request' | 'retry';
 }
 
 const listeners = new Set<(call: ProviderCall) => void>();
@@ -21,4 +21,23 @@ export function reportProviderCall(call: ProviderCall): void {
 export function onProviderCall(listener: (call: ProviderCall) => void): () => void {
   listeners.add(listener);
   return () => listeners.delete(listener);
+}
+
+/** A fetch that reports every response's status (or `network`) for `provider`. */
+export function observedFetch(provider: string, fetchFn: typeof fetch = fetch): typeof fetch {
+  return async (input, init) => {
+    try {
+      const res = await fetchFn(input, init);
+      reportProviderCall({ provider, status: res.status, kind: 'request' });
+      return res;
+    } catch (err) {
+      reportProviderCall({ provider, status: 'network', kind: 'request' });
+      throw err;
+    }
+  };
+}
+
+/** Reports that a failed call is retried; `status` is the failure's HTTP status when it had one. */
+export function reportRetry(provider: string, status: number | undefined): void {
+  reportProviderCall({ provider, status: status ?? 'network', kind: 'retry' });
 }
