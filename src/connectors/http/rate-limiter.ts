@@ -40,3 +40,49 @@ export class RateLimiter {
     }
   }
 }
+
+/** Anything that makes a request wait for its turn. */
+export interface RequestLimiter {
+  acquire(signal?: AbortSignal): Promise<void>;
+}
+
+/**
+ * At most `requests` calls in any window of `windowMs` (a rolling window, as HubSpot counts: 100 per 10 s
+ * means no 10-second span holds more than 100 requests, unlike a token bucket, which allows a burst on
+ * top of its refill). Waiters go in arrival order.
+ */
+export class SlidingWindowLimiter implements RequestLimiter {
+  private readonly times: number[] = [];
+  private head = 0;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly requests: number,
+    private readonly windowMs: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    if (!(requests >= 1) || !(windowMs > 0)) throw new RangeError('rate limit needs requests >= 1 and windowMs > 0');
+  }
+
+  acquire(signal?: AbortSignal): Promise<void> {
+    const next = this.queue.then(() => this.take(signal));
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  private async take(signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      const t = this.now();
+      while (this.head < this.times.length && this.times[this.head]! <= t - this.windowMs) this.head++;
+      if (this.head > 1024 && this.head * 2 > this.times.length) {
+        this.times.splice(0, this.head);
+        this.head = 0;
+      }
+      if (this.times.length - this.head < this.requests) {
+        this.times.push(t);
+        return;
+      }
+      await delay(Math.max(1, Math.ceil(this.times[this.head]! + this.windowMs - t)), signal);
+    }
+  }
+}

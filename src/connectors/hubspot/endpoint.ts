@@ -12,7 +12,7 @@ import type {
   WriteResult,
 } from '../../engine/endpoint.ts';
 import { backoffMs, type TransientRetryPolicy } from '../../engine/retry.ts';
-import type { RateLimiter } from '../http/rate-limiter.ts';
+import type { RequestLimiter } from '../http/rate-limiter.ts';
 import { malformedRecord } from '../records.ts';
 import { createObjectsApi, type ObjectsApi, toProviderError } from './sdk.ts';
 
@@ -43,8 +43,8 @@ export interface HubSpotEndpointSettings {
   timeoutMs: number;
   externalIdProperty: string;
   properties: Record<HubSpotEntity, string[]>;
-  limiter: RateLimiter;
-  searchLimiter: RateLimiter;
+  limiter: RequestLimiter;
+  searchLimiter: RequestLimiter;
   retry: TransientRetryPolicy;
   /** Results a search can page through (HubSpot: 10,000). */
   searchResultCap: number;

@@ -12,7 +12,7 @@ import type {
 } from '../../engine/endpoint.ts';
 import { DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from '../../engine/retry.ts';
 import { verifyHubSpotSignatureV3 } from '../../security/webhooks.ts';
-import { RateLimiter } from '../http/rate-limiter.ts';
+import { SlidingWindowLimiter } from '../http/rate-limiter.ts';
 import { HUBSPOT_ENTITY_TYPES, HubSpotEndpoint, type HubSpotEntity, SEARCH_RESULT_CAP } from './endpoint.ts';
 
 export { HUBSPOT_ENTITY_TYPES, SEARCH_RESULT_CAP } from './endpoint.ts';
@@ -28,7 +28,7 @@ export const hubspotConfigSchema = z.strictObject({
    */
   requestsPer10Seconds: z.int().min(1).max(10_000).default(100),
   /** CRM search requests per second (HubSpot allows 5 per account). */
-  searchRequestsPerSecond: z.number().positive().max(1000).default(4),
+  searchRequestsPerSecond: z.int().min(1).max(1000).default(4),
   timeoutMs: z.int().min(100).max(120_000).default(30_000),
   /**
    * A property holding the Otesse id of records we create (a custom property, ideally with unique values):
@@ -194,8 +194,8 @@ export const HUBSPOT_INFO: ProviderInfo = {
 /** Rate limiters per connection id: HubSpot counts per account, so every run of a connection shares them. */
 interface Limits {
   key: string;
-  limiter: RateLimiter;
-  searchLimiter: RateLimiter;
+  limiter: SlidingWindowLimiter;
+  searchLimiter: SlidingWindowLimiter;
 }
 
 /**
@@ -219,8 +219,9 @@ export function createHubSpotProvider(
     if (!l || l.key !== key) {
       l = {
         key,
-        limiter: new RateLimiter(config.requestsPer10Seconds, 10_000),
-        searchLimiter: new RateLimiter(config.searchRequestsPerSecond, 1000),
+        // HubSpot counts in rolling windows: 10 s for all requests, 1 s for search.
+        limiter: new SlidingWindowLimiter(config.requestsPer10Seconds, 10_000),
+        searchLimiter: new SlidingWindowLimiter(config.searchRequestsPerSecond, 1000),
       };
       limits.set(connection.id, l);
     }

@@ -98,7 +98,9 @@ export function toProviderError(err: unknown, timeoutMs: number): ProviderError 
     const message = bodyField(err.body, 'message') ?? (typeof err.body === 'string' && err.body ? err.body : 'error');
     let after = retryAfterMs(headers);
     const policy = bodyField(err.body, 'policyName');
-    if (after === undefined && status === 429 && policy === 'SECONDLY') after = 1000;
+    // HubSpot's rate-limit 429s name their policy and usually carry no Retry-After: the secondly search
+    // limit frees within a second; the rolling 10-second one frees a slot as old requests leave the window.
+    if (after === undefined && status === 429 && policy !== 'DAILY') after = 1000;
     if (after === undefined && status === 423) after = 2000;
     return new ProviderError(classifyStatus(status, headers), `hubspot: ${status} ${message.slice(0, 500)}`, {
       cause: err,
