@@ -46,6 +46,7 @@ Commands:
 Options:
   --json              machine-readable output (jobs, run, executions, dlq)
   --limit N           rows to list (default 20)
+  --schema S          PostgreSQL schema of the engine's tables (default $OTESSE_SYNC_SCHEMA or otesse_sync)
   --database <url>    postgres://… URL, a PGlite data directory, or memory:// (default: $DATABASE_URL or ${DEFAULT_DATA_DIR})
   -h, --help          this help
 `;
@@ -70,6 +71,7 @@ async function main(argv: string[]): Promise<number> {
       port: { type: 'string' },
       host: { type: 'string' },
       'data-dir': { type: 'string' },
+      schema: { type: 'string' },
       json: { type: 'boolean' },
       follow: { type: 'boolean' },
       queue: { type: 'boolean' },
@@ -83,8 +85,10 @@ async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   const database = values.database ?? process.env.DATABASE_URL ?? values['data-dir'] ?? DEFAULT_DATA_DIR;
+  const schema = values.schema ?? process.env.OTESSE_SYNC_SCHEMA;
   const operator = {
     database,
+    schema,
     config: values.config,
     json: values.json,
     follow: values.follow,
@@ -94,7 +98,7 @@ async function main(argv: string[]): Promise<number> {
   };
   switch (command) {
     case 'serve':
-      return serveCommand(database, values);
+      return serveCommand(database, { ...values, schema });
     case 'jobs':
       return jobsCommand(positionals[1], operator);
     case 'run':
@@ -221,6 +225,7 @@ async function serveCommand(
     host?: string | undefined;
     config?: string | undefined;
     concurrency?: string | undefined;
+    schema?: string | undefined;
   },
 ): Promise<number> {
   const { serve } = await import('../api/serve.ts');
@@ -233,6 +238,7 @@ async function serveCommand(
     ...(values['demo-records'] ? { demoRecords: positive('demo-records', values['demo-records'], 500) } : {}),
     token: process.env.OTESSE_SYNC_API_TOKEN || null,
     concurrency: positive('concurrency', values.concurrency, 2),
+    ...(values.schema ? { schema: values.schema } : {}),
   });
   const where = /^postgres(ql)?:\/\//.test(database) ? 'PostgreSQL' : `PGlite in ${resolve(database)}`;
   console.log(`otesse-sync listening on ${server.url} (UI ${server.url}/, API docs ${server.url}/api/docs; ${where})`);

@@ -11,6 +11,7 @@ import { createSyncEngine, type SyncEngine } from '../sync-engine.ts';
 
 export interface OperatorOptions {
   database: string;
+  schema?: string | undefined;
   config?: string | undefined;
   json?: boolean | undefined;
   follow?: boolean | undefined;
@@ -31,6 +32,7 @@ async function withEngine<T>(options: OperatorOptions, fn: (engine: SyncEngine) 
   const local = localSide(config);
   const engine = await createSyncEngine({
     database: options.database,
+    ...(options.schema ? { schema: options.schema } : {}),
     providers: builtInProviders(),
     ...(local.store ? { local: local.store } : {}),
   });
