@@ -1,6 +1,10 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import { ProviderError } from '../domain/errors.ts';
 import type { ConnectionContext, WebhookDelivery } from '../engine/endpoint.ts';
+import { startHubSpotSandbox } from '../sandbox/hubspot/server.ts';
 import { hubSpotSignatureV3, stripeSignatureHeader } from '../security/webhooks.ts';
 import { verifyHubSpotWebhook } from './hubspot/index.ts';
 import { builtInProviders } from './index.ts';
@@ -271,5 +275,69 @@ describe('built-in providers', () => {
     expect(rest!.info!.config.find((c) => c.name === 'baseUrl')?.required).toBe(true);
     expect(rest!.info!.credentials.every((c) => c.secret)).toBe(true);
     expect(rest!.webhook).toBeUndefined();
+  });
+});
+
+describe('webhook.verify against what the providers send', () => {
+  it('Stripe: a header made by the official SDK verifies', () => {
+    const secret = 'whsec_sdk_not_real';
+    const payload = JSON.stringify({
+      id: 'evt_sdk',
+      type: 'product.updated',
+      data: { object: { id: 'prod_1', object: 'product' } },
+    });
+    const header = Stripe.webhooks.generateTestHeaderString({ payload, secret, timestamp: Math.floor(NOW / 1000) });
+    const events = verifyStripeWebhook(
+      {
+        rawBody: Buffer.from(payload),
+        headers: { 'stripe-signature': header },
+        method: 'POST',
+        url: 'https://x.test/h',
+        now: NOW,
+      },
+      conn('stripe', { apiKey: 'sk_test_x', webhookSecret: secret }),
+    );
+    expect(events).toEqual([{ eventId: 'evt_sdk', entityType: 'product', recordId: 'prod_1' }]);
+  });
+
+  it('HubSpot: a delivery from the sandbox (signed like HubSpot) verifies at the URL it was sent to', async () => {
+    const received: WebhookDelivery[] = [];
+    const receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const headers: Record<string, string | undefined> = {};
+        for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+        received.push({
+          rawBody: Buffer.concat(chunks),
+          headers,
+          method: req.method ?? 'POST',
+          url: `http://${req.headers.host}${req.url}`,
+        });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const sandbox = await startHubSpotSandbox({ appSecret: 'app-secret-not-real', portalId: 42 });
+    try {
+      const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks/hubspot/c1?x=1`;
+      await sandbox.sendWebhook(hook, [
+        { objectId: 11, subscriptionType: 'contact.creation', subscriptionId: 3 },
+        { objectId: 12, subscriptionType: 'deal.propertyChange', subscriptionId: 4 },
+      ]);
+      expect(received).toHaveLength(1);
+      const connection = conn('hubspot', { accessToken: 'pat-x', clientSecret: 'app-secret-not-real' });
+      const events = verifyHubSpotWebhook(received[0]!, connection);
+      expect(events.map((e) => [e.entityType, e.recordId])).toEqual([
+        ['contact', '11'],
+        ['deal', '12'],
+      ]);
+      expect(events[0]!.eventId).toMatch(/^42:3:\d+$/);
+      const wrong = conn('hubspot', { accessToken: 'pat-x', clientSecret: 'another-secret' });
+      expect(kindOf(() => verifyHubSpotWebhook(received[0]!, wrong))).toMatch(/^auth: /);
+    } finally {
+      await sandbox.close();
+      await new Promise((r) => receiver.close(r));
+    }
   });
 });
