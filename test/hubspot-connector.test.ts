@@ -172,4 +172,63 @@ describe('HubSpot connector (PGlite, sandbox over HTTP)', () => {
     expect(performance.now() - t0).toBeLessThan(4_000);
     expect(sandbox.requests.byOperation.list ?? 0).toBe(0); // the sandbox never answered it
   });
+
+  it('deals and companies: full listing, then incremental search on hs_lastmodifieddate', async () => {
+    sandbox = await startHubSpotSandbox({
+      accessToken: TOKEN,
+      records: { companies: 40, deals: 120 },
+      rateLimit: { max: 1_000_000, searchPerSecond: 1000 },
+    });
+    h = await createHarness({ name: 'pglite' }, 'hubspot-deals', {
+      providers: [createHubSpotProvider({ retry: RETRY })],
+      ddl: `CREATE TABLE deals (id uuid PRIMARY KEY, name text, amount numeric(12,2), stage text,
+              updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+            CREATE TABLE companies (id uuid PRIMARY KEY, name text, domain text,
+              updated_at timestamptz NOT NULL DEFAULT clock_timestamp());`,
+      entities: {
+        deal: { table: 'deals', primaryKey: 'id', updatedAtColumn: 'updated_at' },
+        company: { table: 'companies', primaryKey: 'id', updatedAtColumn: 'updated_at' },
+      },
+    });
+    const conn = await h.engine.connections.create({
+      name: 'HubSpot sandbox',
+      provider: 'hubspot',
+      config: { apiBase: sandbox.url, requestsPer10Seconds: 10_000, searchRequestsPerSecond: 1000 },
+      credentials: { accessToken: TOKEN },
+    });
+    const deals = await h.engine.jobs.create({
+      connectionId: conn.id,
+      name: 'Deals',
+      entityType: 'deal',
+      direction: 'inbound',
+      mode: 'incremental',
+      fieldMappings: [
+        { sourceField: 'dealname', targetField: 'name', direction: 'inbound' },
+        { sourceField: 'amount', targetField: 'amount', direction: 'inbound' },
+        { sourceField: 'dealstage', targetField: 'stage', direction: 'inbound' },
+      ],
+    });
+    const companies = await h.engine.jobs.create({
+      connectionId: conn.id,
+      name: 'Companies',
+      entityType: 'company',
+      direction: 'inbound',
+      fieldMappings: [
+        { sourceField: 'name', targetField: 'name', direction: 'inbound' },
+        { sourceField: 'domain', targetField: 'domain', direction: 'inbound' },
+      ],
+    });
+    expect(counters(await h.engine.runJob(companies.id))).toMatchObject({ processed: 40, created: 40, failed: 0 });
+    expect(counters(await h.engine.runJob(deals.id))).toMatchObject({ processed: 120, created: 120, failed: 0 });
+    const [first] = sandbox.store.list('deals');
+    sandbox.store.update('deals', first!.id, { amount: '12345.5', dealstage: 'closedwon' });
+    const searches = sandbox.requests.byOperation.search ?? 0;
+    const e = await h.engine.runJob(deals.id);
+    expect(counters(e)).toEqual({ processed: 1, created: 0, updated: 1, skipped: 0, failed: 0 });
+    expect(sandbox.requests.byOperation.search).toBe(searches + 1);
+    const rows = await h.query<{ amount: string; stage: string }>(
+      "SELECT amount::text, stage FROM deals WHERE stage = 'closedwon' AND amount = 12345.5",
+    );
+    expect(rows).toHaveLength(1);
+  });
 });
