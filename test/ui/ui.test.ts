@@ -315,12 +315,21 @@ describe.skipIf(!hasChromium)('web UI end to end (Chromium + real server with th
   }, 90_000);
 
   it('runs the job and watches it complete live, then expands it and sees the pie chart', async () => {
+    const streams: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/events')) streams.push(r.url());
+    });
     const executionId = await runNow(page);
     await row(page, executionId).waitFor();
+    const firstSeen = await row(page, executionId).getAttribute('data-status');
     const status = await waitFinal(page, executionId);
     expect(['completed', 'completed_with_errors']).toContain(status);
     expect(await count(page, executionId, 'processed')).toBeGreaterThan(0);
     expect(await count(page, executionId, 'created')).toBeGreaterThan(0);
+    // Seen queued or running, the row followed the run over its event stream (no reload).
+    if (firstSeen === 'queued' || firstSeen === 'running') {
+      expect(streams.some((u) => u.includes(`/executions/${executionId}/events`))).toBe(true);
+    }
     await shot(page, '06-execution-history');
 
     await row(page, executionId)
@@ -356,6 +365,7 @@ describe.skipIf(!hasChromium)('web UI end to end (Chromium + real server with th
     await row(page, last)
       .getByRole('button', { name: /Show details/ })
       .click();
+    await page.locator('[data-testid="record-pie"] .recharts-pie-sector').first().waitFor();
     const failures = page.locator('.failures table tbody tr');
     await failures.first().waitFor();
     const cells = await failures.first().locator('td').allTextContents();
@@ -404,6 +414,39 @@ describe.skipIf(!hasChromium)('web UI end to end (Chromium + real server with th
     await shot(page, '10-dead-letter-retried');
   }, 180_000);
 
+  it('edits, disables and enables the job, then deletes it after a confirmation', async () => {
+    await page.goto(`${server!.url}/jobs/${newJobId}`);
+    await page.getByRole('heading', { name: 'E2E customers' }).waitFor();
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await page.getByText('Job disabled', { exact: false }).waitFor();
+    await page.getByRole('button', { name: 'Enable' }).click();
+    await page.getByText('Job enabled.').waitFor();
+
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await page.getByRole('heading', { name: 'Edit E2E customers' }).waitFor();
+    expect(await page.locator('input[name="schedule"]').inputValue()).toBe('*/15 * * * *');
+    await page.locator('input[name="name"]').fill('E2E customers (edited)');
+    await page.locator('input[name="scheduleKind"][value="manual"]').check();
+    await page.locator('input[name="timeoutMinutes"]').fill('5000');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    const timeoutField = page.locator('.field', { has: page.locator('input[name="timeoutMinutes"]') });
+    await timeoutField.locator('.field-error').waitFor();
+    await page.locator('input[name="timeoutMinutes"]').fill('30');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('heading', { name: 'E2E customers (edited)' }).waitFor();
+    const config = page.locator('#config-body');
+    await config.getByText('30 minutes').waitFor();
+    await config.getByText('Manual only').first().waitFor();
+
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete E2E customers (edited)?' });
+    await dialog.waitFor();
+    await shot(page, '11-delete-confirmation');
+    await dialog.getByRole('button', { name: 'Delete sync job' }).click();
+    await page.getByRole('heading', { name: 'Stripe (e2e)' }).waitFor();
+    await page.getByText('No sync jobs for this connection yet.').waitFor();
+  }, 90_000);
+
   it('asks for the API token, then cancels a long run while it updates live', async () => {
     const s = slow!;
     const unauthenticated = await fetch(`${s.url}/api/v1/connections`);
@@ -415,7 +458,7 @@ describe.skipIf(!hasChromium)('web UI end to end (Chromium + real server with th
     if (unauthenticated.status === 401) {
       const dialog = page.getByRole('dialog', { name: 'API token required' });
       await dialog.waitFor();
-      await shot(page, '11-token-prompt');
+      await shot(page, '12-token-prompt');
       await dialog.getByLabel('API token').fill(TOKEN);
       await dialog.getByRole('button', { name: 'Save token' }).click();
     }
@@ -432,13 +475,13 @@ describe.skipIf(!hasChromium)('web UI end to end (Chromium + real server with th
       undefined,
       { timeout: 60_000 },
     );
-    await shot(page, '12-running-execution');
+    await shot(page, '13-running-execution');
     await row(page, executionId)
       .getByRole('button', { name: /^Cancel execution/ })
       .click();
     const status = await waitFinal(page, executionId, 60_000);
     expect(status).toBe('cancelled');
-    await shot(page, '13-cancelled-execution');
+    await shot(page, '14-cancelled-execution');
   }, 180_000);
 
   it('raised no uncaught errors in the page', () => {

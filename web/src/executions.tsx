@@ -66,6 +66,11 @@ export function ExecutionHistory({ job, executionId }: { job: Job; executionId?:
     refetchInterval: (q) => (q.state.data?.items.some((e) => isActive(e.status)) ? 3_000 : 10_000),
   });
   const inPage = executions.data?.items.some((e) => e.id === executionId) ?? false;
+  // Fetch the chart's code while the page is idle, so expanding a row shows the chart at once.
+  useEffect(() => {
+    const t = setTimeout(() => void import('./pie-chart.tsx'), 300);
+    return () => clearTimeout(t);
+  }, []);
 
   return (
     <section aria-labelledby="history-title" className="panel">

@@ -73,6 +73,21 @@ export function errorMessage(error: unknown): string {
 
 export function ErrorState({ error, retry, title }: { error: unknown; retry?: () => void; title?: string }) {
   const notFound = error instanceof ApiError && error.status === 404;
+  const unauthorized = error instanceof ApiError && error.status === 401;
+  if (unauthorized) {
+    return (
+      <div className="state state-empty" role="status">
+        <strong>API token required.</strong> Enter it in the dialog to continue.
+        {retry && (
+          <p>
+            <button type="button" className="btn" onClick={retry}>
+              Try again
+            </button>
+          </p>
+        )}
+      </div>
+    );
+  }
   return (
     <div className="state state-error" role="alert">
       <strong>{title ?? (notFound ? 'Not found' : 'Something went wrong')}</strong>
