@@ -1,6 +1,7 @@
 import { ProviderError } from '../../domain/errors.ts';
 import { delay } from '../../engine/abort.ts';
 import { backoffMs, DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from '../../engine/retry.ts';
+import { observedFetch, reportRetry } from '../../engine/telemetry.ts';
 import { httpError } from './classify.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
@@ -44,7 +45,7 @@ export class HttpClient {
   constructor(private readonly options: HttpClientOptions) {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.retry = options.retry ?? DEFAULT_TRANSIENT_RETRY;
-    this.fetchFn = options.fetch ?? fetch;
+    this.fetchFn = observedFetch(options.provider, options.fetch ?? fetch);
   }
 
   async request<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
@@ -88,6 +89,7 @@ export class HttpClient {
         }
       }
       if (error.kind !== 'transient' || attempt >= this.retry.attempts) throw error;
+      reportRetry(this.options.provider, error.status);
       await delay(backoffMs(this.retry, attempt, error), req.signal);
     }
   }

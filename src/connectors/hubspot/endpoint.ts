@@ -12,6 +12,7 @@ import type {
   WriteResult,
 } from '../../engine/endpoint.ts';
 import { backoffMs, type TransientRetryPolicy } from '../../engine/retry.ts';
+import { reportRetry } from '../../engine/telemetry.ts';
 import type { RequestLimiter } from '../http/rate-limiter.ts';
 import { malformedRecord } from '../records.ts';
 import { createObjectsApi, type ObjectsApi, toProviderError } from './sdk.ts';
@@ -127,6 +128,7 @@ export class HubSpotEndpoint implements Endpoint {
         error = toProviderError(err, this.s.timeoutMs);
       }
       if (!retry || error.kind !== 'transient' || attempt >= this.s.retry.attempts) throw error;
+      reportRetry('hubspot', error.status);
       await delay(backoffMs(this.s.retry, attempt, error), signal);
     }
   }
@@ -301,6 +303,7 @@ export class HubSpotEndpoint implements Endpoint {
       } catch (err) {
         if (!(err instanceof ProviderError) || err.kind !== 'transient' || attempt >= this.s.retry.attempts) throw err;
         if (req.signal.aborted) throw req.signal.reason;
+        reportRetry('hubspot', err.status);
         await delay(backoffMs(this.s.retry, attempt, err), req.signal);
         pending = toCreate.filter((k) => results[k] === undefined);
       }

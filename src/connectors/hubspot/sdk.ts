@@ -6,7 +6,10 @@ import {
   wrapHttpLibrary,
 } from '@hubspot/api-client/lib/codegen/crm/objects/http/http.js';
 import { ProviderError } from '../../domain/errors.ts';
+import { observedFetch } from '../../engine/telemetry.ts';
 import { classifyStatus, retryAfterMs } from '../http/classify.ts';
+
+const hubspotFetch = observedFetch('hubspot');
 
 /** The generic CRM object APIs of the official SDK (basic, batch, search), as the connector uses them. */
 export type ObjectsApi = Client['crm']['objects'];
@@ -34,7 +37,7 @@ export function createObjectsApi(options: {
       const signal = options.signals.getStore();
       const timeout = AbortSignal.timeout(options.timeoutMs);
       const body = request.getBody();
-      const res = await fetch(request.getUrl(), {
+      const res = await hubspotFetch(request.getUrl(), {
         method: request.getHttpMethod(),
         headers: request.getHeaders(),
         ...(body !== undefined ? { body: body as string } : {}),

@@ -14,6 +14,7 @@ import type {
   WriteResult,
 } from '../../engine/endpoint.ts';
 import { backoffMs, DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from '../../engine/retry.ts';
+import { observedFetch, reportRetry } from '../../engine/telemetry.ts';
 import { classifyStatus } from '../http/classify.ts';
 import { RateLimiter } from '../http/rate-limiter.ts';
 import { malformedRecord } from '../records.ts';
@@ -94,8 +95,9 @@ class StripeEndpoint implements Endpoint {
   ) {
     this.limiter = new RateLimiter(config.requestsPerSecond, 1000);
     const base = config.apiBase ? new URL(config.apiBase) : null;
+    const observed = observedFetch('stripe');
     const fetchWithSignal: typeof fetch = (input, init) =>
-      fetch(input, {
+      observed(input, {
         ...init,
         signal: this.signal
           ? AbortSignal.any([this.signal, ...(init?.signal ? [init.signal] : [])])
@@ -136,6 +138,7 @@ class StripeEndpoint implements Endpoint {
         error = toProviderError(err);
       }
       if (error.kind !== 'transient' || attempt >= this.retry.attempts) throw error;
+      reportRetry('stripe', error.status);
       await delay(backoffMs(this.retry, attempt, error), signal);
     }
   }
