@@ -398,7 +398,12 @@ export class Engine implements SyncEngine {
     },
     delete: async (id: string): Promise<void> => {
       await this.connectionRow(id);
-      await this.db.deleteFrom('connections').where('id', '=', id).execute();
+      // External references carry no foreign key to their connection (it would cost a lookup per inserted
+      // reference on every page): they go here, with the connection, in one transaction.
+      await this.db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('connections').where('id', '=', id).execute();
+        await trx.deleteFrom('external_references').where('connection_id', '=', id).execute();
+      });
     },
   };
 
@@ -1214,6 +1219,8 @@ export class Engine implements SyncEngine {
     return out;
   }
 
+  private webhookPrunedAt = 0;
+
   async receiveWebhook(
     connectionId: string,
     delivery: WebhookDelivery,
@@ -1245,6 +1252,11 @@ export class Engine implements SyncEngine {
       .onConflict((oc) => oc.columns(['connection_id', 'event_id']).doNothing())
       .returning(['entity_type', 'record_id'])
       .execute();
+    // Event ids are kept 30 days (providers retry deliveries for up to 3 days); pruned at most hourly.
+    if (Date.now() - this.webhookPrunedAt > 3_600_000) {
+      this.webhookPrunedAt = Date.now();
+      await sql`DELETE FROM webhook_events WHERE received_at < now() - interval '30 days'`.execute(this.db);
+    }
     const byType = new Map<string, string[]>();
     for (const e of fresh) byType.set(e.entity_type, [...(byType.get(e.entity_type) ?? []), e.record_id]);
     for (const [entityType, ids] of byType) {

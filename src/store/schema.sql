@@ -65,7 +65,6 @@ TABLE external_references
   external_version text
   last_synced_at timestamp with time zone NOT NULL DEFAULT now()
   created_at timestamp with time zone NOT NULL DEFAULT now()
-  CONSTRAINT external_references_connection_id_fkey FOREIGN KEY (connection_id) REFERENCES connections(id) ON DELETE CASCADE
   CONSTRAINT external_references_connection_id_not_null NOT NULL connection_id
   CONSTRAINT external_references_created_at_not_null NOT NULL created_at
   CONSTRAINT external_references_entity_type_not_null NOT NULL entity_type

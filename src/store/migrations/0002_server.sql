@@ -18,5 +18,5 @@ CREATE TABLE webhook_events (
   received_at   timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (connection_id, event_id)
 );
--- Old events are pruned by age.
+-- Events older than 30 days are pruned (receiveWebhook, at most hourly).
 CREATE INDEX webhook_events_received_idx ON webhook_events (received_at);
