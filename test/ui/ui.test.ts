@@ -301,6 +301,8 @@ describe.skipIf(!hasChromium)('web UI end to end (Chromium + real server with th
     const cronField = page.locator('.field', { has: page.locator('input[name="schedule"]') });
     await cronField.locator('.field-error').waitFor();
     expect(await page.locator('input[name="schedule"]').getAttribute('aria-invalid')).toBe('true');
+    // Focus moves to the first refused field.
+    expect(await page.evaluate('document.activeElement?.getAttribute("name")')).toBe('schedule');
     expect((await cronField.locator('.field-error').textContent())?.length).toBeGreaterThan(0);
     expect(page.url()).toContain('/jobs/new');
     await shot(page, '04-add-sync-job-invalid-cron');

@@ -17,6 +17,7 @@ import {
   MODE_LABEL,
   StatusBadge,
   useDocumentTitle,
+  useFocusFirstError,
 } from './ui.tsx';
 
 export function useProviders() {
@@ -298,6 +299,7 @@ function ConnectionFormBody({ providers, existing }: { providers: Provider[]; ex
     (provider?.config ?? []).some((s) => path === `config.${s.name}` || path.startsWith(`config.${s.name}.`)) ||
     (provider?.credentials ?? []).some((s) => path === `credentials.${s.name}`);
 
+  const formRef = useFocusFirstError(save.error);
   const submit = (event: FormEvent) => {
     event.preventDefault();
     save.mutate();
@@ -315,7 +317,7 @@ function ConnectionFormBody({ providers, existing }: { providers: Provider[]; ex
         )}
       </nav>
       <h1 id="connect-title">{editing ? `Edit ${existing.name}` : 'Connect a provider'}</h1>
-      <form onSubmit={submit} noValidate className="form card" aria-describedby="connect-note">
+      <form ref={formRef} onSubmit={submit} noValidate className="form card" aria-describedby="connect-note">
         <p id="connect-note" className="muted">
           Secrets are stored encrypted and are never shown again.
         </p>

@@ -25,6 +25,7 @@ import {
   fieldErrorOf,
   Loading,
   useDocumentTitle,
+  useFocusFirstError,
 } from './ui.tsx';
 
 const DIRECTIONS: Direction[] = ['inbound', 'outbound', 'bidirectional'];
@@ -295,6 +296,7 @@ function JobForm({
   };
 
   const cronWords = scheduleKind === 'cron' ? cronToWords(cron) : null;
+  const formRef = useFocusFirstError(save.error);
   const submit = (event: FormEvent) => {
     event.preventDefault();
     save.mutate();
@@ -313,7 +315,13 @@ function JobForm({
         )}
       </nav>
       <h1 id="job-form-title">{editing ? `Edit ${job.name}` : 'Add Sync Job'}</h1>
-      <form onSubmit={submit} noValidate className="form card" aria-label={editing ? 'Edit sync job' : 'Add Sync Job'}>
+      <form
+        ref={formRef}
+        onSubmit={submit}
+        noValidate
+        className="form card"
+        aria-label={editing ? 'Edit sync job' : 'Add Sync Job'}
+      >
         {save.isError && <FormErrors error={save.error} shownPaths={shown} />}
 
         <Field label="Name" required error={err('name')} help="A descriptive name, e.g. “Stripe Customer Sync”.">

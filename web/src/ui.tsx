@@ -101,13 +101,26 @@ export function ErrorState({ error, retry, title }: { error: unknown; retry?: ()
   );
 }
 
+/** After a refused submit, moves focus to the first invalid control (or the error summary). */
+export function useFocusFirstError(error: unknown) {
+  const ref = useRef<HTMLFormElement>(null);
+  useEffect(() => {
+    if (!error || !ref.current) return;
+    const target =
+      ref.current.querySelector<HTMLElement>('[aria-invalid="true"]') ??
+      ref.current.querySelector<HTMLElement>('.form-errors');
+    target?.focus();
+  }, [error]);
+  return ref;
+}
+
 /** Validation details from the server that no field on the form shows. */
 export function FormErrors({ error, shownPaths }: { error: unknown; shownPaths?: (path: string) => boolean }) {
   if (!error) return null;
   const details = error instanceof ApiError ? error.details : [];
   const rest = details.filter((d) => !shownPaths?.(d.path));
   return (
-    <div className="form-errors" role="alert">
+    <div className="form-errors" role="alert" tabIndex={-1}>
       <strong>{details.length > 0 ? 'Please correct the highlighted fields.' : errorMessage(error)}</strong>
       {rest.length > 0 && (
         <ul>
