@@ -18,6 +18,7 @@ export default function RecordPie({ data }: { data: { name: string; value: numbe
             innerRadius={48}
             outerRadius={85}
             paddingAngle={shown.length > 1 ? 1 : 0}
+            stroke={shown.length > 1 ? '#fff' : 'none'}
             isAnimationActive={false}
           >
             {shown.map((d) => (
