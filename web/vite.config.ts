@@ -15,6 +15,7 @@ export default defineConfig({
     sourcemap: false,
   },
   server: {
-    proxy: { '/api': 'http://127.0.0.1:3000' },
+    // `otesse-sync serve` listens on 4310 by default; OTESSE_SYNC_API overrides.
+    proxy: { '/api': process.env.OTESSE_SYNC_API ?? 'http://127.0.0.1:4310' },
   },
 });
