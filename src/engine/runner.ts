@@ -3,7 +3,7 @@ import { applyMapping, type CompiledMapping, compileMapping } from '../domain/ma
 import { circuitBreakerTripped, type RunHalt } from '../domain/status.ts';
 import type { ConflictStrategy, ExecutionCounters, FailurePhase, Side, SyncJob } from '../domain/types.ts';
 import { delay, RunAbort, raceAbort } from './abort.ts';
-import type { Endpoint, EndpointRecord, WriteOp, WriteResult } from './endpoint.ts';
+import type { Endpoint, EndpointRecord, ReadPage, WriteOp, WriteResult } from './endpoint.ts';
 import { contentHash, idempotencyKey } from './hash.ts';
 import type { FailureRow, FastRow, PageCommit, RefRow, RefUpsert, RunStore } from './ports.ts';
 import { backoffMs, isTransient, type TransientRetryPolicy, withTransientRetry } from './retry.ts';
@@ -19,7 +19,16 @@ export interface RunnerOptions {
   /** Records per provider page and per local batch. Default: 100. */
   pageSize: number;
   retry: TransientRetryPolicy;
+  /**
+   * Records per commit on the one-statement fast path: clean source pages are gathered up to this many and
+   * written in one statement (one transaction, checkpoint = the cursor after the last page in it). Default:
+   * 1,000. 0 or anything up to `pageSize` = one page per commit.
+   */
+  batchRecords?: number;
 }
+
+/** See RunnerOptions.batchRecords. */
+export const DEFAULT_BATCH_RECORDS = 1000;
 
 export interface RunInput {
   job: SyncJob;
@@ -230,8 +239,8 @@ class Run {
   }
 
   private async processStream(leg: Leg, startCursor: string | null, seen: Set<string>): Promise<boolean> {
-    const read = (cursor: string | null) => {
-      const p = this.call(() =>
+    const read = (cursor: string | null) =>
+      this.call(() =>
         leg.source.readPage({
           entityType: this.job.entityType,
           since: this.input.since,
@@ -240,23 +249,55 @@ class Run {
           signal: this.signal,
         }),
       );
-      p.catch(() => {}); // awaited below; a prefetch the run no longer needs must not be an unhandled rejection
-      return p;
-    };
-    // The next page is read while this one is mapped and written: the provider and the database work at once.
-    let pending = read(startCursor);
-    for (;;) {
-      const page = await pending;
-      if (page.nextCursor !== null) pending = read(page.nextCursor);
-      const records = seen.size === 0 ? page.records : page.records.filter((r) => !seen.has(r.id));
-      const checkpoint: Checkpoint = { leg: leg.dir, cursor: page.nextCursor };
-      if (await this.processRecords(leg, records, checkpoint)) return true;
-      if (page.nextCursor === null) return false;
-      if (this.input.release?.aborted) throw new Released();
-      // PGlite answers without ever yielding to the event loop: give timers (timeout, heartbeat), signals
-      // and I/O a turn between pages.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+    // Pages are read ahead while the ones before them are written: the provider and the database work at once.
+    // Several clean pages may go in one commit (see RunnerOptions.batchRecords); otherwise one page per commit.
+    const batch = this.batchFor(leg);
+    const reader = new PageReader(read, startCursor, batch > 0 ? batch * 2 : this.options.pageSize);
+    try {
+      for (;;) {
+        const pages = await reader.take(batch);
+        const last = pages.at(-1)!;
+        if (await this.processPages(leg, pages, seen)) return true;
+        if (last.nextCursor === null) return false;
+        if (this.input.release?.aborted) throw new Released();
+        // PGlite answers without ever yielding to the event loop: give timers (timeout, heartbeat), signals
+        // and I/O a turn between commits.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      reader.stop();
     }
+  }
+
+  /** How many records one commit may gather from several pages: only when the fast path applies. */
+  private batchFor(leg: Leg): number {
+    const wanted = this.options.batchRecords ?? DEFAULT_BATCH_RECORDS;
+    if (wanted <= this.options.pageSize || !this.fastEligible(leg)) return 0;
+    return wanted;
+  }
+
+  /**
+   * Pages read together: one fast-path statement for all of them when they are clean, else page by page as
+   * before (a page that fails the fast path takes the general path on its own, which isolates bad records).
+   */
+  private async processPages(leg: Leg, pages: ReadPage[], seen: Set<string>): Promise<boolean> {
+    const recordsOf = (page: ReadPage) =>
+      seen.size === 0 ? page.records : page.records.filter((r) => !seen.has(r.id));
+    const checkpointOf = (page: ReadPage): Checkpoint => ({ leg: leg.dir, cursor: page.nextCursor });
+    if (pages.length > 1 && this.counters.processed >= 10 && this.fastEligible(leg)) {
+      const records = pages.flatMap(recordsOf);
+      // A record twice in one batch (it changed while the list was paged) would be written twice in one
+      // statement: page by page instead.
+      const ids = new Set(records.map((r) => r.id));
+      if (ids.size === records.length && (await this.tryFastInbound(leg, records, checkpointOf(pages.at(-1)!), true))) {
+        return false;
+      }
+    }
+    for (const page of pages) {
+      if (this.input.release?.aborted && page !== pages[0]) throw new Released();
+      if (await this.processRecords(leg, recordsOf(page), checkpointOf(page))) return true;
+    }
+    return false;
   }
 
   /**
@@ -350,18 +391,24 @@ class Run {
    * error, a record in the retry set or the dead letter queue) or any database error sends the page down the
    * general path instead, which isolates bad records. Returns whether the page was handled.
    */
-  private async tryFastInbound(leg: Leg, records: EndpointRecord[], checkpoint: Checkpoint | undefined) {
+  private fastEligible(leg: Leg): boolean {
+    return (
+      this.job.direction === 'inbound' &&
+      leg.target.colocated === true &&
+      leg.target.colocatedTable !== undefined &&
+      this.store.fastInboundPage !== undefined &&
+      !this.fastDisabled
+    );
+  }
+
+  private async tryFastInbound(
+    leg: Leg,
+    records: EndpointRecord[],
+    checkpoint: Checkpoint | undefined,
+    batched = false,
+  ) {
     const table = leg.target.colocatedTable;
-    if (
-      this.job.direction !== 'inbound' ||
-      !leg.target.colocated ||
-      !table ||
-      !this.store.fastInboundPage ||
-      records.length === 0 ||
-      this.fastDisabled
-    ) {
-      return false;
-    }
+    if (!this.fastEligible(leg) || !table || !this.store.fastInboundPage || records.length === 0) return false;
     const tracked = this.tracked.get(leg.sourceSide);
     const rows: FastRow[] = [];
     for (const record of records) {
@@ -396,7 +443,8 @@ class Run {
     } catch (err) {
       if (err instanceof ProviderError && err.kind === 'config') throw new RunLevelError(err.message);
       // A row the database rejects: the general path finds it. After a few such pages, stop trying.
-      if (++this.fastFailures >= 3) this.fastDisabled = true;
+      // (A batch of pages that fails is tried again page by page; only pages count.)
+      if (!batched && ++this.fastFailures >= 3) this.fastDisabled = true;
       return false;
     }
     this.fastPages++;
@@ -615,6 +663,97 @@ class Run {
   /** An endpoint call: transient errors retried with backoff, abort honoured even if the call hangs. */
   private call<T>(fn: () => Promise<T>): Promise<T> {
     return withTransientRetry(this.options.retry, this.signal, () => raceAbort(fn(), this.signal));
+  }
+}
+
+/**
+ * Reads a source stream ahead of the run: one page at a time (each page's cursor comes from the one before),
+ * into a buffer of at most `maxBuffered` records, while the run writes what it took before. An error is
+ * reported after the pages read before it have been taken.
+ */
+class PageReader {
+  private readonly buffer: ReadPage[] = [];
+  private buffered = 0;
+  private finished = false;
+  private failed = false;
+  private error: unknown;
+  private stopped = false;
+  private wakeTaker: (() => void) | null = null;
+  private wakeReader: (() => void) | null = null;
+
+  constructor(
+    private readonly read: (cursor: string | null) => Promise<ReadPage>,
+    cursor: string | null,
+    private readonly maxBuffered: number,
+  ) {
+    void this.pump(cursor);
+  }
+
+  private async pump(start: string | null): Promise<void> {
+    let cursor = start;
+    while (!this.stopped) {
+      if (this.buffered >= this.maxBuffered) {
+        await new Promise<void>((resolve) => {
+          this.wakeReader = resolve;
+        });
+        continue;
+      }
+      let page: ReadPage;
+      try {
+        page = await this.read(cursor);
+      } catch (err) {
+        this.failed = true;
+        this.error = err;
+        this.wake();
+        return;
+      }
+      this.buffer.push(page);
+      this.buffered += page.records.length;
+      if (page.nextCursor === null) this.finished = true;
+      this.wake();
+      if (this.finished) return;
+      cursor = page.nextCursor;
+    }
+  }
+
+  private wake(): void {
+    const wake = this.wakeTaker;
+    this.wakeTaker = null;
+    wake?.();
+  }
+
+  /**
+   * The pages read so far, whole, up to `records` records (at least one page); waits only while none has
+   * been read. A page never waits for later pages: when the source is slower than the writes, commits hold
+   * what arrived meanwhile, and a stalled source leaves nothing read uncommitted.
+   */
+  async take(records: number): Promise<ReadPage[]> {
+    for (;;) {
+      if (this.buffer.length > 0) {
+        let n = this.buffer[0]!.records.length;
+        let count = 1;
+        while (count < this.buffer.length && n + this.buffer[count]!.records.length <= records) {
+          n += this.buffer[count++]!.records.length;
+        }
+        const pages = this.buffer.splice(0, count);
+        this.buffered -= n;
+        const wake = this.wakeReader;
+        this.wakeReader = null;
+        wake?.();
+        return pages;
+      }
+      if (this.failed) throw this.error;
+      await new Promise<void>((resolve) => {
+        this.wakeTaker = resolve;
+      });
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    const wake = this.wakeReader;
+    this.wakeReader = null;
+    wake?.();
   }
 }
 

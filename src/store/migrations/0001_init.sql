@@ -53,7 +53,9 @@ CREATE TABLE field_mapping_rules (
 );
 
 CREATE TABLE external_references (
-  connection_id    uuid NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+  -- No foreign key to connections: its check would cost a lookup per inserted reference on every page.
+  -- Deleting a connection deletes its references (SyncEngine.connections.delete).
+  connection_id    uuid NOT NULL,
   entity_type      text NOT NULL,
   local_id         text NOT NULL,
   external_id      text NOT NULL,
