@@ -4,7 +4,7 @@ import { api, getToken, onUnauthorized, setToken } from './api.ts';
 import { ConnectionDetail, ConnectionForm, ConnectionsPage } from './connections.tsx';
 import { JobDetail } from './job-detail.tsx';
 import { JobFormPage } from './job-form.tsx';
-import { Link, navigate, paths, useRoute } from './router.tsx';
+import { Link, navigate, paths, takeFocusRequest, useRoute } from './router.tsx';
 import { Empty, ErrorState, Loading } from './ui.tsx';
 
 export function App() {
@@ -12,15 +12,10 @@ export function App() {
   const mainRef = useRef<HTMLElement>(null);
   const routeKey = JSON.stringify(route.name === 'job' ? { ...route, executionId: undefined } : route);
 
-  // Move focus to the main region on screen changes so screen readers announce the new page.
-  const first = useRef(true);
+  // Move focus to the main region after a navigation so screen readers announce the new screen.
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs on route changes only
   useEffect(() => {
-    if (first.current) {
-      first.current = false;
-      return;
-    }
-    mainRef.current?.focus({ preventScroll: true });
+    if (takeFocusRequest()) mainRef.current?.focus({ preventScroll: true });
   }, [routeKey]);
 
   let screen: React.ReactNode;

@@ -1,7 +1,7 @@
 /** Connected apps: the list, the connect/edit form, and a connection's detail view with its sync jobs. */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
-import { api, type Connection, type Provider, type Setting } from './api.ts';
+import { ApiError, api, type Connection, type Provider, type Setting } from './api.ts';
 import { scheduleInWords } from './cron.ts';
 import { Link, navigate, paths } from './router.tsx';
 import {
@@ -288,9 +288,11 @@ function ConnectionFormBody({ providers, existing }: { providers: Provider[]; ex
     },
   });
 
-  const error = save.error instanceof LocalValidation ? save.error : save.error;
+  const error = save.error;
   const errAt = (path: string) =>
     error instanceof LocalValidation ? error.details.find((d) => d.path === path)?.message : fieldErrorOf(error, path);
+  /** Errors about a whole group (`config`, `credentials`), not about one of its settings. */
+  const groupErr = (path: string) => (error instanceof ApiError ? error.fieldError(path) : undefined);
   const shown = (path: string) =>
     path === 'name' ||
     path === 'provider' ||
@@ -346,7 +348,7 @@ function ConnectionFormBody({ providers, existing }: { providers: Provider[]; ex
         {(provider?.config.length ?? 0) > 0 && (
           <fieldset>
             <legend>Configuration</legend>
-            {errAt('config') && <p className="field-error">{errAt('config')}</p>}
+            {groupErr('config') && <p className="field-error">{groupErr('config')}</p>}
             {provider!.config.map((s) => (
               <SettingInput
                 key={s.name}
@@ -363,7 +365,7 @@ function ConnectionFormBody({ providers, existing }: { providers: Provider[]; ex
         {(provider?.credentials.length ?? 0) > 0 && (
           <fieldset>
             <legend>Credentials</legend>
-            {errAt('credentials') && <p className="field-error">{errAt('credentials')}</p>}
+            {groupErr('credentials') && <p className="field-error">{groupErr('credentials')}</p>}
             {provider!.credentials.map((s) => (
               <SettingInput
                 key={s.name}

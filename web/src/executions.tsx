@@ -98,7 +98,7 @@ export function ExecutionHistory({ job, executionId }: { job: Job; executionId?:
         </div>
       </div>
       {executionId && executions.isSuccess && !inPage && (
-        <StandaloneExecution executionId={executionId} onClose={() => navigate(paths.job(job.id))} />
+        <StandaloneExecution executionId={executionId} onClose={() => navigate(paths.job(job.id), { focus: false })} />
       )}
       {executions.isPending ? (
         <Loading label="Loading executions…" />
@@ -154,7 +154,7 @@ export function ExecutionHistory({ job, executionId }: { job: Job; executionId?:
                     expanded={e.id === executionId}
                     onToggle={() =>
                       navigate(e.id === executionId ? paths.job(job.id) : paths.execution(job.id, e.id), {
-                        replace: false,
+                        focus: false,
                       })
                     }
                   />

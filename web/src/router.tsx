@@ -12,8 +12,17 @@ function subscribe(listener: () => void): () => void {
 }
 const snapshot = () => window.location.pathname + window.location.search;
 
-export function navigate(to: string, options: { replace?: boolean } = {}): void {
+let focusRequested = false;
+/** True once after a navigation the user asked for (the app then moves focus to the new screen). */
+export function takeFocusRequest(): boolean {
+  const requested = focusRequested;
+  focusRequested = false;
+  return requested;
+}
+
+export function navigate(to: string, options: { replace?: boolean; focus?: boolean } = {}): void {
   if (to === snapshot()) return;
+  focusRequested = options.focus ?? !options.replace;
   if (options.replace) window.history.replaceState(null, '', to);
   else window.history.pushState(null, '', to);
   for (const l of listeners) l();

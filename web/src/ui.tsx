@@ -92,6 +92,11 @@ export function ErrorState({ error, retry, title }: { error: unknown; retry?: ()
     <div className="state state-error" role="alert">
       <strong>{title ?? (notFound ? 'Not found' : 'Something went wrong')}</strong>
       <p>{errorMessage(error)}</p>
+      {notFound && (
+        <p>
+          <a href="/">Back to connected apps</a>
+        </p>
+      )}
       {retry && !notFound && (
         <button type="button" className="btn" onClick={retry}>
           Try again
