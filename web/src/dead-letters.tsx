@@ -15,7 +15,7 @@ export function DeadLetterQueue({ jobId }: { jobId: string }) {
   const [result, setResult] = useState<{ ok: boolean; text: string; executionId?: string } | null>(null);
   const letters = useQuery({
     queryKey: ['dead-letters', jobId, status, pages.cursor],
-    queryFn: () => api.deadLetters(jobId, { status: status || undefined, limit: PAGE_SIZE, cursor: pages.cursor }),
+    queryFn: () => api.deadLetters(jobId, { status, limit: PAGE_SIZE, cursor: pages.cursor }),
     placeholderData: keepPreviousData,
     refetchInterval: 15_000,
   });
@@ -84,7 +84,6 @@ export function DeadLetterQueue({ jobId }: { jobId: string }) {
             <option value="retried">Retried</option>
             <option value="resolved">Resolved</option>
             <option value="discarded">Discarded</option>
-            <option value="">All</option>
           </select>
         </div>
       </div>
