@@ -146,7 +146,9 @@ function JobForm({
   const queryClient = useQueryClient();
   const [name, setName] = useState(job?.name ?? '');
   const [entityType, setEntityType] = useState(job?.entityType ?? entityTypes[0]?.name ?? '');
-  const [localEntity, setLocalEntity] = useState(job?.localEntity ?? '');
+  const guessLocal = (type: string) =>
+    localEntities.find((l) => l.name === type || l.name === `${type}s` || `${l.name}s` === type)?.name ?? '';
+  const [localEntity, setLocalEntity] = useState(job?.localEntity ?? guessLocal(entityType));
   const [direction, setDirection] = useState<Direction>(job?.direction ?? 'inbound');
   const [mode, setMode] = useState<Mode>(job?.mode ?? 'full');
   const [scheduleKind, setScheduleKind] = useState<'manual' | 'cron'>(job?.schedule ? 'cron' : 'manual');
@@ -331,7 +333,18 @@ function JobForm({
         <div className="grid-2">
           <Field label="Entity type" required error={err('entityType')} help="What kind of provider data to sync.">
             {(p) => (
-              <select {...p} name="entityType" value={entityType} onChange={(e) => setEntityType(e.target.value)}>
+              <select
+                {...p}
+                name="entityType"
+                value={entityType}
+                onChange={(e) => {
+                  // Follow the entity type with a matching local entity unless one was picked by hand.
+                  if (localEntity === '' || localEntity === guessLocal(entityType)) {
+                    setLocalEntity(guessLocal(e.target.value));
+                  }
+                  setEntityType(e.target.value);
+                }}
+              >
                 {entityTypes.length === 0 && <option value="">(the provider lists no entity types)</option>}
                 {entityTypes.map((t) => (
                   <option key={t.name} value={t.name}>
