@@ -46,7 +46,7 @@ describe('npm start (serve --demo) on a fresh data directory', () => {
       'the server to listen',
       async () => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1],
     );
-    expect(out).toMatch(/demo: Stripe sandbox at http:\/\/127\.0\.0\.1:\d+/);
+    await waitFor('the demo line', async () => /demo: Stripe sandbox at http:\/\/127\.0\.0\.1:\d+/.test(out));
     const get = async (path: string) =>
       (await fetch(`${url}${path}`)).json() as Promise<{ items: Record<string, unknown>[] }>;
 
