@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 /**
  * JSON with object keys sorted, so that equal content always gives equal text whatever the key order
@@ -37,7 +37,9 @@ export function stableStringify(value: unknown): string {
 
 /** Content hash of a mapped record: compared with the hash stored on the ExternalReference. */
 export function contentHash(value: unknown): string {
-  return createHash('sha1').update(stableStringify(value)).digest('base64url');
+  // One-shot hash: the same digest as createHash('sha1').update(text).digest('base64url'), without a Hash
+  // object per record.
+  return hash('sha1', stableStringify(value), 'base64url');
 }
 
 /** Idempotency key for an outbound write: the same job, record and content always give the same key. */

@@ -20,9 +20,11 @@ export interface RunnerOptions {
   pageSize: number;
   retry: TransientRetryPolicy;
   /**
-   * Records per commit on the one-statement fast path: clean source pages are gathered up to this many and
-   * written in one statement (one transaction, checkpoint = the cursor after the last page in it). Default:
-   * 1,000. 0 or anything up to `pageSize` = one page per commit.
+   * Most records per commit on the one-statement fast path. Pages are read ahead while the previous commit
+   * runs; the clean pages already read (whole pages, up to this many records) go in one statement: one
+   * transaction, whose checkpoint is the cursor after its last page, so a crash loses at most that commit and
+   * the resumed run reads its pages again. A page never waits for a later one to be read. Default: 1,000.
+   * 0 or anything up to `pageSize` = one page per commit.
    */
   batchRecords?: number;
 }
@@ -252,7 +254,9 @@ class Run {
     // Pages are read ahead while the ones before them are written: the provider and the database work at once.
     // Several clean pages may go in one commit (see RunnerOptions.batchRecords); otherwise one page per commit.
     const batch = this.batchFor(leg);
-    const reader = new PageReader(read, startCursor, batch > 0 ? batch * 2 : this.options.pageSize);
+    // Pages bound for the fast path are mapped and hashed as they arrive, while the previous commit runs.
+    const prepare = batch > 0 ? (page: ReadPage) => this.prepareFast(leg, page.records) : null;
+    const reader = new PageReader(read, startCursor, batch > 0 ? batch * 2 : this.options.pageSize, prepare);
     try {
       for (;;) {
         const pages = await reader.take(batch);
@@ -391,6 +395,28 @@ class Run {
    * error, a record in the retry set or the dead letter queue) or any database error sends the page down the
    * general path instead, which isolates bad records. Returns whether the page was handled.
    */
+  /** Mapped content and hashes of records read ahead for the fast path; null = the mapping failed. */
+  private readonly fastRows = new WeakMap<EndpointRecord, FastRow | null>();
+
+  private prepareFast(leg: Leg, records: EndpointRecord[]): void {
+    for (const record of records) this.fastRows.set(record, this.fastRow(leg, record));
+  }
+
+  private fastRow(leg: Leg, record: EndpointRecord): FastRow | null {
+    let mapped: Record<string, unknown>;
+    try {
+      mapped = applyMapping(leg.forward, record.data);
+    } catch {
+      return null;
+    }
+    return {
+      externalId: record.id,
+      data: mapped,
+      hash: contentHash(mapped),
+      reverseHash: this.echoHash(leg.reverse, mapped),
+    };
+  }
+
   private fastEligible(leg: Leg): boolean {
     return (
       this.job.direction === 'inbound' &&
@@ -413,18 +439,10 @@ class Run {
     const rows: FastRow[] = [];
     for (const record of records) {
       if (tracked?.has(record.id)) return false;
-      let mapped: Record<string, unknown>;
-      try {
-        mapped = applyMapping(leg.forward, record.data);
-      } catch {
-        return false;
-      }
-      rows.push({
-        externalId: record.id,
-        data: mapped,
-        hash: contentHash(mapped),
-        reverseHash: this.echoHash(leg.reverse, mapped),
-      });
+      let row = this.fastRows.get(record);
+      if (row === undefined) row = this.fastRow(leg, record);
+      if (row === null) return false;
+      rows.push(row);
     }
     const shape = table.call(leg.target, this.job.entityType);
     let result: Awaited<ReturnType<NonNullable<RunStore['fastInboundPage']>>>;
@@ -685,6 +703,8 @@ class PageReader {
     private readonly read: (cursor: string | null) => Promise<ReadPage>,
     cursor: string | null,
     private readonly maxBuffered: number,
+    /** Work on each page as it arrives (before it is taken). */
+    private readonly prepare: ((page: ReadPage) => void) | null = null,
   ) {
     void this.pump(cursor);
   }
@@ -707,6 +727,7 @@ class PageReader {
         this.wake();
         return;
       }
+      this.prepare?.(page);
       this.buffer.push(page);
       this.buffered += page.records.length;
       if (page.nextCursor === null) this.finished = true;
