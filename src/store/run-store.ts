@@ -97,19 +97,16 @@ export function createRunStore(database: Database): RunStore {
         w_new AS (
           INSERT INTO ${sql.raw(table.table)} (${sql.raw(columns.insert)}) OVERRIDING SYSTEM VALUE
           ${source} WHERE todo.is_new
-          RETURNING 1
         ),
         -- Known records: their local row may have been deleted by the application since, hence an upsert.
         w_old AS (
           INSERT INTO ${sql.raw(table.table)} (${sql.raw(columns.insert)}) OVERRIDING SYSTEM VALUE
           ${source} WHERE NOT todo.is_new
           ON CONFLICT (${sql.raw(table.pk)}) ${sql.raw(columns.onConflict)}
-          RETURNING 1
         ),
         refs_new AS (
           INSERT INTO external_references (connection_id, entity_type, local_id, external_id, inbound_hash, outbound_hash)
           SELECT ${scope.connectionId}::uuid, ${scope.entityType}, local_id, ext, hash, rhash FROM todo WHERE is_new
-          RETURNING 1
         ),
         refs_old AS (
           INSERT INTO external_references AS e (connection_id, entity_type, local_id, external_id, inbound_hash, outbound_hash)
@@ -119,14 +116,13 @@ export function createRunStore(database: Database): RunStore {
             inbound_hash = EXCLUDED.inbound_hash,
             outbound_hash = COALESCE(EXCLUDED.outbound_hash, e.outbound_hash),
             last_synced_at = now()
-          RETURNING 1
         ),
+        -- (Data-modifying CTEs run to completion whether or not anything reads them.)
         counts AS (
-          SELECT (SELECT count(*) FROM input)::int AS n_processed,
-                 (SELECT count(*) FROM todo WHERE is_new)::int AS n_created,
-                 (SELECT count(*) FROM todo WHERE NOT is_new)::int AS n_updated,
-                 (SELECT count(*) FROM w_new)::int + (SELECT count(*) FROM w_old)::int AS n_written,
-                 (SELECT count(*) FROM refs_new)::int + (SELECT count(*) FROM refs_old)::int AS n_linked
+          SELECT ${rows.length}::int AS n_processed,
+                 count(*) FILTER (WHERE is_new)::int AS n_created,
+                 count(*) FILTER (WHERE NOT is_new)::int AS n_updated
+          FROM todo
         )
         UPDATE sync_executions x SET
           processed = x.processed + c.n_processed, created = x.created + c.n_created,
