@@ -734,6 +734,9 @@ class PageReader {
       this.wake();
       if (this.finished) return;
       cursor = page.nextCursor;
+      // A source that answers from memory never waits for I/O: let the run's database answers in between, so
+      // that the next commit is sent as soon as the previous one is done, not after the buffer is full.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 
