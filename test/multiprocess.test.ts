@@ -220,7 +220,7 @@ describe.skipIf(!url)('worker processes on PostgreSQL', () => {
        SELECT 'customer', 'p' || lpad(i::text, 6, '0'), jsonb_build_object('name', 'n' || i, 'email', 'e' || i || '@x.test')
        FROM generate_series(1, 3000) i`,
     );
-    const conn = await connection({ latencyMs: 100 });
+    const conn = await connection({ latencyMs: 250 });
     const job = await engine.jobs.create({
       connectionId: conn.id,
       name: 'Slow',
@@ -230,8 +230,12 @@ describe.skipIf(!url)('worker processes on PostgreSQL', () => {
     });
     const a = await startWorker();
     const { execution } = await engine.trigger(job.id);
+    // The second worker starts while the first one runs (a process start takes seconds on a loaded machine):
+    // only the first can claim the run, which is no longer queued.
+    const starting = startWorker();
     await waitFor(async () => (await engine.executions.get(execution.id)).processed >= 300, 'three pages');
-    const b = await startWorker();
+    const b = await starting;
+    expect((await engine.executions.get(execution.id)).status).toBe('running');
     const exited = once(a.child);
     a.child.kill('SIGTERM');
     expect(await exited).toBe(0);
