@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
 import { readdirSync, readFileSync } from 'node:fs';
+import { sql } from 'kysely';
 import type { Database } from './database.ts';
 
 const MIGRATIONS_DIR = new URL('./migrations/', import.meta.url);
