@@ -577,16 +577,8 @@ export class Engine implements SyncEngine {
       if (!row) throw new NotFoundError('execution', id);
       return toExecution(row);
     },
-    list: async (jobId: string, options: ListOptions = {}): Promise<SyncExecution[]> => {
-      const rows = await this.db
-        .selectFrom('sync_executions')
-        .selectAll()
-        .where('job_id', '=', jobId)
-        .orderBy('created_at', 'desc')
-        .limit(options.limit ?? 50)
-        .execute();
-      return rows.map(toExecution);
-    },
+    list: async (jobId: string, options: ListOptions = {}): Promise<SyncExecution[]> =>
+      (await this.executions.page(jobId, options.limit === undefined ? {} : { limit: options.limit })).items,
     page: async (
       jobId: string,
       options: PageOptions & { status?: ExecutionStatus[]; trigger?: Trigger[] } = {},
@@ -634,17 +626,13 @@ export class Engine implements SyncEngine {
   };
 
   deadLetters = {
-    list: async (jobId: string, options: ListOptions & { status?: DeadLetter['status'] } = {}) => {
-      const rows = await this.db
-        .selectFrom('dead_letters')
-        .selectAll()
-        .where('job_id', '=', jobId)
-        .where('status', '=', options.status ?? 'open')
-        .orderBy('created_at', 'desc')
-        .limit(options.limit ?? 100)
-        .execute();
-      return rows.map(toDeadLetter);
-    },
+    list: async (jobId: string, options: ListOptions & { status?: DeadLetter['status'] } = {}) =>
+      (
+        await this.deadLetters.page(jobId, {
+          limit: options.limit ?? 100,
+          ...(options.status === undefined ? {} : { status: options.status }),
+        })
+      ).items,
     page: async (
       jobId: string,
       options: PageOptions & { status?: DeadLetter['status'] } = {},

@@ -13,6 +13,7 @@ import type {
 import { DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from '../../engine/retry.ts';
 import { verifyHubSpotSignatureV3 } from '../../security/webhooks.ts';
 import { SlidingWindowLimiter } from '../http/rate-limiter.ts';
+import { parseWebhookJson, TIMEOUT_SETTING } from '../shared.ts';
 import { HUBSPOT_ENTITY_TYPES, HubSpotEndpoint, type HubSpotEntity, SEARCH_RESULT_CAP } from './endpoint.ts';
 
 export { HUBSPOT_ENTITY_TYPES, SEARCH_RESULT_CAP } from './endpoint.ts';
@@ -135,14 +136,7 @@ export const HUBSPOT_INFO: ProviderInfo = {
       placeholder: '4',
       help: 'HubSpot allows 5 search requests per second per account.',
     },
-    {
-      name: 'timeoutMs',
-      label: 'Request timeout (ms)',
-      type: 'number',
-      required: false,
-      secret: false,
-      placeholder: '30000',
-    },
+    TIMEOUT_SETTING,
     {
       name: 'externalIdProperty',
       label: 'External id property',
@@ -289,12 +283,7 @@ export function verifyHubSpotWebhook(delivery: WebhookDelivery, connection: Conn
     delivery.now === undefined ? {} : { nowMs: delivery.now },
   );
   if (!check.ok) throw new ProviderError('auth', `hubspot webhook: ${check.reason}`);
-  let body: unknown;
-  try {
-    body = JSON.parse(delivery.rawBody.toString('utf8'));
-  } catch (cause) {
-    throw new ProviderError('record', 'hubspot webhook: the body is not JSON', { cause });
-  }
+  const body = parseWebhookJson('hubspot', delivery.rawBody);
   if (!Array.isArray(body)) throw new ProviderError('record', 'hubspot webhook: the body is not an array of events');
   const out: WebhookEvent[] = [];
   for (const e of body) {

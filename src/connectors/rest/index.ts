@@ -18,6 +18,7 @@ import { HttpClient } from '../http/client.ts';
 import { atPath, nextCursor, nextLinkFromHeader, nextOffset, nextPageNumber } from '../http/pagination.ts';
 import { RateLimiter } from '../http/rate-limiter.ts';
 import { malformedRecord } from '../records.ts';
+import { TIMEOUT_SETTING } from '../shared.ts';
 
 const path = z.string().regex(/^\//, { error: 'must start with /' });
 const dotPath = z.string();
@@ -384,14 +385,7 @@ const REST_INFO: ProviderInfo = {
       secret: false,
       placeholder: '{"requests": 10, "perSeconds": 1}',
     },
-    {
-      name: 'timeoutMs',
-      label: 'Request timeout (ms)',
-      type: 'number',
-      required: false,
-      secret: false,
-      placeholder: '30000',
-    },
+    TIMEOUT_SETTING,
     {
       name: 'entities',
       label: 'Entity types',

@@ -8,6 +8,7 @@ import type {
   WebhookEvent,
 } from '../../engine/endpoint.ts';
 import { verifyStripeSignature } from '../../security/webhooks.ts';
+import { parseWebhookJson, TIMEOUT_SETTING } from '../shared.ts';
 
 type Kind = 'customer' | 'product' | 'price' | 'invoice';
 const KINDS: readonly Kind[] = ['customer', 'product', 'price', 'invoice'];
@@ -137,14 +138,7 @@ export const STRIPE_INFO: ProviderInfo = {
       placeholder: '25',
       help: 'Stripe allows 25 requests per second per endpoint by default.',
     },
-    {
-      name: 'timeoutMs',
-      label: 'Request timeout (ms)',
-      type: 'number',
-      required: false,
-      secret: false,
-      placeholder: '30000',
-    },
+    TIMEOUT_SETTING,
   ],
   credentials: [
     {
@@ -191,12 +185,7 @@ export function verifyStripeWebhook(delivery: WebhookDelivery, connection: Conne
     delivery.now === undefined ? {} : { nowMs: delivery.now },
   );
   if (!check.ok) throw new ProviderError('auth', `stripe webhook: ${check.reason}`);
-  let event: unknown;
-  try {
-    event = JSON.parse(delivery.rawBody.toString('utf8'));
-  } catch (cause) {
-    throw new ProviderError('record', 'stripe webhook: the body is not JSON', { cause });
-  }
+  const event = parseWebhookJson('stripe', delivery.rawBody);
   const ev = event as { id?: unknown; type?: unknown; data?: { object?: Record<string, unknown> } } | null;
   const object = ev?.data?.object;
   if (typeof ev?.id !== 'string' || typeof ev.type !== 'string' || typeof object !== 'object' || object === null) {
