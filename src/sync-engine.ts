@@ -1123,7 +1123,15 @@ export class Engine implements SyncEngine {
       .where('status', '=', 'queued')
       .returningAll()
       .executeTakeFirst();
-    if (queued) return toExecution(queued);
+    if (queued) {
+      if (queued.queue_job_id) {
+        await (await this.queue()).withdraw(queued.queue_job_id, queued.record_keys !== null).catch((err: unknown) =>
+          // A worker that claims it later finds the execution cancelled and drops it.
+          this.log.warn({ executionId, err: errorMessage(err) }, 'queue job of a cancelled execution not withdrawn'),
+        );
+      }
+      return toExecution(queued);
+    }
     const row = await this.db
       .updateTable('sync_executions')
       .set({ cancel_requested_at: sql<Date>`coalesce(cancel_requested_at, now())` })

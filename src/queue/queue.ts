@@ -131,6 +131,14 @@ export class SyncQueue {
     return trx ? work(trx) : this.engine.database.db.transaction().execute(work);
   }
 
+  /**
+   * Withdraws the queue job of an execution cancelled while queued, so that its slot (one queued run per job)
+   * is free for the next trigger at once instead of when a worker gets to the dead job.
+   */
+  async withdraw(queueJobId: string, single: boolean): Promise<void> {
+    await this.boss.cancel(single ? RECORD_QUEUE : RUN_QUEUE, queueJobId);
+  }
+
   private async latest(tx: Kysely<DB>, jobId: string): Promise<SyncExecution> {
     return toExecution(
       await tx
