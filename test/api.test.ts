@@ -311,8 +311,13 @@ describe.each(TEST_DATABASES)('REST API ($name)', (db) => {
     }
     const failures = await api('GET', `/executions/${last.id}/failures?limit=2`);
     expect(failures.body.items).toHaveLength(2);
-    expect(failures.body.items[0]).toMatchObject({ side: 'provider', phase: 'map', executionId: last.id });
-    expect(failures.body.items[0].message).toMatch(/^Cannot map /);
+    expect(failures.body.items[0]).toMatchObject({
+      side: 'provider',
+      phase: 'fetch',
+      errorKind: 'record',
+      executionId: last.id,
+    });
+    expect(failures.body.items[0].message).toMatch(/^stripe: invoice .* is malformed/);
     const rest = await api('GET', `/executions/${last.id}/failures?cursor=${failures.body.nextCursor}`);
     expect(rest.body.items).toHaveLength(1);
     expect(rest.body.nextCursor).toBeNull();

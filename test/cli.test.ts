@@ -156,7 +156,7 @@ describe.each(TEST_DATABASES)('CLI ($name)', (db) => {
     const table = await cli(['executions', 'list', jobs.errors, ...args], env);
     expect(table.stdout).toMatch(/completed_with_errors\s+manual\s+1/);
     const show = await cli(['executions', 'show', withErrors, ...args], env);
-    expect(show.stdout.split('\n').filter((l) => l.includes('[map/'))).toHaveLength(2);
+    expect(show.stdout.split('\n').filter((l) => l.includes('[fetch/record]'))).toHaveLength(2);
     const dlq = await cli(['dlq', 'list', jobs.errors, ...args], env);
     expect(dlq.stdout).toContain('the dead letter queue is empty');
 

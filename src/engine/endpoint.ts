@@ -53,6 +53,11 @@ export interface EndpointRecord {
   data: Record<string, unknown>;
   /** When the record last changed on this side (ISO 8601), used by `newest_wins`. */
   updatedAt?: string | null;
+  /**
+   * Set when the endpoint read this record but cannot trust its content (a missing or mistyped field): the run
+   * counts it as one record failure (phase `fetch`) and writes its neighbours. `data` is then not used.
+   */
+  error?: unknown;
 }
 
 export interface ReadPageRequest {

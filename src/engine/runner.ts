@@ -337,6 +337,10 @@ class Run {
     const plans: Plan[] = [];
     const toCheck: { index: number; ref: RefRow }[] = [];
     for (const record of records) {
+      if (record.error !== undefined) {
+        plans.push({ kind: 'fail', record, phase: 'fetch', error: record.error, side: leg.sourceSide });
+        continue;
+      }
       let mapped: Record<string, unknown>;
       try {
         mapped = applyMapping(leg.forward, record.data);
@@ -403,6 +407,7 @@ class Run {
   }
 
   private fastRow(leg: Leg, record: EndpointRecord): FastRow | null {
+    if (record.error !== undefined) return null;
     let mapped: Record<string, unknown>;
     try {
       mapped = applyMapping(leg.forward, record.data);
@@ -490,6 +495,16 @@ class Run {
       const target = byId.get(ref[leg.targetKey]);
       const lastReverse = ref[leg.reverseHash];
       if (!target || lastReverse === null || !leg.reverse) continue;
+      if (target.error !== undefined) {
+        plans[index] = {
+          kind: 'fail',
+          record: plan.record,
+          phase: 'conflict',
+          error: target.error,
+          side: leg.targetSide,
+        };
+        continue;
+      }
       let theirs: Record<string, unknown>;
       try {
         theirs = applyMapping(leg.reverse, target.data);

@@ -236,7 +236,7 @@ export function connectorContract(adapter: ConnectorAdapter, databases: typeof T
         expect(counters(e)).toEqual({ processed: 30, created: 29, updated: 0, skipped: 0, failed: 1 });
         const failures = await h.engine.executions.failures(e.id);
         expect(failures).toHaveLength(1);
-        expect(failures[0]).toMatchObject({ recordKey: bad.id, side: 'provider', errorKind: 'record' });
+        expect(failures[0]).toMatchObject({ recordKey: bad.id, side: 'provider', phase: 'fetch', errorKind: 'record' });
         expect(failures[0]!.message).toMatch(new RegExp(`${adapter.name}: .*${bad.id} is malformed`));
         const rows = await localRows(h);
         expect(rows).toHaveLength(29);
