@@ -1,25 +1,15 @@
 import { delay } from '../../engine/abort.ts';
 
-/**
- * A token bucket: at most `requests` calls per `perMs`, refilled continuously, shared by every request of
- * one connection (providers limit per account, not per process call site).
- */
-export class RateLimiter {
-  private tokens: number;
-  private last: number;
+/** Anything that makes a request wait for its turn. */
+export interface RequestLimiter {
+  acquire(signal?: AbortSignal): Promise<void>;
+}
+
+/** Waiters in arrival order; `take` waits until this caller may go. */
+abstract class FifoLimiter implements RequestLimiter {
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(
-    private readonly requests: number,
-    private readonly perMs: number,
-    private readonly now: () => number = () => performance.now(),
-  ) {
-    if (!(requests > 0) || !(perMs > 0)) throw new RangeError('rate limit needs requests > 0 and perMs > 0');
-    this.tokens = requests;
-    this.last = now();
-  }
-
-  /** Waits for a token (in arrival order); rejects when the signal aborts first. */
+  /** Waits for a turn (in arrival order); rejects when the signal aborts first. */
   acquire(signal?: AbortSignal): Promise<void> {
     const next = this.queue.then(() => this.take(signal));
     // A caller that gave up must not block the ones behind it.
@@ -27,7 +17,29 @@ export class RateLimiter {
     return next;
   }
 
-  private async take(signal?: AbortSignal): Promise<void> {
+  protected abstract take(signal?: AbortSignal): Promise<void>;
+}
+
+/**
+ * A token bucket: at most `requests` calls per `perMs`, refilled continuously, shared by every request of
+ * one connection (providers limit per account, not per process call site).
+ */
+export class RateLimiter extends FifoLimiter {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    private readonly requests: number,
+    private readonly perMs: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    super();
+    if (!(requests > 0) || !(perMs > 0)) throw new RangeError('rate limit needs requests > 0 and perMs > 0');
+    this.tokens = requests;
+    this.last = now();
+  }
+
+  protected async take(signal?: AbortSignal): Promise<void> {
     for (;;) {
       const t = this.now();
       this.tokens = Math.min(this.requests, this.tokens + ((t - this.last) * this.requests) / this.perMs);
@@ -41,36 +53,25 @@ export class RateLimiter {
   }
 }
 
-/** Anything that makes a request wait for its turn. */
-export interface RequestLimiter {
-  acquire(signal?: AbortSignal): Promise<void>;
-}
-
 /**
  * At most `requests` calls in any window of `windowMs` (a rolling window, as HubSpot counts: 100 per 10 s
  * means no 10-second span holds more than 100 requests, unlike a token bucket, which allows a burst on
  * top of its refill). Waiters go in arrival order.
  */
-export class SlidingWindowLimiter implements RequestLimiter {
+export class SlidingWindowLimiter extends FifoLimiter {
   private readonly times: number[] = [];
   private head = 0;
-  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly requests: number,
     private readonly windowMs: number,
     private readonly now: () => number = () => performance.now(),
   ) {
+    super();
     if (!(requests >= 1) || !(windowMs > 0)) throw new RangeError('rate limit needs requests >= 1 and windowMs > 0');
   }
 
-  acquire(signal?: AbortSignal): Promise<void> {
-    const next = this.queue.then(() => this.take(signal));
-    this.queue = next.catch(() => {});
-    return next;
-  }
-
-  private async take(signal?: AbortSignal): Promise<void> {
+  protected async take(signal?: AbortSignal): Promise<void> {
     for (;;) {
       const t = this.now();
       while (this.head < this.times.length && this.times[this.head]! <= t - this.windowMs) this.head++;
