@@ -156,6 +156,8 @@ export interface SyncEngine {
       options?: PageOptions & { status?: ExecutionStatus[]; trigger?: Trigger[] },
     ): Promise<Page<SyncExecution>>;
     failuresPage(executionId: string, options?: PageOptions): Promise<Page<RecordFailure>>;
+    /** The newest execution of each of these jobs, in one query (jobs without runs are absent). */
+    latest(jobIds: readonly string[]): Promise<Map<string, SyncExecution>>;
   };
   deadLetters: {
     list(jobId: string, options?: ListOptions & { status?: DeadLetter['status'] }): Promise<DeadLetter[]>;
@@ -600,6 +602,20 @@ export class Engine implements SyncEngine {
         .limit(limit + 1)
         .execute();
       return toPage(rows, limit, toExecution, (r) => ({ at: r.cursor_at, id: r.id }));
+    },
+    latest: async (jobIds: readonly string[]): Promise<Map<string, SyncExecution>> => {
+      const ids = jobIds.filter(isUuid);
+      if (ids.length === 0) return new Map();
+      const rows = await this.db
+        .selectFrom('sync_executions')
+        .distinctOn('job_id')
+        .selectAll()
+        .where('job_id', 'in', ids)
+        .orderBy('job_id')
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .execute();
+      return new Map(rows.map((r) => [r.job_id, toExecution(r)]));
     },
     failuresPage: async (executionId: string, options: PageOptions = {}): Promise<Page<RecordFailure>> => {
       const limit = pageLimit(options.limit);

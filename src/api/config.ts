@@ -19,10 +19,13 @@ import { ValidationError } from '../domain/errors.ts';
 import { parseInput } from '../domain/validate.ts';
 import type { Endpoint } from '../engine/endpoint.ts';
 import { createPostgresLocalStore, type LocalStoreDefinition } from '../local/postgres.ts';
-import { quoteIdentifier } from '../store/identifiers.ts';
+import { isIdentifier } from '../store/identifiers.ts';
 
-const IDENT = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
-const COLUMN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Table names are `table` or `schema.table`; each part a SQL identifier as the local store checks them. */
+const isTableName = (name: string) => {
+  const parts = name.split('.');
+  return parts.length <= 2 && parts.every(isIdentifier);
+};
 
 export const serverConfigSchema = z.strictObject({
   localDatabaseUrl: z
@@ -33,9 +36,9 @@ export const serverConfigSchema = z.strictObject({
     .record(
       z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, { error: 'entity names are letters, digits, - and _' }),
       z.strictObject({
-        table: z.string().regex(IDENT, { error: 'must be a table name, optionally schema.table' }),
-        primaryKey: z.string().regex(COLUMN, { error: 'must be a column name' }).default('id'),
-        updatedAt: z.string().regex(COLUMN, { error: 'must be a column name' }).nullable().default('updated_at'),
+        table: z.string().refine(isTableName, { error: 'must be a table name, optionally schema.table' }),
+        primaryKey: z.string().refine(isIdentifier, { error: 'must be a column name' }).default('id'),
+        updatedAt: z.string().refine(isIdentifier, { error: 'must be a column name' }).nullable().default('updated_at'),
       }),
     )
     .default(() => ({})),
@@ -116,7 +119,6 @@ export function localSide(config: ServerConfig): LocalSide {
       const db = separate ?? engineDb;
       const out: LocalEntityInfo[] = [];
       for (const [name, e] of entries) {
-        quoteIdentifier(e.table);
         const { rows } = await sql<{ name: string; type: string }>`
           SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
           FROM pg_attribute a

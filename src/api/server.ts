@@ -20,9 +20,8 @@ import Fastify, {
 import type { Logger } from 'pino';
 import * as z from 'zod';
 import { errorMessage, NotFoundError, ProviderError, StateError, ValidationError } from '../domain/errors.ts';
-import { connectionInputSchema } from '../domain/job.ts';
 import { TRANSFORM_NAMES } from '../domain/transforms.ts';
-import { FINAL_STATUSES, type SyncExecution } from '../domain/types.ts';
+import { type Connection, FINAL_STATUSES, type SyncExecution, type SyncJob } from '../domain/types.ts';
 import { parseInput } from '../domain/validate.ts';
 import type { SyncEngine } from '../sync-engine.ts';
 import type { LocalSide } from './config.ts';
@@ -188,9 +187,6 @@ export async function buildServer(options: ApiServerOptions): Promise<FastifyIns
 
   if (options.webDir && existsSync(options.webDir)) {
     await app.register(fastifyStatic, { root: options.webDir, prefix: '/', wildcard: false, index: ['index.html'] });
-  } else {
-    // sendFile is used by the SPA fallback; keep the decorator available.
-    await app.register(fastifyStatic, { root: process.cwd(), serve: false });
   }
 
   await app.register(async (hooks) => {
@@ -268,18 +264,21 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
   const body = (req: FastifyRequest) => (req.body === undefined || req.body === null ? {} : req.body);
   const noQuery = (req: FastifyRequest) => parseInput(z.strictObject({}), req.query ?? {});
 
-  const lastRun = async (jobId: string): Promise<SyncExecution | null> =>
-    (await engine.executions.page(jobId, { limit: 1 })).items[0] ?? null;
-  const jobOut = async (id: string) => {
-    const job = await engine.jobs.get(id);
-    return apiJob(job, await lastRun(job.id));
+  /** Jobs with their last runs, read in one query. */
+  const jobsOut = async (jobs: SyncJob[]) => {
+    const last = await engine.executions.latest(jobs.map((j) => j.id));
+    return jobs.map((j) => apiJob(j, last.get(j.id) ?? null));
   };
-  const connectionOut = async (id: string) => {
-    const conn = await engine.connections.get(id);
-    const jobs = await engine.jobs.list({ connectionId: id });
-    const runs = (await Promise.all(jobs.map((j) => lastRun(j.id)))).filter((e): e is SyncExecution => e !== null);
+  const jobOut = async (id: string) => (await jobsOut([await engine.jobs.get(id)]))[0]!;
+  const connectionOut = async (conn: Connection) => {
+    const jobs = await engine.jobs.list({ connectionId: conn.id });
+    const runs = [...(await engine.executions.latest(jobs.map((j) => j.id))).values()];
     runs.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
-    return apiConnection(conn, { jobCount: jobs.length, lastRun: runs[0] ?? null, webhookUrl: `/webhooks/${id}` });
+    return apiConnection(conn, {
+      jobCount: jobs.length,
+      lastRun: runs[0] ?? null,
+      webhookUrl: `/webhooks/${conn.id}`,
+    });
   };
 
   // providers, transforms, local entities
@@ -335,7 +334,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
     async (req) => {
       noQuery(req);
       const all = await engine.connections.list();
-      return { items: await Promise.all(all.map((c) => connectionOut(c.id))) };
+      return { items: await Promise.all(all.map(connectionOut)) };
     },
   );
   api.post(
@@ -349,10 +348,8 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
       },
     },
     async (req, reply) => {
-      // Validate the shape first, so unknown fields are refused with their path before the provider is looked at.
-      parseInput(connectionInputSchema, body(req));
       const conn = await engine.connections.create(body(req));
-      return reply.code(201).send(await connectionOut(conn.id));
+      return reply.code(201).send(await connectionOut(conn));
     },
   );
   api.get(
@@ -365,7 +362,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
         response: { 200: doc.ref('Connection') },
       },
     },
-    async (req: Req) => connectionOut(req.params.id),
+    async (req: Req) => connectionOut(await engine.connections.get(req.params.id)),
   );
   api.patch(
     '/connections/:id',
@@ -379,8 +376,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
       },
     },
     async (req: Req) => {
-      await engine.connections.update(req.params.id, body(req));
-      return connectionOut(req.params.id);
+      return connectionOut(await engine.connections.update(req.params.id, body(req)));
     },
   );
   api.delete(
@@ -424,7 +420,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
     async (req) => {
       const q = query(jobListQuery, req);
       const jobs = await engine.jobs.list(q.connectionId ? { connectionId: q.connectionId } : {});
-      return { items: await Promise.all(jobs.map(async (j) => apiJob(j, await lastRun(j.id)))) };
+      return { items: await jobsOut(jobs) };
     },
   );
   api.post(

@@ -10,7 +10,6 @@ import type {
   Connection,
   DeadLetter,
   FieldMappingRule,
-  RecordFailure,
   SyncExecution,
   SyncJob,
 } from '../domain/types.ts';
@@ -251,10 +250,6 @@ export function apiExecution(e: SyncExecution) {
     recordKeys: e.recordKeys,
     createdAt: e.createdAt,
   };
-}
-
-export function apiFailure(f: RecordFailure) {
-  return f;
 }
 
 export function apiDeadLetter(d: DeadLetter) {

@@ -81,9 +81,8 @@ export async function jobsCommand(sub: string | undefined, options: OperatorOpti
   if (sub !== 'list') throw new ValidationError([{ path: 'jobs', message: 'expected "jobs list"' }]);
   return withEngine(options, async (engine) => {
     const jobs = await engine.jobs.list();
-    const rows = await Promise.all(
-      jobs.map(async (j) => apiJob(j, (await engine.executions.page(j.id, { limit: 1 })).items[0] ?? null)),
-    );
+    const last = await engine.executions.latest(jobs.map((j) => j.id));
+    const rows = jobs.map((j) => apiJob(j, last.get(j.id) ?? null));
     out(options, rows, () =>
       rows.length === 0
         ? 'no sync jobs'
