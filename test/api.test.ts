@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, serve } from '../src/api/serve.ts';
 import { buildServer } from '../src/api/server.ts';
-import { schemaFor, TEST_DATABASES } from './helpers/db.ts';
+import { schemaFor, TEST_DATABASES, waitFor } from './helpers/db.ts';
 
 /**
  * The REST API against the real server (`serve --demo`: Stripe sandbox, demo connection, jobs and tables) on a
@@ -16,16 +16,6 @@ import { schemaFor, TEST_DATABASES } from './helpers/db.ts';
 const FINAL = ['completed', 'completed_with_errors', 'failed', 'timed_out', 'cancelled'];
 // biome-ignore lint/suspicious/noExplicitAny: JSON responses
 type Json = any;
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe.each(TEST_DATABASES)('REST API ($name)', (db) => {
   let server: RunningServer;
@@ -45,10 +35,14 @@ describe.each(TEST_DATABASES)('REST API ($name)', (db) => {
   };
   const api = (method: string, path: string, body?: unknown) => call(method, `/api/v1${path}`, body);
   const finalExecution = (id: string) =>
-    waitFor<Json>(`execution ${id} to finish`, async () => {
-      const r = await api('GET', `/executions/${id}`);
-      return FINAL.includes(r.body.status) ? r.body : null;
-    });
+    waitFor<Json>(
+      async () => {
+        const r = await api('GET', `/executions/${id}`);
+        return FINAL.includes(r.body.status) ? r.body : null;
+      },
+      `execution ${id} to finish`,
+      20_000,
+    );
   const jobNamed = async (name: string): Promise<Json> =>
     (await api('GET', '/sync-jobs')).body.items.find((j: Json) => j.name === name);
 
@@ -333,10 +327,14 @@ describe.each(TEST_DATABASES)('REST API ($name)', (db) => {
     const retried = await finalExecution(retry.body.executionId);
     expect(retried.recordKeys).toEqual([first.recordKey]);
     // Still malformed: it stays in the queue with one more failure.
-    await waitFor('the retry to be counted', async () => {
-      const items = (await api('GET', `/sync-jobs/${job.id}/dead-letters`)).body.items;
-      return items.find((d: Json) => d.id === first.id)?.failureCount === 4;
-    });
+    await waitFor(
+      async () => {
+        const items = (await api('GET', `/sync-jobs/${job.id}/dead-letters`)).body.items;
+        return items.find((d: Json) => d.id === first.id)?.failureCount === 4;
+      },
+      'the retry to be counted',
+      20_000,
+    );
 
     const discarded = await api('POST', `/dead-letters/${second.id}/discard`);
     expect(discarded.body.status).toBe('discarded');
@@ -353,8 +351,9 @@ describe.each(TEST_DATABASES)('REST API ($name)', (db) => {
     try {
       const run = await api('POST', `/sync-jobs/${job.id}/run`);
       await waitFor(
-        'the run to start',
         async () => (await api('GET', `/executions/${run.body.executionId}`)).body.status === 'running',
+        'the run to start',
+        20_000,
       );
       const del = await api('DELETE', `/sync-jobs/${job.id}`);
       expect(del.status).toBe(409);
@@ -399,10 +398,14 @@ describe.each(TEST_DATABASES)('REST API ($name)', (db) => {
     expect(JSON.parse(replay.body)).toEqual({ accepted: 0, duplicates: 1 });
     expect(await stored()).toBe(before + 1);
 
-    const webhookRun = await waitFor<Json>('the webhook run', async () => {
-      const items = (await api('GET', `/sync-jobs/${customers.id}/executions?trigger=webhook`)).body.items;
-      return items.length > 0 && FINAL.includes(items[0].status) ? items[0] : null;
-    });
+    const webhookRun = await waitFor<Json>(
+      async () => {
+        const items = (await api('GET', `/sync-jobs/${customers.id}/executions?trigger=webhook`)).body.items;
+        return items.length > 0 && FINAL.includes(items[0].status) ? items[0] : null;
+      },
+      'the webhook run',
+      20_000,
+    );
     expect(webhookRun).toMatchObject({ status: 'completed', recordKeys: [id], processed: 1, updated: 1 });
     expect((await call('POST', `/webhooks/${randomUUID()}`, '{}')).status).toBe(404);
   });

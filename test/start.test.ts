@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { waitFor } from './helpers/db.ts';
 
 /**
  * `npm start`'s path (`otesse-sync serve --demo`) as a child process on a fresh data directory: the demo comes
@@ -11,16 +12,6 @@ import { afterAll, describe, expect, it } from 'vitest';
  */
 const ROOT = new URL('..', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('npm start (serve --demo) on a fresh data directory', () => {
   const dir = mkdtempSync(join(tmpdir(), 'otesse-start-'));
@@ -43,10 +34,11 @@ describe('npm start (serve --demo) on a fresh data directory', () => {
     child.stderr!.on('data', (d) => (out += d));
     const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)));
     const url = await waitFor(
-      'the server to listen',
       async () => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1],
+      'the server to listen',
+      60_000,
     );
-    await waitFor('the demo line', async () => /demo: Stripe sandbox at http:\/\/127\.0\.0\.1:\d+/.test(out));
+    await waitFor(async () => /demo: Stripe sandbox at http:\/\/127\.0\.0\.1:\d+/.test(out), 'the demo line', 60_000);
     const get = async (path: string) =>
       (await fetch(`${url}${path}`)).json() as Promise<{ items: Record<string, unknown>[] }>;
 
@@ -61,10 +53,14 @@ describe('npm start (serve --demo) on a fresh data directory', () => {
     const run = await fetch(`${url}/api/v1/sync-jobs/${customers.id}/run`, { method: 'POST' });
     expect(run.status).toBe(202);
     const { executionId } = (await run.json()) as { executionId: string };
-    const execution = await waitFor('the demo run to finish', async () => {
-      const e = (await (await fetch(`${url}/api/v1/executions/${executionId}`)).json()) as Record<string, unknown>;
-      return e.status !== 'queued' && e.status !== 'running' ? e : null;
-    });
+    const execution = await waitFor(
+      async () => {
+        const e = (await (await fetch(`${url}/api/v1/executions/${executionId}`)).json()) as Record<string, unknown>;
+        return e.status !== 'queued' && e.status !== 'running' ? e : null;
+      },
+      'the demo run to finish',
+      60_000,
+    );
     expect(execution).toMatchObject({ status: 'completed', processed: 500, created: 500, failed: 0 });
 
     const metrics = await (await fetch(`${url}/metrics`)).text();
