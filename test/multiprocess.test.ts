@@ -107,6 +107,24 @@ describe.skipIf(!url)('worker processes on PostgreSQL', () => {
       ms,
     );
 
+  /** `n` provider customers behind a connection that answers each request after `latencyMs`, and an inbound job. */
+  async function slowInboundJob(n: number, latencyMs: number) {
+    await pool.query(
+      `INSERT INTO "${schema}_provider".sandbox_records (entity_type, id, data)
+       SELECT 'customer', 'p' || lpad(i::text, 6, '0'), jsonb_build_object('name', 'n' || i, 'email', 'e' || i || '@x.test')
+       FROM generate_series(1, $1::int) i`,
+      [n],
+    );
+    const conn = await connection({ latencyMs });
+    return engine.jobs.create({
+      connectionId: conn.id,
+      name: 'Slow',
+      entityType: 'customer',
+      direction: 'inbound',
+      fieldMappings: RULES.filter((r) => r.direction === 'inbound'),
+    });
+  }
+
   it('two workers and a cron job: exactly one execution per fire time', async () => {
     await startWorker();
     await startWorker();
@@ -215,19 +233,7 @@ describe.skipIf(!url)('worker processes on PostgreSQL', () => {
   });
 
   it('SIGTERM: the run reaches a checkpoint, goes back to the queue, and another worker finishes it', async () => {
-    await pool.query(
-      `INSERT INTO "${schema}_provider".sandbox_records (entity_type, id, data)
-       SELECT 'customer', 'p' || lpad(i::text, 6, '0'), jsonb_build_object('name', 'n' || i, 'email', 'e' || i || '@x.test')
-       FROM generate_series(1, 3000) i`,
-    );
-    const conn = await connection({ latencyMs: 250 });
-    const job = await engine.jobs.create({
-      connectionId: conn.id,
-      name: 'Slow',
-      entityType: 'customer',
-      direction: 'inbound',
-      fieldMappings: RULES.filter((r) => r.direction === 'inbound'),
-    });
+    const job = await slowInboundJob(3000, 250);
     const a = await startWorker();
     const { execution } = await engine.trigger(job.id);
     // The second worker starts while the first one runs (a process start takes seconds on a loaded machine):
@@ -253,19 +259,7 @@ describe.skipIf(!url)('worker processes on PostgreSQL', () => {
   });
 
   it('cancel from another process stops a running execution within seconds', async () => {
-    await pool.query(
-      `INSERT INTO "${schema}_provider".sandbox_records (entity_type, id, data)
-       SELECT 'customer', 'p' || lpad(i::text, 6, '0'), jsonb_build_object('name', 'n' || i, 'email', 'e' || i || '@x.test')
-       FROM generate_series(1, 5000) i`,
-    );
-    const conn = await connection({ latencyMs: 200 });
-    const job = await engine.jobs.create({
-      connectionId: conn.id,
-      name: 'Slow',
-      entityType: 'customer',
-      direction: 'inbound',
-      fieldMappings: RULES.filter((r) => r.direction === 'inbound'),
-    });
+    const job = await slowInboundJob(5000, 200);
     await startWorker();
     const { execution } = await engine.trigger(job.id);
     await waitFor(async () => (await engine.executions.get(execution.id)).processed >= 100, 'first page');
