@@ -6,13 +6,7 @@
  */
 import * as z from 'zod';
 import { type FieldIssue, ValidationError } from '../domain/errors.ts';
-import type {
-  Connection,
-  DeadLetter,
-  FieldMappingRule,
-  SyncExecution,
-  SyncJob,
-} from '../domain/types.ts';
+import type { Connection, DeadLetter, FieldMappingRule, SyncExecution, SyncJob } from '../domain/types.ts';
 import { EXECUTION_STATUSES, TRIGGERS } from '../domain/types.ts';
 import { parseInput } from '../domain/validate.ts';
 
