@@ -18,11 +18,19 @@ import {
   syncJobInputSchema,
   validateEntityType,
 } from './domain/job.ts';
-import { advancesCursor, circuitBreakerReason, resolveStatus } from './domain/status.ts';
+import {
+  advancesCursor,
+  circuitBreakerReason,
+  haltKindOf,
+  type RunHalt,
+  resolveStatus,
+  retryableEnd,
+} from './domain/status.ts';
 import type {
   Connection,
   DeadLetter,
   ExecutionStatus,
+  HaltKind,
   RecordFailure,
   Side,
   SyncExecution,
@@ -33,8 +41,14 @@ import { parseInput, toFieldIssues } from './domain/validate.ts';
 import { RunAbort } from './engine/abort.ts';
 import type { Endpoint, ProviderDefinition, WebhookDelivery } from './engine/endpoint.ts';
 import type { RunStore } from './engine/ports.ts';
-import { DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from './engine/retry.ts';
-import { type Checkpoint, executeRun } from './engine/runner.ts';
+import {
+  DEFAULT_TRANSIENT_RETRY,
+  isTransient,
+  type RunRetryDelays,
+  runRetryDelayMs,
+  type TransientRetryPolicy,
+} from './engine/retry.ts';
+import { type Checkpoint, executeRun, type RunInput, runHaltOf } from './engine/runner.ts';
 import type { LocalStoreDefinition } from './local/postgres.ts';
 import { type EnqueueResult, type QueueOptions, SyncQueue } from './queue/queue.ts';
 import { SyncWorker, type WorkerOptions } from './queue/worker.ts';
@@ -85,6 +99,11 @@ export interface SyncEngineOptions {
   migrate?: boolean;
   /** The durable queue (pg-boss in the same database). */
   queue?: QueueOptions;
+  /**
+   * Backoff of whole-run retries ("retry on failure"): half to all of base × 2^(attempt-1), capped.
+   * Default: 30 s base, 30 min cap. A worker started with `retryBaseDelayMs`/`retryMaxDelayMs` sets it too.
+   */
+  runRetry?: Partial<RunRetryDelays>;
   /**
    * A pino logger. Default: silent (a library does not write to your stdout unasked). Every line of a run
    * carries executionId, jobId and connectionId; credentials and tokens are redacted whatever the logger.
@@ -156,7 +175,7 @@ export interface SyncEngine {
       options?: PageOptions & { status?: ExecutionStatus[]; trigger?: Trigger[] },
     ): Promise<Page<SyncExecution>>;
     failuresPage(executionId: string, options?: PageOptions): Promise<Page<RecordFailure>>;
-    /** The newest execution of each of these jobs, in one query (jobs without runs are absent). */
+    /** The newest whole run of each of these jobs (single-record runs aside, as for lastRunAt), in one query. */
     latest(jobIds: readonly string[]): Promise<Map<string, SyncExecution>>;
   };
   deadLetters: {
@@ -303,6 +322,7 @@ export class Engine implements SyncEngine {
     this.store = createRunStore(database);
     this.log = withRedaction(options.logger ?? pino({ enabled: false }));
     this.retry = { ...DEFAULT_TRANSIENT_RETRY, ...options.transientRetry };
+    this.runRetry = { baseDelayMs: 30_000, maxDelayMs: 30 * 60_000, ...options.runRetry };
   }
 
   private get db() {
@@ -611,6 +631,8 @@ export class Engine implements SyncEngine {
         .distinctOn('job_id')
         .selectAll()
         .where('job_id', 'in', ids)
+        // Whole runs, like the job's lastRunAt: a webhook's single-record run does not stand for the job.
+        .where('record_keys', 'is', null)
         .orderBy('job_id')
         .orderBy('created_at', 'desc')
         .orderBy('id', 'desc')
@@ -704,7 +726,8 @@ export class Engine implements SyncEngine {
       .where('record_key', '=', dl.record_key)
       .executeTakeFirst();
     // Success closes the dead letter. Failure keeps it open (it failed once more) and keeps the
-    // record out of the automatic retry set: a person parked it, a person decides.
+    // record out of the automatic retry set: a person parked it, a person decides. (A record failure was
+    // already counted on the dead letter by the run's page commit; a run-level failure is counted here.)
     await this.db.transaction().execute(async (trx) => {
       if (failed || (execution.status !== 'completed' && execution.status !== 'completed_with_errors')) {
         await trx
@@ -716,12 +739,16 @@ export class Engine implements SyncEngine {
             updated_at: sql<Date>`now()`,
           })
           .where('id', '=', id)
+          .where('status', '=', 'open')
+          .where('last_execution_id', '!=', execution.id)
           .execute();
       } else {
+        // The run's commit resolved it as a recovered record; it was a person's retry.
         await trx
           .updateTable('dead_letters')
           .set({ status: 'retried', last_execution_id: execution.id, updated_at: sql<Date>`now()` })
           .where('id', '=', id)
+          .where('status', 'in', ['open', 'resolved'])
           .execute();
       }
       await trx
@@ -956,9 +983,22 @@ export class Engine implements SyncEngine {
       updated: row.updated,
       skipped: row.skipped,
       failed: row.failed,
+      conflicts: row.conflicts,
     };
+    let endpoints: [Endpoint, Endpoint] | undefined;
     try {
-      const [provider, local] = await Promise.all([this.providerEndpoint(job), this.localFor(job)]);
+      endpoints = await Promise.all([this.providerEndpoint(job), this.localFor(job)]);
+    } catch (err) {
+      // The run could not even start: credentials that do not open, an unregistered provider, no local store,
+      // an unknown table. A transient provider fault while connecting may pass; nothing else will by itself.
+      const halt = runHaltOf(err);
+      outcome = {
+        counters: initial,
+        halt: halt.kind === 'error' && !isTransient(err) ? { ...halt, retryable: false } : halt,
+      };
+    }
+    if (endpoints) {
+      const [provider, local] = endpoints;
       outcome = await executeRun(
         this.store,
         { pageSize: this.options.pageSize ?? 100, retry: this.retry },
@@ -971,13 +1011,13 @@ export class Engine implements SyncEngine {
           records: whole ? null : { side, keys: recordKeys },
           resumeFrom: (row.checkpoint as Checkpoint | null) ?? null,
           initialCounters: initial,
+          initialDirections: row.direction_counters as RunInput['initialDirections'],
           signal: controller.signal,
           ...(release ? { release } : {}),
         },
       );
-    } catch (err) {
-      outcome = { counters: initial, halt: { kind: 'error', message: (err as Error).message } };
     }
+    outcome ??= { counters: initial, halt: null };
     const status = resolveStatus(outcome.counters, outcome.halt);
     const halt = outcome.halt;
     if (status === 'queued') {
@@ -990,19 +1030,8 @@ export class Engine implements SyncEngine {
         .executeTakeFirstOrThrow();
       return toExecution(back);
     }
-    const haltReason =
-      halt === null
-        ? null
-        : halt.kind === 'circuit_breaker'
-          ? circuitBreakerReason(outcome.counters)
-          : halt.kind === 'error'
-            ? halt.message
-            : controller.signal.reason instanceof RunAbort
-              ? controller.signal.reason.message
-              : halt.kind === 'cancelled'
-                ? 'cancelled by request'
-                : halt.kind;
-    const done = await this.finish(job, row.id, status, haltReason, whole);
+    const haltReason = this.haltReason(job, halt, controller.signal.reason);
+    const done = await this.finish(job, row.id, status, haltReason, whole, haltKindOf(halt));
     log[status === 'completed' ? 'info' : 'warn'](
       {
         status: done.status,
@@ -1011,13 +1040,70 @@ export class Engine implements SyncEngine {
         updated: done.updated,
         skipped: done.skipped,
         failed: done.failed,
+        conflicts: done.conflicts,
         durationSeconds: done.durationSeconds,
         haltReason: done.haltReason,
         fastPages: outcome.fastPages ?? 0,
       },
       'run finished',
     );
+    await this.retryIfDue(done).catch((err: unknown) =>
+      log.error({ err: errorMessage(err) }, 'retry of a failed run not queued'),
+    );
     return done;
+  }
+
+  private haltReason(job: SyncJob, halt: RunHalt | null, abortReason: unknown): string | null {
+    if (halt === null) return null;
+    switch (halt.kind) {
+      case 'circuit_breaker':
+        return circuitBreakerReason(halt.judged);
+      case 'error':
+        return halt.retryable || !job.retryOnFailure
+          ? halt.message
+          : `${halt.message} (not retried: a configuration problem; fix it, then run the job again)`;
+      case 'connection_lost':
+        return halt.message;
+      default:
+        if (abortReason instanceof RunAbort) return abortReason.message;
+        return halt.kind === 'cancelled' ? 'cancelled by request' : halt.kind;
+    }
+  }
+
+  /** Backoff of whole-run retries; workers started with their own delays set it for this process. */
+  private runRetry: RunRetryDelays;
+
+  setRunRetryDelays(delays: { baseDelayMs?: number; maxDelayMs?: number }): void {
+    this.runRetry = { ...this.runRetry, ...delays };
+  }
+
+  /**
+   * "Retry on failure", whoever ran the execution (a worker, `runJob`, the CLI, a webhook or a dead letter
+   * retry): a `failed` or `timed_out` run, or one cancelled because the connection was lost, gets a new
+   * execution through the durable queue (trigger `retry`, attempt + 1, up to the job's max retries) after an
+   * exponential backoff with jitter, resuming whole runs from their last checkpoint. Runs that failed for a
+   * configuration reason are not retried, nor are runs of a disabled job, `completed_with_errors` runs
+   * (their failed records are in the retry set) and runs a person cancelled. Returns the queued retry.
+   */
+  async retryIfDue(execution: SyncExecution): Promise<SyncExecution | null> {
+    if (!retryableEnd(execution.status, execution.haltKind)) return null;
+    const job = await this.jobs.get(execution.jobId).catch(() => null);
+    if (!job?.retryOnFailure || !job.enabled || execution.attempt > job.maxRetries) return null;
+    const delayMs = runRetryDelayMs(this.runRetry, execution.attempt);
+    this.log.info(
+      { executionId: execution.id, jobId: job.id, attempt: execution.attempt + 1, delayMs },
+      'retry queued',
+    );
+    const { execution: next } = await (await this.queue()).enqueue(job, {
+      trigger: 'retry',
+      attempt: execution.attempt + 1,
+      resumeFrom: execution.id,
+      delayMs,
+      ...(execution.recordKeys !== null
+        ? { recordKeys: execution.recordKeys, side: execution.recordSide ?? 'provider' }
+        : {}),
+    });
+    return next;
   }
 
   /**
@@ -1031,6 +1117,7 @@ export class Engine implements SyncEngine {
     status: ExecutionStatus,
     haltReason: string | null,
     whole: boolean,
+    haltKind: HaltKind | null = null,
   ): Promise<SyncExecution> {
     let finished = false;
     const execution = await this.db.transaction().execute(async (trx) => {
@@ -1039,6 +1126,7 @@ export class Engine implements SyncEngine {
         .set({
           status,
           halt_reason: haltReason,
+          halt_kind: haltKind,
           completed_at: sql<Date>`now()`,
           duration_seconds: sql<number>`round(extract(epoch from now() - started_at)::numeric, 3)`,
         })
@@ -1130,6 +1218,7 @@ export class Engine implements SyncEngine {
       .set({
         status: 'cancelled',
         halt_reason: 'cancelled before it started',
+        halt_kind: 'cancelled',
         cancel_requested_at: sql<Date>`now()`,
         started_at: sql<Date>`coalesce(started_at, now())`,
         completed_at: sql<Date>`now()`,
@@ -1209,8 +1298,10 @@ export class Engine implements SyncEngine {
 
   async trigger(jobId: string, options: { trigger?: Trigger } = {}): Promise<EnqueueResult> {
     const job = await this.jobs.get(jobId);
-    if (!job.enabled) throw new StateError(`sync job ${jobId} is disabled`);
-    return (await this.queue()).enqueue(job, { trigger: options.trigger ?? 'manual' });
+    const trigger = options.trigger ?? 'manual';
+    // Disabling a job stops its scheduled and webhook runs; a manual run is an explicit act and still runs.
+    if (!job.enabled && trigger !== 'manual') throw new StateError(`sync job ${jobId} is disabled`);
+    return (await this.queue()).enqueue(job, { trigger });
   }
 
   async webhook(connectionId: string, entityType: string, recordIds: string[]): Promise<EnqueueResult[]> {

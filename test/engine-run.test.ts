@@ -142,17 +142,25 @@ describe.each(TEST_DATABASES)('execution run on $name', (db) => {
       const held = new Promise<void>((r) => {
         release = r;
       });
-      let calls = 0;
-      h.provider.faults.beforeWrite = () => (++calls === 3 ? held : undefined);
+      // The first write call of page 2 is held (page 1 may take several calls: the breaker's chunks).
+      let written = 0;
+      let holding = false;
+      h.provider.faults.beforeWrite = (req) => {
+        if (written >= 100) {
+          holding = true;
+          return held;
+        }
+        written += req.ops.length;
+      };
       const j = await job({ direction: 'outbound', fieldMappings: OUT_RULES });
       const { execution, done } = await h.engine.startJob(j.id);
-      await waitFor(async () => calls >= 3, 'the third write call');
+      await waitFor(async () => holding, 'the first write call of page 2');
       // Cancel through the database, as another process would.
       await h.engine.cancel(execution.id);
       const e = await done;
       release();
       expect(e.status).toBe('cancelled');
-      // Chunks: 10, then 90 (rest of page 1), then page 2 was held.
+      // Page 1 committed (in the breaker's chunks), then page 2 was held.
       expect(counters(e)).toEqual({ processed: 100, created: 100, updated: 0, skipped: 0, failed: 0 });
       expect(h.provider.count('customer')).toBe(100);
       expect(await refCount()).toBe(100);

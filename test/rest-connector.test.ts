@@ -2,8 +2,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRestProvider } from '../src/connectors/rest/index.ts';
-import { ValidationError } from '../src/domain/errors.ts';
-import { counters, createHarness, type Harness } from './helpers/db.ts';
+import { ProviderError, ValidationError } from '../src/domain/errors.ts';
+import type { Endpoint, WriteOp, WriteResult } from '../src/engine/endpoint.ts';
+import { type RestPeopleServer, restPeopleConfig, startRestPeopleServer } from './contract/rest-server.ts';
+import { counters, createHarness, type Harness, TEST_DATABASES } from './helpers/db.ts';
 
 /**
  * A small REST API of "widgets" the project has never heard of, speaking each pagination style, served
@@ -199,7 +201,7 @@ describe('generic REST connector (PGlite)', () => {
     const bad = await setup('offset', 'wrong-token');
     const e = await h.engine.runJob(bad.job.id);
     expect(e.status).toBe('failed');
-    expect(e.haltReason).toBe('auth error: rest: 401 bad token');
+    expect(e.haltReason).toMatch(/^auth error: rest: 401 bad token/);
     expect(e.processed).toBe(0);
   });
 
@@ -253,5 +255,254 @@ describe('generic REST connector (PGlite)', () => {
       .create({ connectionId: conn.id, name: 'x', entityType: 'invoice', direction: 'inbound' })
       .catch((e) => e);
     expect(bad.issues).toEqual([{ path: 'entityType', message: expect.stringMatching(/must be one of customer/) }]);
+  });
+});
+
+/**
+ * Writes against a provider that cannot dedupe (no idempotency header): a batch that fails part-way must report
+ * per-op results, so that only what did not succeed is sent again; and lookup-before-create by an external-id field.
+ */
+describe('generic REST connector: partial batches and lookup-before-create', () => {
+  /** The HTTP client's retry budget in these tests: 3 tries per request. */
+  const HTTP_RETRY = { attempts: 3, baseDelayMs: 1, maxDelayMs: 10 };
+  let server: RestPeopleServer;
+  afterEach(async () => {
+    await server?.close();
+  });
+
+  async function endpoint(options: { lookup?: boolean; retry?: typeof HTTP_RETRY } = {}): Promise<Endpoint> {
+    server = await startRestPeopleServer();
+    const provider = createRestProvider({ retry: options.retry ?? HTTP_RETRY });
+    return provider.createEndpoint({
+      id: 'c1',
+      provider: 'rest',
+      config: restPeopleConfig(server.url, { idempotencyHeader: false, lookup: options.lookup ?? false }),
+      credentials: { token: server.token },
+    });
+  }
+
+  const creates = (...ns: number[]): WriteOp[] =>
+    ns.map((n) => ({
+      action: 'create',
+      targetId: null,
+      data: { name: `Person ${n}`, email: `p${n}@x.test` },
+      idempotencyKey: `key-${n}`,
+      sourceId: `local-${n}`,
+    }));
+  const write = (ep: Endpoint, ops: WriteOp[]) =>
+    ep.write({ entityType: 'person', ops, signal: new AbortController().signal });
+  const kinds = (results: WriteResult[]) =>
+    results.map((r) => (r.ok ? 'ok' : r.error instanceof ProviderError ? r.error.kind : 'other'));
+  const emailsAtServer = () => [...server.people.values()].map((p) => p.email).sort();
+
+  it('a transient failure part-way through a batch fails only the rest; sending those again makes no duplicates', async () => {
+    const ep = await endpoint();
+    // The 3rd create answers 503 longer than the HTTP client retries (3 tries).
+    server.faults.creates = [{ email: 'p3@x.test', nextN: 3 }];
+    const ops = creates(1, 2, 3, 4, 5);
+    const results = await write(ep, ops);
+    expect(kinds(results)).toEqual(['ok', 'ok', 'transient', 'transient', 'transient']);
+    expect(server.requests.created.map((p) => p.email)).toEqual(['p1@x.test', 'p2@x.test']);
+    // Records 4 and 5 were not attempted: the only POSTs are the two creates and the three tries of record 3.
+    expect(server.requests.byRoute['POST /people']).toBe(5);
+    expect(String((results[3] as { error: unknown }).error)).toMatch(/not attempted/);
+
+    const failed = ops.filter((_, i) => !results[i]!.ok);
+    const again = await write(ep, failed);
+    expect(kinds(again)).toEqual(['ok', 'ok', 'ok']);
+    expect(server.requests.created).toHaveLength(5);
+    expect(emailsAtServer()).toEqual(['p1@x.test', 'p2@x.test', 'p3@x.test', 'p4@x.test', 'p5@x.test']);
+  });
+
+  it('a transient failure on the first op, before anything was applied, fails the whole call', async () => {
+    const ep = await endpoint();
+    server.faults.creates = [{ email: 'p1@x.test', nextN: 3 }];
+    const err = await write(ep, creates(1, 2)).catch((e) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect(err.kind).toBe('transient');
+    expect(server.requests.created).toHaveLength(0);
+  });
+
+  it('an auth error after some ops were applied is reported per op; the rest are not attempted', async () => {
+    const ep = await endpoint();
+    server.faults.creates = [{ email: 'p2@x.test', nextN: 1, status: 401 }];
+    const results = await write(ep, creates(1, 2, 3));
+    expect(kinds(results)).toEqual(['ok', 'auth', 'auth']);
+    expect(server.requests.created.map((p) => p.email)).toEqual(['p1@x.test']);
+    expect(server.requests.byRoute['POST /people']).toBe(2);
+    // Before anything was applied, an auth error fails the call.
+    server.faults.creates = [{ email: 'p4@x.test', nextN: 1, status: 401 }];
+    const err = await write(ep, creates(4, 5)).catch((e) => e);
+    expect([err instanceof ProviderError, err.kind]).toEqual([true, 'auth']);
+  });
+
+  it('through the engine: the batch is not sent again, only the failed creates are', async () => {
+    const h = await createHarness(TEST_DATABASES[0]!, 'rest-partial-batch', {
+      providers: [createRestProvider({ retry: HTTP_RETRY })],
+      entities: { person: { table: 'customers', primaryKey: 'id', updatedAtColumn: 'updated_at' } },
+    });
+    try {
+      server = await startRestPeopleServer();
+      const conn = await h.engine.connections.create({
+        name: 'People',
+        provider: 'rest',
+        config: restPeopleConfig(server.url, { idempotencyHeader: false }),
+        credentials: { token: server.token },
+      });
+      const job = await h.engine.jobs.create({
+        connectionId: conn.id,
+        name: 'People out',
+        entityType: 'person',
+        direction: 'outbound',
+        mode: 'full',
+        fieldMappings: [
+          { sourceField: 'name', targetField: 'name', direction: 'outbound' },
+          { sourceField: 'email', targetField: 'email', direction: 'outbound' },
+        ],
+      });
+      await h.query(
+        "INSERT INTO customers (id, name, email) SELECT gen_random_uuid(), 'Person ' || i, 'p' || i || '@x.test' FROM generate_series(1, 5) i",
+      );
+      // One create answers 503 past the HTTP client's retries, then works on the engine's retry.
+      server.faults.creates = [{ email: 'p3@x.test', nextN: 3 }];
+      const e = await h.engine.runJob(job.id);
+      expect(counters(e)).toEqual({ processed: 5, created: 5, updated: 0, skipped: 0, failed: 0 });
+      expect(server.requests.created).toHaveLength(5);
+      expect(emailsAtServer()).toEqual(['p1@x.test', 'p2@x.test', 'p3@x.test', 'p4@x.test', 'p5@x.test']);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('through the engine, with lookup: a record carrying the local id is updated; lost answers duplicate nothing', async () => {
+    const h = await createHarness(TEST_DATABASES[0]!, 'rest-lookup-engine', {
+      providers: [createRestProvider({ retry: HTTP_RETRY })],
+      entities: { person: { table: 'customers', primaryKey: 'id', updatedAtColumn: 'updated_at' } },
+    });
+    try {
+      server = await startRestPeopleServer();
+      const conn = await h.engine.connections.create({
+        name: 'People',
+        provider: 'rest',
+        config: restPeopleConfig(server.url, { idempotencyHeader: false, lookup: true }),
+        credentials: { token: server.token },
+      });
+      const job = await h.engine.jobs.create({
+        connectionId: conn.id,
+        name: 'People out',
+        entityType: 'person',
+        direction: 'outbound',
+        mode: 'full',
+        fieldMappings: [
+          { sourceField: 'name', targetField: 'name', direction: 'outbound' },
+          { sourceField: 'email', targetField: 'email', direction: 'outbound' },
+        ],
+      });
+      const [row] = await h.query<{ id: string }>(
+        "INSERT INTO customers (id, name, email) VALUES (gen_random_uuid(), 'Person 1', 'p1@x.test') RETURNING id::text",
+      );
+      await h.query(
+        "INSERT INTO customers (id, name, email) SELECT gen_random_uuid(), 'Person ' || i, 'p' || i || '@x.test' FROM generate_series(2, 4) i",
+      );
+      // Written by an earlier run whose reference was lost.
+      const earlier = server.put({ name: 'Old', email: 'old@x.test', external_id: row!.id });
+      // Two creates are applied but answered 503: the retry looks them up first and finds them.
+      server.faults.creates = [
+        { email: 'p2@x.test', nextN: 1, afterWrite: true },
+        { email: 'p3@x.test', nextN: 1, afterWrite: true },
+      ];
+      const e = await h.engine.runJob(job.id);
+      expect(e.status).toBe('completed');
+      expect(counters(e)).toEqual({ processed: 4, created: 4, updated: 0, skipped: 0, failed: 0 });
+      expect(server.people.get(earlier.id)).toMatchObject({ name: 'Person 1', email: 'p1@x.test' });
+      expect(emailsAtServer()).toEqual(['p1@x.test', 'p2@x.test', 'p3@x.test', 'p4@x.test']);
+      expect(server.requests.created).toHaveLength(3);
+      const again = await h.engine.runJob(job.id);
+      expect(counters(again)).toEqual({ processed: 4, created: 0, updated: 0, skipped: 4, failed: 0 });
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('lookup-before-create: a record that already carries the source id is updated, not created', async () => {
+    const ep = await endpoint({ lookup: true });
+    const existing = server.put({ name: 'Old', email: 'old@x.test', external_id: 'local-1' });
+    server.put({ name: 'Other', email: 'other@x.test', external_id: 'local-9' });
+    const results = await write(ep, creates(1, 2));
+    expect(results[0]).toEqual({ ok: true, id: existing.id });
+    expect(server.people.get(existing.id)).toMatchObject({ name: 'Person 1', email: 'p1@x.test' });
+    // The create carries the source id in the lookup field, so that the next lookup finds it.
+    expect(server.requests.created.map((p) => [p.email, p.external_id])).toEqual([['p2@x.test', 'local-2']]);
+    expect(results[1]).toEqual({ ok: true, id: server.requests.created[0]!.id });
+    expect(server.requests.byRoute['GET /people?external_id']).toBe(2);
+    expect(server.requests.byRoute['PATCH /people/:id']).toBe(1);
+    expect(server.requests.byRoute['GET /people']).toBeUndefined();
+    // Written again (say, after a lost reference): both are found, nothing is created.
+    const again = await write(ep, creates(1, 2));
+    expect(again).toEqual(results);
+    expect(server.people.size).toBe(3);
+  });
+
+  it('lookup-before-create: a lost create response is looked up before the retry, inside one write', async () => {
+    const ep = await endpoint({ lookup: true });
+    server.faults.creates = [{ email: 'p1@x.test', nextN: 1, afterWrite: true }];
+    const results = await write(ep, creates(1));
+    expect(kinds(results)).toEqual(['ok']);
+    expect(server.requests.created).toHaveLength(1);
+    expect(results[0]).toEqual({ ok: true, id: server.requests.created[0]!.id });
+    expect(server.people.size).toBe(1);
+    expect(server.requests.byRoute['POST /people']).toBe(1);
+  });
+
+  it('lookup-before-create: a lost create response sent again by the engine never duplicates', async () => {
+    // One try per request: the lost response surfaces as a transient failure of that op.
+    const ep = await endpoint({ lookup: true, retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 } });
+    server.faults.creates = [{ email: 'p2@x.test', nextN: 1, afterWrite: true }];
+    const ops = creates(1, 2, 3);
+    const results = await write(ep, ops);
+    expect(kinds(results)).toEqual(['ok', 'transient', 'transient']);
+    expect(server.requests.created.map((p) => p.email)).toEqual(['p1@x.test', 'p2@x.test']);
+    const again = await write(ep, ops.slice(1));
+    expect(kinds(again)).toEqual(['ok', 'ok']);
+    expect(again[0]).toEqual({ ok: true, id: server.requests.created[1]!.id });
+    expect(emailsAtServer()).toEqual(['p1@x.test', 'p2@x.test', 'p3@x.test']);
+    // The same on the first op of a call: the call fails, and the call sent again finds the record.
+    server.faults.creates = [{ email: 'p4@x.test', nextN: 1, afterWrite: true }];
+    await expect(write(ep, creates(4))).rejects.toMatchObject({ kind: 'transient' });
+    expect(kinds(await write(ep, creates(4)))).toEqual(['ok']);
+    expect(server.people.size).toBe(4);
+    expect(new Set(emailsAtServer()).size).toBe(4);
+  });
+
+  it('refuses a bad lookup config, naming the field', async () => {
+    const h = await createHarness(TEST_DATABASES[0]!, 'rest-lookup-config', { providers: [createRestProvider()] });
+    try {
+      const withLookup = (lookup: unknown, create = true) => {
+        const c = restPeopleConfig('http://127.0.0.1:1', { idempotencyHeader: false }) as {
+          entities: { person: Record<string, unknown> };
+        };
+        c.entities.person.lookup = lookup;
+        if (!create) delete c.entities.person.create;
+        return h.engine.connections
+          .create({ name: 'P', provider: 'rest', config: c, credentials: { token: 't' } })
+          .catch((e) => e);
+      };
+      const bad = await withLookup({ field: '', param: 7, extra: true });
+      expect(bad).toBeInstanceOf(ValidationError);
+      expect(bad.issues).toEqual([
+        { path: 'config.entities.person.lookup.field', message: 'must name the field that holds the source id' },
+        { path: 'config.entities.person.lookup.param', message: expect.stringMatching(/string/) },
+        { path: 'config.entities.person.lookup.extra', message: 'is not a recognized field' },
+      ]);
+      const noCreate = await withLookup({ field: 'external_id' }, false);
+      expect(noCreate.issues).toEqual([
+        { path: 'config.entities.person.lookup', message: expect.stringMatching(/create/) },
+      ]);
+      // A valid lookup is accepted; the query parameter defaults to the field's name.
+      const ok = await withLookup({ field: 'external_id' });
+      expect(ok.id).toEqual(expect.any(String));
+    } finally {
+      await h.close();
+    }
   });
 });

@@ -3,7 +3,14 @@
  * validated by the zod schemas in `shapes.ts`; these describe the same shapes for readers and client
  * generators.
  */
-import { CONFLICT_STRATEGIES, DIRECTIONS, EXECUTION_STATUSES, SYNC_MODES, TRIGGERS } from '../domain/types.ts';
+import {
+  CONFLICT_STRATEGIES,
+  DIRECTIONS,
+  EXECUTION_STATUSES,
+  HALT_KINDS,
+  SYNC_MODES,
+  TRIGGERS,
+} from '../domain/types.ts';
 
 const str = { type: 'string' } as const;
 const nullableStr = { type: ['string', 'null'] } as const;
@@ -127,12 +134,24 @@ export const schemas = {
       updated: int,
       skipped: int,
       failed: int,
+      conflicts: { ...int, description: 'Records left in conflict for review (manual strategy); counted in skipped' },
+      directions: {
+        type: ['object', 'null'],
+        description: 'Bidirectional runs: the counters of each direction (their sums are the totals)',
+        properties: { inbound: { type: 'object' }, outbound: { type: 'object' } },
+      },
       startedAt: nullableDateTime,
       completedAt: nullableDateTime,
       durationSeconds: { type: ['number', 'null'] },
       haltReason: nullableStr,
+      haltKind: {
+        enum: [...HALT_KINDS, null],
+        description:
+          'configuration: not retried; connection_lost: the provider could not be reached (status cancelled); worker_lost: its worker stopped',
+      },
       error: nullableStr,
       recordKeys: { type: ['array', 'null'], items: str },
+      recordSide: { enum: ['local', 'provider', null] },
       createdAt: dateTime,
     },
   },

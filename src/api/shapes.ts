@@ -236,16 +236,20 @@ export function apiExecution(e: SyncExecution) {
     updated: e.updated,
     skipped: e.skipped,
     failed: e.failed,
+    conflicts: e.conflicts,
+    directions: e.directions,
     startedAt: e.startedAt,
     completedAt: e.completedAt,
     durationSeconds: e.durationSeconds,
     haltReason: e.haltReason,
+    haltKind: e.haltKind,
     error: RUN_ERROR_STATUSES.has(e.status) ? (e.haltReason ?? e.status) : null,
     recordKeys: e.recordKeys,
+    recordSide: e.recordSide,
     createdAt: e.createdAt,
   };
 }
 
 export function apiDeadLetter(d: DeadLetter) {
-  return { ...d, firstFailedAt: d.createdAt, lastFailedAt: d.updatedAt };
+  return { ...d, lastFailedAt: d.updatedAt };
 }

@@ -33,14 +33,21 @@ export interface MemoryProviderOptions {
 
 /** What a test may do to the next calls: inject faults, slow things down, watch writes. */
 export interface MemoryFaults {
-  /** Reject these writes as bad records (return a message) — e.g. a validation error at the provider. */
-  rejectWrite?: (op: WriteOp, entityType: string) => string | undefined;
+  /**
+   * Reject these writes: a message rejects the record as bad data (a validation error at the provider); a
+   * ProviderError is returned as that record's result as it is (e.g. a 401 on one record).
+   */
+  rejectWrite?: (op: WriteOp, entityType: string) => string | ProviderError | undefined;
   /** The next N write calls fail as a whole with a transient 503. */
   transientWriteCalls?: number;
   /** The next N writes of single records fail with a transient 429 (Retry-After 0). */
   transientRecordWrites?: number;
   /** The next N readPage calls fail with a transient 503. */
   transientReads?: number;
+  /** The next N fetch (by id) calls fail with a transient 503. */
+  transientFetches?: number;
+  /** Every call fails without an answer, as if the network were down (connect ECONNREFUSED). */
+  unreachable?: boolean;
   /** Every call fails with 401: bad credentials. */
   authError?: boolean;
   /** Delay before each call answers (honours the AbortSignal). */
@@ -137,6 +144,11 @@ export class MemoryProvider {
   private async gate(signal: AbortSignal): Promise<void> {
     if (this.faults.latencyMs) await delay(this.faults.latencyMs, signal);
     if (signal.aborted) throw signal.reason;
+    if (this.faults.unreachable) {
+      throw new ProviderError('transient', 'memory provider: network error: connect ECONNREFUSED', {
+        unreachable: true,
+      });
+    }
     if (this.faults.authError) throw new ProviderError('auth', 'memory provider: 401 invalid API key', { status: 401 });
   }
 
@@ -199,6 +211,10 @@ export class MemoryProvider {
     this.stats.fetch++;
     this.checkEntityType(req.entityType);
     await this.gate(req.signal);
+    if (this.faults.transientFetches && this.faults.transientFetches > 0) {
+      this.faults.transientFetches--;
+      throw new ProviderError('transient', 'memory provider: 503 service unavailable', { status: 503 });
+    }
     const out: EndpointRecord[] = [];
     for (const id of req.ids) {
       const r = this.get(req.entityType, id);
@@ -226,6 +242,7 @@ export class MemoryProvider {
         };
       }
       const rejected = this.faults.rejectWrite?.(op, req.entityType);
+      if (rejected instanceof ProviderError) return { ok: false, error: rejected };
       if (rejected) return { ok: false, error: new ProviderError('record', rejected, { status: 400 }) };
       if (op.action === 'create') {
         const seen = this.idempotency.get(op.idempotencyKey);

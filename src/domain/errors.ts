@@ -60,11 +60,21 @@ export class ProviderError extends Error {
   /** For transient errors: how long the provider asked us to wait (Retry-After), in milliseconds. */
   readonly retryAfterMs: number | undefined;
   readonly status: number | undefined;
-  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown; retryAfterMs?: number; status?: number }) {
+  /**
+   * The provider could not be reached at all (DNS failure, connection refused or reset, TLS failure), as
+   * opposed to one that answered with an error or too slowly. Always `transient`.
+   */
+  readonly unreachable: boolean;
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    options?: { cause?: unknown; retryAfterMs?: number; status?: number; unreachable?: boolean },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.kind = kind;
     this.retryAfterMs = options?.retryAfterMs;
     this.status = options?.status;
+    this.unreachable = options?.unreachable === true && kind === 'transient';
   }
 }
 

@@ -234,11 +234,14 @@ describe('applyMapping', () => {
     });
   });
 
-  it('uses the default for null/missing values, before the transform', () => {
+  it('reads, transforms, then uses the default for null/missing values, as written (spec order)', () => {
     const mapping = compileMapping(
       [
-        inbound('count', 'count', { defaultValue: '7', transform: { name: 'to_number' } }),
-        inbound('missing.deep', 'flag', { defaultValue: 'yes', transform: { name: 'to_boolean' } }),
+        inbound('count', 'count', { defaultValue: 7, transform: { name: 'to_number' } }),
+        inbound('missing.deep', 'flag', { defaultValue: true, transform: { name: 'to_boolean' } }),
+        inbound('code', 'code', { defaultValue: 'N/A', transform: { name: 'lowercase' } }),
+        inbound('balance', 'balance', { defaultValue: 12.5, transform: { name: 'cents_to_decimal' } }),
+        inbound('present', 'present', { defaultValue: 'N/A', transform: { name: 'lowercase' } }),
         inbound('name', 'name', { defaultValue: 'anonymous' }),
         inbound('tags', 'tags', { defaultValue: [] }),
         inbound('zero', 'zero', { defaultValue: 5 }),
@@ -247,9 +250,24 @@ describe('applyMapping', () => {
       ],
       'inbound',
     );
-    expect(applyMapping(mapping, { count: null, name: undefined, zero: 0, empty: '' })).toEqual({
+    expect(
+      applyMapping(mapping, {
+        count: null,
+        code: null,
+        balance: null,
+        present: 'ABC',
+        name: undefined,
+        zero: 0,
+        empty: '',
+      }),
+    ).toEqual({
       count: 7,
       flag: true,
+      // The default is not transformed: lowercase + default 'N/A' writes 'N/A', not 'n/a'.
+      code: 'N/A',
+      // cents_to_decimal + default 12.5 writes 12.5 (transformed, it would be 0.125; as a string it would fail).
+      balance: 12.5,
+      present: 'abc',
       name: 'anonymous',
       tags: [],
       zero: 0,

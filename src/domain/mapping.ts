@@ -193,8 +193,9 @@ export function compileMapping(rules: FieldMappingRule[], direction: RuleDirecti
 }
 
 /**
- * Maps one record. For each rule: read the source field; if null/undefined use the default (else null); apply
- * the transform (single-value transforms leave null as null; concat/template always run); write the target.
+ * Maps one record. For each rule, in the spec's order: read the source field, apply the transform (single-value
+ * transforms leave null as null; concat/template always run), then, if the value is null/undefined, use the
+ * default as written (it is not transformed), else null; write the target.
  * The output holds every target field of the rules (null when there is nothing). With no rules, returns a
  * shallow copy of `source`. Throws MappingError naming the failing rule's targetField.
  */
@@ -206,6 +207,7 @@ export function applyMapping(mapping: CompiledMapping, source: Record<string, un
     const rule = rules[i]!;
     try {
       let value = getSegments(source, rule.source);
+      if (rule.transform !== null) value = rule.transform(value, source);
       if (value === null || value === undefined) {
         value =
           rule.defaultValue === undefined
@@ -214,8 +216,7 @@ export function applyMapping(mapping: CompiledMapping, source: Record<string, un
               ? structuredClone(rule.defaultValue)
               : rule.defaultValue;
       }
-      if (rule.transform !== null) value = rule.transform(value, source);
-      setSegments(out, rule.target, value === undefined ? null : value);
+      setSegments(out, rule.target, value);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       throw new MappingError(

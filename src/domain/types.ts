@@ -53,6 +53,23 @@ export const FINAL_STATUSES: readonly ExecutionStatus[] = [
   'cancelled',
 ];
 
+/**
+ * Why an execution ended early, as stored (`sync_executions.halt_kind`): what decides whether it is retried.
+ * `configuration` failures (bad credentials, missing key, unknown table) are never retried automatically;
+ * `worker_lost` is a run whose worker stopped renewing its lease (crash); `connection_lost` is a cancel by
+ * the system when the provider could not be reached.
+ */
+export const HALT_KINDS = [
+  'circuit_breaker',
+  'error',
+  'configuration',
+  'timed_out',
+  'cancelled',
+  'connection_lost',
+  'worker_lost',
+] as const;
+export type HaltKind = (typeof HALT_KINDS)[number];
+
 export const Trigger = { manual: 'manual', scheduled: 'scheduled', webhook: 'webhook', retry: 'retry' } as const;
 export type Trigger = (typeof Trigger)[keyof typeof Trigger];
 export const TRIGGERS = Object.values(Trigger);
@@ -82,7 +99,7 @@ export interface FieldMappingRule {
   /** Dot path in the target record. */
   targetField: string;
   transform?: TransformSpec | undefined;
-  /** Used when the source value is null or missing (applied before the transform). */
+  /** Used when the value is null or missing after the transform; written as it is (not transformed). */
   defaultValue?: unknown;
   /** Which run direction this rule serves: inbound (provider → local) or outbound (local → provider). */
   direction: RuleDirection;
@@ -131,6 +148,8 @@ export interface ExecutionCounters {
   updated: number;
   skipped: number;
   failed: number;
+  /** Records left in conflict for review (`manual` strategy); they are counted among `skipped`. */
+  conflicts: number;
 }
 
 export interface SyncExecution extends ExecutionCounters {
@@ -141,8 +160,21 @@ export interface SyncExecution extends ExecutionCounters {
   status: ExecutionStatus;
   /** Why a run stopped early (circuit breaker, run-level error, timeout, cancel), or null. */
   haltReason: string | null;
+  /**
+   * The kind of early end, or null: `configuration` (bad credentials, missing key, unknown table: never
+   * retried automatically), `error`, `circuit_breaker`, `timed_out`, `cancelled` (by a person),
+   * `connection_lost` (the provider could not be reached at all; status cancelled), `worker_lost`.
+   */
+  haltKind: HaltKind | null;
   /** Ids that a single-record run (webhook, dead-letter retry) was limited to, or null for a whole run. */
   recordKeys: string[] | null;
+  /** The side a single-record run read its records from; null for a whole run. */
+  recordSide: Side | null;
+  /**
+   * Bidirectional runs: the counters of each direction (a record seen by both legs counts once in each, so
+   * the totals above are their sums). Null for one-way jobs.
+   */
+  directions: { inbound: ExecutionCounters; outbound: ExecutionCounters } | null;
   startedAt: Date | null;
   completedAt: Date | null;
   durationSeconds: number | null;
@@ -170,6 +202,9 @@ export interface DeadLetter {
   lastError: string;
   lastExecutionId: string;
   status: 'open' | 'retried' | 'resolved' | 'discarded';
+  /** When the record first failed (in the first of the executions that failed it). */
+  firstFailedAt: Date;
+  /** When it entered the dead letter queue (parked). */
   createdAt: Date;
   updatedAt: Date;
 }

@@ -18,6 +18,21 @@ export interface Endpoint {
   readPage(request: ReadPageRequest): Promise<ReadPage>;
   /** Current state of the given records; ids that do not exist are left out. */
   fetch(request: FetchRequest): Promise<EndpointRecord[]>;
+  /**
+   * Applies the ops and returns one result per op, in order.
+   *
+   * Throwing means that none of the ops was applied (or that all of them are safe to repeat, e.g. creates sent
+   * with idempotency keys or looked up first): the engine sends the whole call again on a transient ProviderError,
+   * and fails the run on `auth`/`config`. Once any op of the call has been applied, failures must be reported
+   * as per-op results `{ ok: false, error }` instead, never thrown, or the engine would lose the ids of what
+   * was written and, on a transient error, write it again (a duplicate at a provider that cannot dedupe):
+   * - a rejected record: its own result, the neighbours are still written;
+   * - a transient error: that op's result (and ops not attempted after it may get a transient error too); the
+   *   engine sends only the ops whose error is transient again, after a backoff;
+   * - an `auth`/`config` error: that op's result (and the same kind for ops not attempted); the engine keeps
+   *   what was written and then fails the run.
+   * Cancellation (the signal aborted) may throw at any point.
+   */
   write(request: WriteRequest): Promise<WriteResult[]>;
   /**
    * Colocated endpoints over a table in the engine's database may describe it, so that a clean inbound

@@ -34,8 +34,25 @@ export interface FailureRow {
   phase: FailurePhase;
   errorKind: string;
   message: string;
-  /** Conflicts are recorded for review but are not retried automatically. */
+  /**
+   * Whether the record joins the retry set (and, after failing in 3 executions, the dead letter queue).
+   * False for conflicts (recorded for review), for jobs without "retry on failure", and for parked records.
+   */
   retry: boolean;
+  /** Hash of the source record's content as read (null when nothing was read): a parked record waits for it to change. */
+  sourceHash: string | null;
+  /** The record has a dead letter (open or discarded): its failure updates that, never the retry set. */
+  parked?: 'open' | 'discarded';
+}
+
+/** A record of the job's retry set, or a parked one (a dead letter, open or discarded). */
+export interface TrackedRecord {
+  side: Side;
+  recordKey: string;
+  /** null: in the retry set. */
+  parked: 'open' | 'discarded' | null;
+  /** Hash of its source content when it last failed. */
+  sourceHash: string | null;
 }
 
 /** What one committed page changes, written in one transaction. */
@@ -47,6 +64,8 @@ export interface PageCommit {
   /** Records read from `side` that succeeded and were in the retry set or the dead letter queue: they leave it. */
   recovered: { side: Side; keys: string[] };
   counters: ExecutionCounters;
+  /** Bidirectional runs: each direction's counters after this commit (absolute, not a delta). */
+  directions?: { inbound: ExecutionCounters; outbound: ExecutionCounters };
   /** Present on the last chunk of a page: where the source stream stands now. */
   checkpoint?: unknown;
 }
@@ -69,8 +88,8 @@ export interface RunStore {
     // biome-ignore lint/suspicious/noExplicitAny: the transaction also reaches the application's tables
     inside: (transaction: Kysely<any>) => Promise<PageCommit>,
   ): Promise<{ cancelRequested: boolean }>;
-  /** The job's retry set (records that failed before) and its open dead letters (`parked`). */
-  loadRetrySet(jobId: string): Promise<{ side: Side; recordKey: string; parked: boolean }[]>;
+  /** The job's retry set (records that failed before) and its parked records (open or discarded dead letters). */
+  loadRetrySet(jobId: string): Promise<TrackedRecord[]>;
   /**
    * The fast path for a clean inbound page into a colocated table: one statement compares each record's
    * hash with its reference, upserts the changed rows and their references, and adds the counters and the

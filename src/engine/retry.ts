@@ -41,3 +41,20 @@ export async function withTransientRetry<T>(
     }
   }
 }
+
+/** Backoff of whole-run retries ("retry on failure"). */
+export interface RunRetryDelays {
+  /** Before the first retry: half of it to all of it (jitter), doubled for each later attempt. */
+  baseDelayMs: number;
+  /** Ceiling of the doubling. */
+  maxDelayMs: number;
+}
+
+/**
+ * The delay before retrying an execution that was attempt number `attempt` (1 = the first run): between half
+ * and all of base × 2^(attempt-1), capped at the maximum. `random` is in [0, 1).
+ */
+export function runRetryDelayMs(delays: RunRetryDelays, attempt: number, random = Math.random()): number {
+  const ceiling = Math.min(delays.maxDelayMs, delays.baseDelayMs * 2 ** (attempt - 1));
+  return Math.round(ceiling / 2 + random * (ceiling / 2));
+}

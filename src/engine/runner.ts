@@ -1,11 +1,11 @@
 import { errorKindOf, errorMessage, ProviderError } from '../domain/errors.ts';
 import { applyMapping, type CompiledMapping, compileMapping } from '../domain/mapping.ts';
-import { circuitBreakerTripped, type RunHalt } from '../domain/status.ts';
+import { circuitBreakerTripped, type RunHalt, recordsBeforeBreakerCheck } from '../domain/status.ts';
 import type { ConflictStrategy, ExecutionCounters, FailurePhase, Side, SyncJob } from '../domain/types.ts';
 import { delay, RunAbort, raceAbort } from './abort.ts';
 import type { Endpoint, EndpointRecord, ReadPage, WriteOp, WriteResult } from './endpoint.ts';
 import { contentHash, idempotencyKey } from './hash.ts';
-import type { FailureRow, FastRow, PageCommit, RefRow, RefUpsert, RunStore } from './ports.ts';
+import type { FailureRow, FastRow, PageCommit, RefRow, RefUpsert, RunStore, TrackedRecord } from './ports.ts';
 import { backoffMs, isTransient, type TransientRetryPolicy, withTransientRetry } from './retry.ts';
 
 /** Where a run stands in its source streams; saved per page so a later attempt can resume. */
@@ -44,6 +44,8 @@ export interface RunInput {
   resumeFrom: Checkpoint | null;
   /** Counters already committed by this execution (it resumes after a worker released it). */
   initialCounters?: ExecutionCounters;
+  /** Per-direction counters already committed (bidirectional jobs). */
+  initialDirections?: { inbound: ExecutionCounters; outbound: ExecutionCounters } | null;
   signal: AbortSignal;
   /**
    * Graceful stop: when it fires, the run finishes the page in hand, commits it, and returns with
@@ -54,12 +56,16 @@ export interface RunInput {
 
 export interface RunOutcome {
   counters: ExecutionCounters;
+  directions?: { inbound: ExecutionCounters; outbound: ExecutionCounters } | null;
   halt: RunHalt | null;
   /** How many chunks went through the one-statement fast path. */
   fastPages?: number;
 }
 
-/** A run-level fault: the whole run fails instead of every record (bad credentials, unknown table). */
+/**
+ * A run-level fault found by the run itself (an endpoint breaking its contract, a job that cannot read the
+ * records asked for): the whole run fails instead of every record, and no retry can fix it.
+ */
 class RunLevelError extends Error {}
 
 interface Leg {
@@ -79,8 +85,9 @@ interface Leg {
 }
 
 type Plan =
-  | { kind: 'skip'; record: EndpointRecord }
-  | { kind: 'fail'; record: EndpointRecord; phase: FailurePhase; error: unknown; side: Side }
+  /** `parked`: a dead-lettered record left alone (unchanged since it failed): not a recovery. */
+  | { kind: 'skip'; record: EndpointRecord; parked?: true }
+  | { kind: 'fail'; record: EndpointRecord; phase: FailurePhase; error: unknown; side: Side; sourceHash?: string }
   | { kind: 'conflict'; record: EndpointRecord; message: string }
   | {
       kind: 'write';
@@ -94,7 +101,18 @@ type Plan =
       otherId: string | null;
     };
 
-const zero = (): ExecutionCounters => ({ processed: 0, created: 0, updated: 0, skipped: 0, failed: 0 });
+const zero = (): ExecutionCounters => ({ processed: 0, created: 0, updated: 0, skipped: 0, failed: 0, conflicts: 0 });
+
+function addCounters(to: ExecutionCounters, delta: ExecutionCounters): ExecutionCounters {
+  return {
+    processed: to.processed + delta.processed,
+    created: to.created + delta.created,
+    updated: to.updated + delta.updated,
+    skipped: to.skipped + delta.skipped,
+    failed: to.failed + delta.failed,
+    conflicts: to.conflicts + delta.conflicts,
+  };
+}
 
 /**
  * The execution run: reads the source page by page, plans every record of a page against one batched
@@ -110,13 +128,24 @@ export async function executeRun(store: RunStore, options: RunnerOptions, input:
 class Released extends Error {}
 
 class Run {
-  readonly counters: ExecutionCounters;
+  counters: ExecutionCounters;
   private readonly job: SyncJob;
   private readonly signal: AbortSignal;
   /** Records that failed before, per side they are read from: retried first, by id. */
   private readonly retrySet = new Map<Side, Set<string>>();
-  /** Retry set plus open dead letters: a success of any of these is recorded as a recovery. */
+  /** Retry set plus parked records: a success of any of these is recorded as a recovery. */
   private readonly tracked = new Map<Side, Set<string>>();
+  /** Dead-lettered records (open or discarded), per side: skipped while their source content is unchanged. */
+  private readonly parked = new Map<Side, Map<string, TrackedRecord>>();
+  /**
+   * What the circuit breaker judges: the records of the source streams. Records retried from the retry set
+   * are known to have failed before; they are counted in the execution but can never halt the run.
+   */
+  private readonly judged = { processed: 0, failed: 0 };
+  /** Whether records being processed now are judged by the breaker (false while the retry set is retried). */
+  private judging = true;
+  /** Bidirectional jobs: counters per direction. */
+  private directions: { inbound: ExecutionCounters; outbound: ExecutionCounters } | null;
   private fastFailures = 0;
   /** Pages written by the one-statement fast path (reported with the outcome). */
   fastPages = 0;
@@ -131,26 +160,37 @@ class Run {
   ) {
     this.job = input.job;
     this.signal = input.signal;
-    this.counters = { ...(input.initialCounters ?? zero()) };
+    this.counters = { ...zero(), ...input.initialCounters };
+    this.directions =
+      this.job.direction === 'bidirectional'
+        ? {
+            inbound: { ...zero(), ...input.initialDirections?.inbound },
+            outbound: { ...zero(), ...input.initialDirections?.outbound },
+          }
+        : null;
   }
 
   async execute(): Promise<RunOutcome> {
+    const outcome = (halt: RunHalt | null): RunOutcome => ({
+      counters: this.counters,
+      directions: this.directions,
+      halt,
+      fastPages: this.fastPages,
+    });
     try {
       const halted = await this.runLegs();
-      return { counters: this.counters, halt: halted ? { kind: 'circuit_breaker' } : null, fastPages: this.fastPages };
+      return outcome(halted ? { kind: 'circuit_breaker', judged: { ...this.judged } } : null);
     } catch (err) {
-      if (err instanceof Released) return { counters: this.counters, halt: { kind: 'released' } };
+      if (err instanceof Released) return outcome({ kind: 'released' });
       // A cancel noticed in the database at a page commit (asked from another process).
-      if (err instanceof RunAbort) return { counters: this.counters, halt: { kind: err.status } };
+      if (err instanceof RunAbort) return outcome({ kind: err.status });
       if (this.signal.aborted) {
         const reason = this.signal.reason;
-        return {
-          counters: this.counters,
-          halt:
-            reason instanceof RunAbort && reason.status === 'timed_out' ? { kind: 'timed_out' } : { kind: 'cancelled' },
-        };
+        return outcome(
+          reason instanceof RunAbort && reason.status === 'timed_out' ? { kind: 'timed_out' } : { kind: 'cancelled' },
+        );
       }
-      return { counters: this.counters, halt: { kind: 'error', message: describeRunError(err) } };
+      return outcome(runHaltOf(err));
     }
   }
 
@@ -196,15 +236,22 @@ class Run {
   private async runLegs(): Promise<boolean> {
     const legs = this.legs();
     const { records } = this.input;
+    for (const item of await this.store.loadRetrySet(this.job.id)) {
+      addTo(this.tracked, item.side, item.recordKey);
+      if (item.parked === null) addTo(this.retrySet, item.side, item.recordKey);
+      else {
+        const bySide = this.parked.get(item.side) ?? new Map<string, TrackedRecord>();
+        this.parked.set(item.side, bySide);
+        bySide.set(item.recordKey, item);
+      }
+    }
     if (records) {
       const leg = legs.find((l) => l.sourceSide === records.side);
       if (!leg)
         throw new RunLevelError(`a ${this.job.direction} job does not read records from the ${records.side} side`);
+      // A single-record run (a webhook said the record changed, or a person retries a dead letter) always
+      // attempts its records, parked or not.
       return this.processByIds(leg, records.keys, new Set());
-    }
-    for (const item of await this.store.loadRetrySet(this.job.id)) {
-      if (!item.parked) addTo(this.retrySet, item.side, item.recordKey);
-      addTo(this.tracked, item.side, item.recordKey);
     }
     const resume = this.input.resumeFrom;
     let started = resume === null;
@@ -215,9 +262,15 @@ class Run {
         if (resume!.cursor === null) continue;
       }
       // Records that failed before are retried first, fetched by id (they may be outside the incremental window).
+      // They are judged apart from the stream: a known-bad record can never trip the breaker.
       const seen = new Set<string>();
       const retryKeys = [...(this.retrySet.get(leg.sourceSide) ?? [])];
-      if (await this.processByIds(leg, retryKeys, seen)) return true;
+      this.judging = false;
+      try {
+        await this.processByIds(leg, retryKeys, seen);
+      } finally {
+        this.judging = true;
+      }
       if (await this.processStream(leg, leg.dir === resume?.leg ? resume.cursor : null, seen)) return true;
     }
     return false;
@@ -288,7 +341,7 @@ class Run {
     const recordsOf = (page: ReadPage) =>
       seen.size === 0 ? page.records : page.records.filter((r) => !seen.has(r.id));
     const checkpointOf = (page: ReadPage): Checkpoint => ({ leg: leg.dir, cursor: page.nextCursor });
-    if (pages.length > 1 && this.counters.processed >= 10 && this.fastEligible(leg)) {
+    if (pages.length > 1 && this.judged.processed >= 10 && this.fastEligible(leg)) {
       const records = pages.flatMap(recordsOf);
       // A record twice in one batch (it changed while the list was paged) would be written twice in one
       // statement: page by page instead.
@@ -305,8 +358,10 @@ class Run {
   }
 
   /**
-   * Processes records in chunks: the first chunk of a run stops at the circuit breaker's minimum (10) so
-   * that a run of bad records halts after 10, not after a whole page; the rest go a page at a time.
+   * Processes records in chunks that end where the circuit breaker could first trip (see
+   * recordsBeforeBreakerCheck): the breaker is checked as if per record, once 10 are processed, while a
+   * healthy run still goes a page at a time. Records not judged by the breaker (the retry set) go a page at
+   * a time. Returns true when the breaker tripped.
    */
   private async processRecords(leg: Leg, records: EndpointRecord[], checkpoint: Checkpoint | undefined) {
     let i = 0;
@@ -315,11 +370,12 @@ class Run {
       return false;
     }
     while (i < records.length) {
-      const n = this.counters.processed < 10 ? 10 - this.counters.processed : records.length;
+      const rest = records.length - i;
+      const n = this.judging ? recordsBeforeBreakerCheck(this.judged, rest) : rest;
       const chunk = records.slice(i, i + n);
       i += chunk.length;
       await this.processChunk(leg, chunk, i >= records.length ? checkpoint : undefined);
-      if (circuitBreakerTripped(this.counters)) return true;
+      if (this.judging && circuitBreakerTripped(this.judged)) return true;
     }
     return false;
   }
@@ -336,16 +392,25 @@ class Run {
     );
     const plans: Plan[] = [];
     const toCheck: { index: number; ref: RefRow }[] = [];
+    const parked = this.parked.get(leg.sourceSide);
     for (const record of records) {
+      // A parked record (dead letter) waits until its source content changes, or a person retries it
+      // (a single-record run, which always attempts its records).
+      const park = this.input.records === null ? parked?.get(record.id) : undefined;
+      const sourceHash = park ? sourceContentHash(record) : undefined;
+      if (park && sourceHash === park.sourceHash) {
+        plans.push({ kind: 'skip', record, parked: true });
+        continue;
+      }
       if (record.error !== undefined) {
-        plans.push({ kind: 'fail', record, phase: 'fetch', error: record.error, side: leg.sourceSide });
+        plans.push({ kind: 'fail', record, phase: 'fetch', error: record.error, side: leg.sourceSide, sourceHash });
         continue;
       }
       let mapped: Record<string, unknown>;
       try {
         mapped = applyMapping(leg.forward, record.data);
       } catch (error) {
-        plans.push({ kind: 'fail', record, phase: 'map', error, side: leg.sourceSide });
+        plans.push({ kind: 'fail', record, phase: 'map', error, side: leg.sourceSide, sourceHash });
         continue;
       }
       const hash = contentHash(mapped);
@@ -475,6 +540,7 @@ class Run {
     this.counters.created += result.created;
     this.counters.updated += result.updated;
     this.counters.skipped += result.skipped;
+    if (this.judging) this.judged.processed += records.length;
     if (result.cancelRequested && !this.signal.aborted) throw new RunAbort('cancelled', 'cancelled by request');
     return true;
   }
@@ -493,6 +559,12 @@ class Run {
     for (const { index, ref } of toCheck) {
       const plan = plans[index] as Extract<Plan, { kind: 'write' }>;
       const target = byId.get(ref[leg.targetKey]);
+      if (target && target.error === undefined) {
+        // The echo the other leg will see is the target after this update: an update sets the mapped fields
+        // and leaves the rest, so its current content with the payload on top (not the payload alone, which
+        // would miss fields mapped one way only and make the next run write them back).
+        plan.reverseHash = this.echoHash(leg.reverse, { ...target.data, ...plan.op.data }) ?? plan.reverseHash;
+      }
       const lastReverse = ref[leg.reverseHash];
       if (!target || lastReverse === null || !leg.reverse) continue;
       if (target.error !== undefined) {
@@ -537,7 +609,8 @@ class Run {
           idempotencyKey: idempotencyKey(job.id, target.id, theirHash),
           sourceId: target.id,
         },
-        forwardHash: this.echoHash(leg.forward, theirs) ?? plan.forwardHash,
+        // The source after the write back: its content with the winner's fields on top (see above).
+        forwardHash: this.echoHash(leg.forward, { ...plan.record.data, ...theirs }) ?? plan.forwardHash,
         reverseHash: theirHash,
         otherId: target.id,
       };
@@ -561,13 +634,14 @@ class Run {
     checkpoint: Checkpoint | undefined,
     inside: (transaction: unknown) => Promise<void>,
   ) {
-    const delta = zero();
-    const refs: RefUpsert[] = [];
-    const failures: FailureRow[] = [];
-    const recovered: string[] = [];
-    const tracked = this.tracked.get(leg.sourceSide);
-    const inbound = leg.dir === 'inbound';
     const { job } = this;
+    const tracked = this.tracked.get(leg.sourceSide);
+    const parked = this.parked.get(leg.sourceSide);
+    const inbound = leg.dir === 'inbound';
+    let delta = zero();
+    let recovered: string[] = [];
+    /** A result saying the whole run cannot go on (401/403, configuration): the run halts after this commit. */
+    let runLevel: unknown;
     const { cancelRequested } = await this.store.commitPage(
       {
         executionId: this.input.executionId,
@@ -577,17 +651,37 @@ class Run {
       },
       async (transaction) => {
         await inside(transaction);
+        // Built inside: a transaction retried by the store starts from scratch.
+        delta = zero();
+        recovered = [];
+        runLevel = undefined;
+        const refs: RefUpsert[] = [];
+        const failures: FailureRow[] = [];
+        const fail = (key: string, side: Side, phase: FailurePhase, error: unknown, sourceHash?: string) => {
+          const park = parked?.get(key);
+          failures.push({
+            recordKey: key,
+            side,
+            phase,
+            errorKind: errorKindOf(error),
+            message: errorMessage(error),
+            // Without "retry on failure" a failed record is only reported; a parked one updates its dead letter.
+            retry: job.retryOnFailure && park === undefined,
+            sourceHash: sourceHash ?? null,
+            ...(park ? { parked: park.parked! } : {}),
+          });
+        };
         plans.forEach((plan, i) => {
-          delta.processed++;
           const key = plan.record.id;
           let ok = false;
           switch (plan.kind) {
             case 'skip':
               delta.skipped++;
-              ok = true;
+              ok = plan.parked !== true;
               break;
             case 'conflict':
               delta.skipped++;
+              delta.conflicts++;
               failures.push({
                 recordKey: key,
                 side: leg.sourceSide,
@@ -595,20 +689,25 @@ class Run {
                 errorKind: 'conflict',
                 message: plan.message,
                 retry: false,
+                sourceHash: null,
               });
               break;
             case 'fail':
               delta.failed++;
-              failures.push(this.failureRow(key, plan.side, plan.phase, plan.error));
+              fail(key, plan.side, plan.phase, plan.error, plan.sourceHash ?? sourceContentHash(plan.record));
               break;
             case 'write': {
               const result = results.get(i)!;
               const writtenSide = plan.way === 'forward' ? leg.targetSide : leg.sourceSide;
               if (!result.ok) {
                 const kind = errorKindOf(result.error);
-                if (kind === 'auth' || kind === 'config') throw new RunLevelError(errorMessage(result.error));
+                if (kind === 'auth' || kind === 'config') {
+                  // Not written, and not this record's fault: not counted; the next run attempts it again.
+                  runLevel ??= result.error;
+                  return;
+                }
                 delta.failed++;
-                failures.push(this.failureRow(key, writtenSide, 'write', result.error));
+                fail(key, writtenSide, 'write', result.error, sourceContentHash(plan.record));
                 break;
               }
               ok = true;
@@ -629,6 +728,7 @@ class Run {
               break;
             }
           }
+          delta.processed++;
           if (ok && tracked?.has(key)) recovered.push(key);
         });
         const commit: PageCommit = {
@@ -638,22 +738,29 @@ class Run {
           recovered: { side: leg.sourceSide, keys: recovered },
           counters: delta,
         };
-        if (checkpoint) commit.checkpoint = checkpoint;
+        if (this.directions) {
+          commit.directions = { ...this.directions, [leg.dir]: addCounters(this.directions[leg.dir], delta) };
+        }
+        // Records of this page were left unwritten by a run-level fault: the checkpoint stays before it.
+        if (checkpoint && runLevel === undefined) commit.checkpoint = checkpoint;
         return commit;
       },
     );
-    for (const k of Object.keys(delta) as (keyof ExecutionCounters)[]) this.counters[k] += delta[k];
+    this.counters = addCounters(this.counters, delta);
+    if (this.directions) this.directions[leg.dir] = addCounters(this.directions[leg.dir], delta);
+    if (this.judging) {
+      this.judged.processed += delta.processed;
+      this.judged.failed += delta.failed;
+    }
     for (const key of recovered) {
       tracked?.delete(key);
       this.retrySet.get(leg.sourceSide)?.delete(key);
+      parked?.delete(key);
     }
+    if (runLevel !== undefined) throw runLevel;
     if (cancelRequested && !this.signal.aborted) {
       throw new RunAbort('cancelled', 'cancelled by request');
     }
-  }
-
-  private failureRow(recordKey: string, side: Side, phase: FailurePhase, error: unknown): FailureRow {
-    return { recordKey, side, phase, errorKind: errorKindOf(error), message: errorMessage(error), retry: true };
   }
 
   /**
@@ -673,7 +780,16 @@ class Run {
         // biome-ignore lint/suspicious/noExplicitAny: handed through to colocated endpoints
         ...(transaction ? { transaction: transaction as any } : {}),
       };
-      const res = endpoint.colocated ? await endpoint.write(request) : await this.call(() => endpoint.write(request));
+      let res: WriteResult[];
+      try {
+        res = endpoint.colocated ? await endpoint.write(request) : await this.call(() => endpoint.write(request));
+      } catch (err) {
+        // A re-send that fails as a whole: what the earlier calls wrote stands (it must keep its references);
+        // the records re-sent fail with this error (a run-level kind halts the run after the commit).
+        if (attempt === 1 || this.signal.aborted) throw err;
+        for (const i of pending) results[i] = { ok: false, error: err };
+        return results;
+      }
       if (res.length !== batch.length) {
         throw new RunLevelError(`endpoint returned ${res.length} results for ${batch.length} writes`);
       }
@@ -834,4 +950,24 @@ function conflictWinner(
 function describeRunError(err: unknown): string {
   if (err instanceof ProviderError) return `${err.kind} error: ${err.message}`;
   return errorMessage(err);
+}
+
+/**
+ * How a run-level fault ends the run: a provider that could not be reached at all through the retries is
+ * "connection lost" (cancelled by the system); bad credentials, configuration and broken contracts are
+ * failures no retry can fix; anything else (a provider answering 5xx, a database error) may pass.
+ */
+export function runHaltOf(err: unknown): RunHalt {
+  if (err instanceof ProviderError && err.unreachable) {
+    return { kind: 'connection_lost', message: `connection lost: ${err.message}` };
+  }
+  const retryable =
+    !(err instanceof RunLevelError) &&
+    !(err instanceof ProviderError && (err.kind === 'auth' || err.kind === 'config'));
+  return { kind: 'error', message: describeRunError(err), retryable };
+}
+
+/** Hash of a source record's content as read: a parked record is attempted again when it changes. */
+function sourceContentHash(record: EndpointRecord): string {
+  return contentHash(record.data ?? {});
 }

@@ -22,7 +22,11 @@ export interface WorkerOptions {
   schedulerIntervalMs?: number;
   /** How often lost executions are looked for. Default: 5 s. */
   reaperIntervalMs?: number;
-  /** Backoff of execution retries: first delay, doubled per attempt, with jitter. Default: 30 s, capped at 30 min. */
+  /**
+   * Backoff of execution retries ("retry on failure") in this process: first delay, doubled per attempt, with
+   * jitter. Default: the engine's `runRetry` (30 s, capped at 30 min). Retries are queued by whoever finishes
+   * the failed run (this worker, or `runJob` anywhere), so these set the engine's delays.
+   */
   retryBaseDelayMs?: number;
   retryMaxDelayMs?: number;
   /** Run the scheduler and reaper in this worker. Default: true. */
@@ -36,7 +40,7 @@ export interface WorkerOptions {
  */
 export class SyncWorker {
   readonly id: string;
-  private readonly opts: Required<Omit<WorkerOptions, 'workerId'>>;
+  private readonly opts: Required<Omit<WorkerOptions, 'workerId' | 'retryBaseDelayMs' | 'retryMaxDelayMs'>>;
   private readonly releaseController = new AbortController();
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
@@ -54,10 +58,12 @@ export class SyncWorker {
       leaseSeconds: options.leaseSeconds ?? 30,
       schedulerIntervalMs: options.schedulerIntervalMs ?? 1000,
       reaperIntervalMs: options.reaperIntervalMs ?? 5000,
-      retryBaseDelayMs: options.retryBaseDelayMs ?? 30_000,
-      retryMaxDelayMs: options.retryMaxDelayMs ?? 30 * 60_000,
       maintenance: options.maintenance ?? true,
     };
+    engine.setRunRetryDelays({
+      ...(options.retryBaseDelayMs !== undefined ? { baseDelayMs: options.retryBaseDelayMs } : {}),
+      ...(options.retryMaxDelayMs !== undefined ? { maxDelayMs: options.retryMaxDelayMs } : {}),
+    });
   }
 
   private get db() {
@@ -122,34 +128,13 @@ export class SyncWorker {
         // pg-boss's retry, and the next worker resumes the same execution.
         throw new Error('released by a stopping worker');
       }
-      await this.retryIfDue(final);
+      // A failed run's retry was queued by the engine as it finished the run (whoever runs a job).
     }
   }
 
-  /**
-   * A `failed` or `timed_out` whole run of a job with retry on failure gets a new execution (trigger
-   * `retry`, attempt + 1) after exponential backoff with jitter, resuming from the last checkpoint.
-   * `completed_with_errors` is not retried as a whole (its failed records are in the retry set), and a
-   * `cancelled` run never is.
-   */
-  async retryIfDue(execution: SyncExecution): Promise<SyncExecution | null> {
-    if (execution.status !== 'failed' && execution.status !== 'timed_out') return null;
-    if (execution.recordKeys !== null) return null;
-    const job = await this.engine.jobs.get(execution.jobId).catch(() => null);
-    if (!job?.retryOnFailure || !job.enabled || execution.attempt > job.maxRetries) return null;
-    const ceiling = Math.min(this.opts.retryMaxDelayMs, this.opts.retryBaseDelayMs * 2 ** (execution.attempt - 1));
-    const delayMs = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-    this.engine.log.info(
-      { executionId: execution.id, jobId: job.id, attempt: execution.attempt + 1, delayMs },
-      'retry queued',
-    );
-    const { execution: next } = await this.queue.enqueue(job, {
-      trigger: 'retry',
-      attempt: execution.attempt + 1,
-      resumeFrom: execution.id,
-      delayMs,
-    });
-    return next;
+  /** See SyncEngine.retryIfDue: a failed run's retry, if the job's policy gives it one. */
+  retryIfDue(execution: SyncExecution): Promise<SyncExecution | null> {
+    return this.engine.retryIfDue(execution);
   }
 
   /**
@@ -191,6 +176,7 @@ export class SyncWorker {
     }>`
       UPDATE sync_executions e SET
         status = CASE WHEN e.heartbeat_at >= now() - make_interval(secs => ${lease}) THEN 'timed_out' ELSE 'failed' END,
+        halt_kind = CASE WHEN e.heartbeat_at >= now() - make_interval(secs => ${lease}) THEN 'timed_out' ELSE 'worker_lost' END,
         halt_reason = CASE WHEN e.heartbeat_at >= now() - make_interval(secs => ${lease})
           THEN 'timed out (the run did not stop by itself)'
           ELSE 'worker lost: no heartbeat from ' || coalesce(e.worker_id, 'its worker') || ' for ' || ${lease} || ' s' END,
@@ -227,7 +213,7 @@ export class SyncWorker {
         'run reaped',
       );
       out.push(execution);
-      await this.retryIfDue(execution);
+      await this.engine.retryIfDue(execution);
     }
     return out;
   }

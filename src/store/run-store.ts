@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { Side } from '../domain/types.ts';
-import type { PageCommit, RefRow, RunStore } from '../engine/ports.ts';
+import type { FailureRow, PageCommit, RefRow, RunStore } from '../engine/ports.ts';
 import type { Database } from './database.ts';
 import type { DB } from './schema.ts';
 
@@ -142,12 +142,28 @@ export function createRunStore(database: Database): RunStore {
     },
 
     async loadRetrySet(jobId) {
-      const { rows } = await sql<{ side: Side; record_key: string; parked: boolean }>`
-        SELECT side, record_key, false AS parked FROM retry_items WHERE job_id = ${jobId}
+      // A record has at most one open dead letter, and may have older discarded ones: the open one, else the
+      // newest discarded one, says how it is parked.
+      const { rows } = await sql<{
+        side: Side;
+        record_key: string;
+        parked: 'open' | 'discarded' | null;
+        source_hash: string | null;
+      }>`
+        SELECT side, record_key, NULL AS parked, source_hash FROM retry_items WHERE job_id = ${jobId}
         UNION ALL
-        SELECT side, record_key, true FROM dead_letters WHERE job_id = ${jobId} AND status = 'open'
+        SELECT * FROM (
+          SELECT DISTINCT ON (side, record_key) side, record_key, status AS parked, source_hash FROM dead_letters
+          WHERE job_id = ${jobId} AND status IN ('open', 'discarded')
+          ORDER BY side, record_key, status = 'open' DESC, updated_at DESC
+        ) d
         ORDER BY record_key`.execute(db);
-      return rows.map((r) => ({ side: r.side, recordKey: r.record_key, parked: r.parked }));
+      return rows.map((r) => ({
+        side: r.side,
+        recordKey: r.record_key,
+        parked: r.parked,
+        sourceHash: r.source_hash,
+      }));
     },
 
     async dropRetryItems(jobId, side, keys) {
@@ -204,6 +220,8 @@ async function writePage(trx: Kysely<DB>, scope: Scope, page: PageCommit): Promi
       .execute();
     const retry = page.failures.filter((f) => f.retry);
     if (retry.length > 0) await addToRetrySet(trx, scope, retry, page.recovered.side);
+    const parked = page.failures.filter((f) => f.parked !== undefined);
+    if (parked.length > 0) await failParked(trx, scope, parked, page.recovered.side);
   }
   if (page.recovered.keys.length > 0) {
     await trx
@@ -227,45 +245,71 @@ async function writePage(trx: Kysely<DB>, scope: Scope, page: PageCommit): Promi
  * A failed record joins the job's retry set, or counts one more execution if it is already there
  * (twice in one execution counts once). At the threshold it moves to the dead letter queue.
  */
-async function addToRetrySet(
-  trx: Kysely<DB>,
-  scope: Scope,
-  failures: { recordKey: string; message: string }[],
-  side: Side,
-): Promise<void> {
-  const items = new Map(failures.map((f) => [f.recordKey, f.message.slice(0, 2000)]));
+/** One JSON parameter for a page's failures: the last one per record key wins. */
+function failuresJson(failures: FailureRow[]): string {
+  const items = new Map(
+    failures.map((f) => [f.recordKey, { key: f.recordKey, message: f.message.slice(0, 2000), hash: f.sourceHash }]),
+  );
+  return JSON.stringify([...items.values()]);
+}
+
+async function addToRetrySet(trx: Kysely<DB>, scope: Scope, failures: FailureRow[], side: Side): Promise<void> {
   await sql`
-    INSERT INTO retry_items AS ri (job_id, side, record_key, failure_count, last_execution_id, last_error)
-    SELECT ${scope.jobId}::uuid, ${side}, f.key, 1, ${scope.executionId}::uuid, f.message
-    FROM jsonb_to_recordset(${JSON.stringify([...items].map(([key, message]) => ({ key, message })))}::jsonb)
-      AS f(key text, message text)
+    INSERT INTO retry_items AS ri (job_id, side, record_key, failure_count, last_execution_id, last_error, source_hash)
+    SELECT ${scope.jobId}::uuid, ${side}, f.key, 1, ${scope.executionId}::uuid, f.message, f.hash
+    FROM jsonb_to_recordset(${failuresJson(failures)}::jsonb) AS f(key text, message text, hash text)
     ON CONFLICT (job_id, side, record_key) DO UPDATE SET
       failure_count = ri.failure_count + CASE WHEN ri.last_execution_id = EXCLUDED.last_execution_id THEN 0 ELSE 1 END,
       last_execution_id = EXCLUDED.last_execution_id,
       last_error = EXCLUDED.last_error,
+      source_hash = EXCLUDED.source_hash,
       last_failed_at = now()`.execute(trx);
+  // At the threshold the record is parked, keeping when it first failed and the content that failed.
   await sql`
     WITH moved AS (
       DELETE FROM retry_items
       WHERE job_id = ${scope.jobId} AND side = ${side} AND failure_count >= ${DEAD_LETTER_THRESHOLD}
-      RETURNING job_id, side, record_key, failure_count, last_error, last_execution_id
+      RETURNING job_id, side, record_key, failure_count, last_error, last_execution_id, source_hash, first_failed_at
     )
-    INSERT INTO dead_letters AS d (job_id, side, record_key, failure_count, last_error, last_execution_id)
-    SELECT job_id, side, record_key, failure_count, last_error, last_execution_id FROM moved
+    INSERT INTO dead_letters AS d
+      (job_id, side, record_key, failure_count, last_error, last_execution_id, source_hash, first_failed_at)
+    SELECT job_id, side, record_key, failure_count, last_error, last_execution_id, source_hash, first_failed_at
+    FROM moved
     ON CONFLICT (job_id, side, record_key) WHERE status = 'open' DO UPDATE SET
       failure_count = d.failure_count + EXCLUDED.failure_count,
       last_error = EXCLUDED.last_error,
       last_execution_id = EXCLUDED.last_execution_id,
+      source_hash = EXCLUDED.source_hash,
       updated_at = now()`.execute(trx);
+}
+
+/**
+ * A parked record that failed again (its content changed, or a person retried it): an open dead letter
+ * counts one more failed execution; a discarded one only remembers the content that failed, so that runs
+ * skip it until it changes again. Neither goes back to the retry set.
+ */
+async function failParked(trx: Kysely<DB>, scope: Scope, failures: FailureRow[], side: Side): Promise<void> {
+  await sql`
+    UPDATE dead_letters d SET
+      failure_count = d.failure_count + CASE WHEN d.status = 'open' AND d.last_execution_id <> ${scope.executionId}::uuid THEN 1 ELSE 0 END,
+      last_error = CASE WHEN d.status = 'open' THEN f.message ELSE d.last_error END,
+      last_execution_id = CASE WHEN d.status = 'open' THEN ${scope.executionId}::uuid ELSE d.last_execution_id END,
+      source_hash = f.hash,
+      updated_at = now()
+    FROM jsonb_to_recordset(${failuresJson(failures)}::jsonb) AS f(key text, message text, hash text)
+    WHERE d.job_id = ${scope.jobId} AND d.side = ${side} AND d.record_key = f.key
+      AND d.status IN ('open', 'discarded')`.execute(trx);
 }
 
 async function saveProgress(trx: Kysely<DB>, executionId: string, page: PageCommit): Promise<boolean> {
   const c = page.counters;
   const checkpoint = page.checkpoint === undefined ? null : JSON.stringify(page.checkpoint);
+  const directions = page.directions === undefined ? null : JSON.stringify(page.directions);
   const { rows } = await sql<{ cancel: boolean }>`
     UPDATE sync_executions SET
       processed = processed + ${c.processed}, created = created + ${c.created}, updated = updated + ${c.updated},
-      skipped = skipped + ${c.skipped}, failed = failed + ${c.failed},
+      skipped = skipped + ${c.skipped}, failed = failed + ${c.failed}, conflicts = conflicts + ${c.conflicts},
+      direction_counters = COALESCE(${directions}::jsonb, direction_counters),
       checkpoint = COALESCE(${checkpoint}::jsonb, checkpoint)
     WHERE id = ${executionId}
     RETURNING cancel_requested_at IS NOT NULL AS cancel`.execute(trx);

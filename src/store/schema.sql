@@ -35,9 +35,12 @@ TABLE dead_letters
   status text NOT NULL DEFAULT 'open'::text
   created_at timestamp with time zone NOT NULL DEFAULT now()
   updated_at timestamp with time zone NOT NULL DEFAULT now()
+  source_hash text
+  first_failed_at timestamp with time zone NOT NULL DEFAULT now()
   CONSTRAINT dead_letters_created_at_not_null NOT NULL created_at
   CONSTRAINT dead_letters_failure_count_check CHECK ((failure_count >= 3))
   CONSTRAINT dead_letters_failure_count_not_null NOT NULL failure_count
+  CONSTRAINT dead_letters_first_failed_at_not_null NOT NULL first_failed_at
   CONSTRAINT dead_letters_id_not_null NOT NULL id
   CONSTRAINT dead_letters_job_id_fkey FOREIGN KEY (job_id) REFERENCES sync_jobs(id) ON DELETE CASCADE
   CONSTRAINT dead_letters_job_id_not_null NOT NULL job_id
@@ -52,6 +55,7 @@ TABLE dead_letters
   CONSTRAINT dead_letters_updated_at_not_null NOT NULL updated_at
   CREATE INDEX dead_letters_job_idx ON dead_letters USING btree (job_id, created_at DESC)
   CREATE UNIQUE INDEX dead_letters_open_idx ON dead_letters USING btree (job_id, side, record_key) WHERE (status = 'open'::text)
+  CREATE INDEX dead_letters_parked_idx ON dead_letters USING btree (job_id, side, record_key) WHERE (status = ANY (ARRAY['open'::text, 'discarded'::text]))
   CREATE UNIQUE INDEX dead_letters_pkey ON dead_letters USING btree (id)
 
 TABLE external_references
@@ -139,6 +143,7 @@ TABLE retry_items
   last_error text NOT NULL
   first_failed_at timestamp with time zone NOT NULL DEFAULT now()
   last_failed_at timestamp with time zone NOT NULL DEFAULT now()
+  source_hash text
   CONSTRAINT retry_items_failure_count_check CHECK ((failure_count >= 1))
   CONSTRAINT retry_items_failure_count_not_null NOT NULL failure_count
   CONSTRAINT retry_items_first_failed_at_not_null NOT NULL first_failed_at
@@ -179,18 +184,25 @@ TABLE sync_executions
   completed_at timestamp with time zone
   duration_seconds numeric(12,3)
   created_at timestamp with time zone NOT NULL DEFAULT now()
+  conflicts integer NOT NULL DEFAULT 0
+  direction_counters jsonb
+  halt_kind text
   CONSTRAINT sync_executions_attempt_check CHECK ((attempt >= 1))
   CONSTRAINT sync_executions_attempt_not_null NOT NULL attempt
   CONSTRAINT sync_executions_check CHECK (((record_keys IS NULL) = (record_side IS NULL)))
   CONSTRAINT sync_executions_check1 CHECK (((((created + updated) + skipped) + failed) = processed))
   CONSTRAINT sync_executions_check2 CHECK (((status = ANY (ARRAY['queued'::text, 'running'::text])) = (completed_at IS NULL)))
   CONSTRAINT sync_executions_check3 CHECK (((status = 'queued'::text) OR (started_at IS NOT NULL)))
+  CONSTRAINT sync_executions_check4 CHECK ((conflicts <= skipped))
+  CONSTRAINT sync_executions_conflicts_check CHECK ((conflicts >= 0))
+  CONSTRAINT sync_executions_conflicts_not_null NOT NULL conflicts
   CONSTRAINT sync_executions_created_at_not_null NOT NULL created_at
   CONSTRAINT sync_executions_created_check CHECK ((created >= 0))
   CONSTRAINT sync_executions_created_not_null NOT NULL created
   CONSTRAINT sync_executions_duration_seconds_check CHECK ((duration_seconds >= (0)::numeric))
   CONSTRAINT sync_executions_failed_check CHECK ((failed >= 0))
   CONSTRAINT sync_executions_failed_not_null NOT NULL failed
+  CONSTRAINT sync_executions_halt_kind_check CHECK ((halt_kind = ANY (ARRAY['circuit_breaker'::text, 'error'::text, 'configuration'::text, 'timed_out'::text, 'cancelled'::text, 'connection_lost'::text, 'worker_lost'::text])))
   CONSTRAINT sync_executions_id_not_null NOT NULL id
   CONSTRAINT sync_executions_job_id_fkey FOREIGN KEY (job_id) REFERENCES sync_jobs(id) ON DELETE CASCADE
   CONSTRAINT sync_executions_job_id_not_null NOT NULL job_id

@@ -76,7 +76,10 @@ export interface SyncExecutionsTable {
   updated: ColumnType<number, number | undefined, number>;
   skipped: ColumnType<number, number | undefined, number>;
   failed: ColumnType<number, number | undefined, number>;
+  conflicts: ColumnType<number, number | undefined, number>;
+  direction_counters: Json | null;
   halt_reason: string | null;
+  halt_kind: string | null;
   record_keys: string[] | null;
   record_side: string | null;
   checkpoint: Json | null;
@@ -112,6 +115,7 @@ export interface RetryItemsTable {
   failure_count: number;
   last_execution_id: string;
   last_error: string;
+  source_hash: string | null;
   first_failed_at: Timestamp;
   last_failed_at: Timestamp;
 }
@@ -124,6 +128,8 @@ export interface DeadLettersTable {
   failure_count: number;
   last_error: string;
   last_execution_id: string;
+  source_hash: string | null;
+  first_failed_at: Timestamp;
   status: string;
   created_at: Timestamp;
   updated_at: Timestamp;

@@ -4,14 +4,28 @@ import type { AddressInfo } from 'node:net';
 /**
  * A small JSON REST API of "people" for the generic REST connector's contract runs: bearer auth, cursor
  * pagination (`after`, `limit`, `next`), an `updated_since` filter, get by id, POST with an `Idempotency-Key`
- * (the first answer per key is saved and replayed, like Stripe), PATCH, and faults (429 with Retry-After,
- * 5xx, a lost write response, malformed records). In process, over real HTTP.
+ * (the first answer per key is saved and replayed, like Stripe), PATCH, an `external_id` field that creates may set
+ * and the listing filters on (`?external_id=`), and faults (429 with Retry-After, 5xx, a lost write response,
+ * per-record create faults, malformed records). In process, over real HTTP.
  */
 export interface Person {
   id: string;
   name: string | null;
   email: string | number | null;
+  /** Set by creates that send it (the REST connector's lookup-before-create); `?external_id=` filters on it. */
+  external_id?: string;
   updated_at: string;
+}
+
+/** A fault on the creates (POST) of one record, matched by the email in the request body. */
+export interface CreateFault {
+  email: string;
+  /** How many of the matching creates fail (the count goes down by one each time). */
+  nextN: number;
+  /** The status they answer. Default: 503. */
+  status?: number;
+  /** The record is created first and only its answer is lost (503); otherwise nothing is created. */
+  afterWrite?: boolean;
 }
 
 export interface RestFaults {
@@ -21,6 +35,8 @@ export interface RestFaults {
   serverErrors?: { nextN: number; afterWrite?: boolean };
   /** Served with `email: 12345`. */
   malformed?: string[];
+  /** Per-record create faults: "the create of this record answers 503 the next N times". */
+  creates?: CreateFault[];
 }
 
 export interface RestPeopleServer {
@@ -28,8 +44,16 @@ export interface RestPeopleServer {
   token: string;
   people: Map<string, Person>;
   faults: RestFaults;
-  /** byRoute: `GET /people` (full listing), `GET /people?updated_since`, `GET /people/:id`, `POST /people`, … */
-  requests: { total: number; byStatus: Record<number, number>; byRoute: Record<string, number> };
+  /**
+   * byRoute: `GET /people` (full listing), `GET /people?updated_since`, `GET /people?external_id` (a lookup),
+   * `GET /people/:id`, `POST /people`, …; `created`: the records POSTs created, in order (replays not counted).
+   */
+  requests: {
+    total: number;
+    byStatus: Record<number, number>;
+    byRoute: Record<string, number>;
+    created: Person[];
+  };
   put(person: Omit<Person, 'updated_at' | 'id'> & { id?: string }, updatedAt?: string): Person;
   update(id: string, patch: Partial<Person>): Person;
   close(): Promise<void>;
@@ -39,7 +63,12 @@ export async function startRestPeopleServer(options: { records?: number; token?:
   const token = options.token ?? 'rest-token-not-real';
   const people = new Map<string, Person>();
   const saved = new Map<string, { status: number; body: string }>();
-  const requests = { total: 0, byStatus: {} as Record<number, number>, byRoute: {} as Record<string, number> };
+  const requests = {
+    total: 0,
+    byStatus: {} as Record<number, number>,
+    byRoute: {} as Record<string, number>,
+    created: [] as Person[],
+  };
   const faults: RestFaults = {};
   let seq = 0;
   // Strictly increasing modification times, so that a change is always after the previous run's start.
@@ -50,7 +79,13 @@ export async function startRestPeopleServer(options: { records?: number; token?:
   };
   const put = (p: Omit<Person, 'updated_at' | 'id'> & { id?: string }, at = stamp()): Person => {
     const id = p.id ?? `p${String(++seq).padStart(6, '0')}`;
-    const person: Person = { id, name: p.name, email: p.email, updated_at: at };
+    const person: Person = {
+      id,
+      name: p.name,
+      email: p.email,
+      ...(p.external_id !== undefined ? { external_id: p.external_id } : {}),
+      updated_at: at,
+    };
     people.set(id, person);
     return person;
   };
@@ -64,8 +99,12 @@ export async function startRestPeopleServer(options: { records?: number; token?:
     const url = new URL(req.url ?? '/', 'http://x');
     const method = req.method ?? 'GET';
     const m = /^\/people(?:\/([^/]+))?$/.exec(url.pathname);
-    const incremental = url.searchParams.has('updated_since') ? '?updated_since' : '';
-    const route = `${method} ${m ? (m[1] ? '/people/:id' : `/people${incremental}`) : 'other'}`;
+    const filter = url.searchParams.has('external_id')
+      ? '?external_id'
+      : url.searchParams.has('updated_since')
+        ? '?updated_since'
+        : '';
+    const route = `${method} ${m ? (m[1] ? '/people/:id' : `/people${filter}`) : 'other'}`;
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       requests.total++;
       requests.byStatus[status] = (requests.byStatus[status] ?? 0) + 1;
@@ -106,13 +145,31 @@ export async function startRestPeopleServer(options: { records?: number; token?:
       const replay = typeof key === 'string' ? saved.get(key) : undefined;
       if (replay) return send(replay.status, replay.body);
       const body = JSON.parse(raw || '{}') as Partial<Person>;
+      const fault = faults.creates?.find((f) => f.email === body.email && f.nextN > 0);
+      if (fault && !fault.afterWrite) {
+        fault.nextN--;
+        return send(fault.status ?? 503, {
+          message: fault.status === 401 ? 'invalid token' : 'temporarily unavailable',
+        });
+      }
       let status = 201;
       let answer: unknown;
       if (typeof body.email !== 'string' || !body.email.includes('@')) {
         status = 422;
         answer = { message: 'email is invalid' };
       } else {
-        answer = put({ name: body.name ?? null, email: body.email });
+        const created = put({
+          name: body.name ?? null,
+          email: body.email,
+          ...(typeof body.external_id === 'string' ? { external_id: body.external_id } : {}),
+        });
+        requests.created.push(created);
+        answer = created;
+      }
+      if (fault?.afterWrite) {
+        // Created; the answer is lost. No saved answer either: only a lookup finds the record.
+        fault.nextN--;
+        return send(fault.status ?? 503, { message: 'temporarily unavailable' });
       }
       if (faults.serverErrors?.afterWrite && faults.serverErrors.nextN > 0) {
         // The write happened; its answer is lost. The saved answer is the real one (unlike Stripe, which
@@ -127,7 +184,10 @@ export async function startRestPeopleServer(options: { records?: number; token?:
     }
     if (id === undefined && method === 'GET') {
       const since = url.searchParams.get('updated_since');
-      const all = [...people.values()].filter((p) => !since || p.updated_at >= since);
+      const externalId = url.searchParams.get('external_id');
+      const all = [...people.values()].filter(
+        (p) => (!since || p.updated_at >= since) && (externalId === null || p.external_id === externalId),
+      );
       const limit = Math.min(100, Number(url.searchParams.get('limit') ?? 10));
       const after = url.searchParams.get('after');
       const start = after ? all.findIndex((p) => p.id === after) + 1 : 0;
@@ -171,8 +231,11 @@ export async function startRestPeopleServer(options: { records?: number; token?:
   return api;
 }
 
-/** The REST connector's config for this server, described as data. */
-export function restPeopleConfig(url: string) {
+/**
+ * The REST connector's config for this server, described as data. `idempotencyHeader: false` leaves the
+ * Idempotency-Key header out (a provider that cannot dedupe); `lookup` adds lookup-before-create on `external_id`.
+ */
+export function restPeopleConfig(url: string, options: { idempotencyHeader?: boolean; lookup?: boolean } = {}) {
   return {
     baseUrl: url,
     auth: { type: 'bearer' },
@@ -185,8 +248,12 @@ export function restPeopleConfig(url: string) {
         pagination: { style: 'cursor', cursorParam: 'after', cursorPath: 'next', limitParam: 'limit' },
         incremental: { param: 'updated_since' },
         getPath: '/people/{id}',
-        create: { path: '/people', idempotencyHeader: 'Idempotency-Key' },
+        create: {
+          path: '/people',
+          ...(options.idempotencyHeader === false ? {} : { idempotencyHeader: 'Idempotency-Key' }),
+        },
         update: { path: '/people/{id}' },
+        ...(options.lookup ? { lookup: { field: 'external_id', param: 'external_id' } } : {}),
         fields: [
           { name: 'id', type: 'string', required: true },
           { name: 'name', type: 'string' },

@@ -124,17 +124,28 @@ export interface Transform {
   args?: unknown;
 }
 
-export interface Execution {
-  id: string;
-  jobId: string;
-  status: ExecutionStatus;
-  trigger: Trigger;
-  attempt: number;
+/** Record counters of a run, or of one direction of a bidirectional run. */
+export interface Counters {
   processed: number;
   created: number;
   updated: number;
   skipped: number;
   failed: number;
+  /** Records left in conflict (manual strategy); also counted in `skipped`. */
+  conflicts: number;
+}
+
+export interface Execution extends Counters {
+  id: string;
+  jobId: string;
+  status: ExecutionStatus;
+  trigger: Trigger;
+  attempt: number;
+  /**
+   * Per direction, for bidirectional jobs only (null otherwise). A record synced both ways counts once in
+   * each direction.
+   */
+  directions: { inbound: Counters; outbound: Counters } | null;
   startedAt: string | null;
   completedAt: string | null;
   durationSeconds: number | null;
@@ -165,8 +176,10 @@ export interface DeadLetter {
   lastError: string | null;
   lastExecutionId: string | null;
   status: 'open' | 'retried' | 'resolved' | 'discarded';
+  /** The record's first failure (the first execution that failed it). */
   firstFailedAt: string;
   lastFailedAt: string;
+  /** When it entered the queue (parked). */
   createdAt: string;
   updatedAt: string;
 }

@@ -1,4 +1,7 @@
-/** Dead Letter Queue: records that failed in 3+ executions, with Retry / Discard for one or the selected ones. */
+/**
+ * Dead Letter Queue: records that failed in 3 runs, parked (skipped by every run) until a person retries them
+ * or their source content changes; Retry / Discard for one or the selected ones.
+ */
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, type DeadLetter } from './api.ts';
@@ -87,7 +90,11 @@ export function DeadLetterQueue({ jobId }: { jobId: string }) {
           </select>
         </div>
       </div>
-      <p className="help">Records that failed in three or more executions. They are not retried automatically.</p>
+      <p className="help">
+        Records that failed in three runs. Parked records are skipped by every run until you Retry them here, or until
+        their content at the source changes. A discarded record never comes back to this queue; it syncs again only if
+        its source changes and the sync succeeds.
+      </p>
       <div aria-live="polite">
         {result && (
           <p className={`notice ${result.ok ? 'notice-ok' : 'notice-bad'}`} role="status">
@@ -147,6 +154,7 @@ export function DeadLetterQueue({ jobId }: { jobId: string }) {
                   <th scope="col">Last error</th>
                   <th scope="col">First failure</th>
                   <th scope="col">Last failure</th>
+                  <th scope="col">Parked since</th>
                   <th scope="col">Status</th>
                   <th scope="col">
                     <span className="sr-only">Actions</span>
@@ -230,6 +238,9 @@ function DeadLetterRow({
       </td>
       <td>
         <DateTime iso={d.lastFailedAt} />
+      </td>
+      <td>
+        <DateTime iso={d.createdAt} />
       </td>
       <td>
         <StatusBadge status={d.status} />

@@ -1,7 +1,19 @@
-/** Execution History (paginated, filterable, live over SSE) and Execution Detail (pie chart, errors, failures). */
+/**
+ * Execution History (paginated, filterable, live over SSE) and Execution Detail (pie chart, errors, conflicts
+ * left for review, failures, and the per-direction counters of a bidirectional run).
+ */
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Fragment, lazy, Suspense, useEffect, useState } from 'react';
-import { api, EXECUTION_STATUSES, type Execution, executionEventsUrl, isActive, type Job } from './api.ts';
+import {
+  api,
+  type Counters,
+  EXECUTION_STATUSES,
+  type Execution,
+  executionEventsUrl,
+  isActive,
+  type Job,
+  type RecordFailure,
+} from './api.ts';
 import { navigate, paths } from './router.tsx';
 import {
   DateTime,
@@ -234,7 +246,7 @@ function ExecutionRow({
           </button>
         </td>
         <td>
-          <StatusBadge status={e.status} />
+          <StatusBadge status={e.status} reason={e.haltReason ?? e.error} />
         </td>
         <td>{TRIGGER_LABEL[e.trigger] ?? e.trigger}</td>
         <td className="num">{e.attempt}</td>
@@ -251,7 +263,11 @@ function ExecutionRow({
         <td className="num" data-col="updated">
           {e.updated}
         </td>
-        <td className="num" data-col="skipped">
+        <td
+          className="num"
+          data-col="skipped"
+          title={e.conflicts > 0 ? `${e.conflicts} of them left in conflict for review (manual strategy)` : undefined}
+        >
           {e.skipped}
         </td>
         <td className={`num${e.failed > 0 ? ' text-bad' : ''}`} data-col="failed">
@@ -297,7 +313,8 @@ function LiveDetail({ execution }: { execution: Execution }) {
   return (
     <>
       <p className="stack-inline">
-        <StatusBadge status={e.status} /> {TRIGGER_LABEL[e.trigger]} run, attempt {e.attempt}
+        <StatusBadge status={e.status} reason={e.haltReason ?? e.error} /> {TRIGGER_LABEL[e.trigger]} run, attempt{' '}
+        {e.attempt}
         {isActive(e.status) && <CancelButton execution={e} onCancelled={setLive} />}
       </p>
       <ExecutionDetail execution={e} />
@@ -338,7 +355,7 @@ export function ExecutionDetail({ execution: e }: { execution: Execution }) {
             <div>
               <dt>Status</dt>
               <dd>
-                <StatusBadge status={e.status} />
+                <StatusBadge status={e.status} reason={e.haltReason ?? e.error} />
               </dd>
             </div>
             <div>
@@ -367,6 +384,14 @@ export function ExecutionDetail({ execution: e }: { execution: Execution }) {
               <dt>Processed</dt>
               <dd>{e.processed}</dd>
             </div>
+            {e.conflicts > 0 && (
+              <div data-testid="conflicts-count">
+                <dt>Conflicts</dt>
+                <dd>
+                  {e.conflicts} <span className="muted">left for review (manual strategy)</span>
+                </dd>
+              </div>
+            )}
             {e.recordKeys && e.recordKeys.length > 0 && (
               <div>
                 <dt>Records</dt>
@@ -388,60 +413,126 @@ export function ExecutionDetail({ execution: e }: { execution: Execution }) {
           )}
         </div>
       </div>
+      {e.directions && <DirectionsTable executionId={e.id} directions={e.directions} />}
       <FailuresTable execution={e} />
     </div>
   );
 }
 
+const COUNTER_COLUMNS: { key: keyof Counters; label: string }[] = [
+  { key: 'processed', label: 'Processed' },
+  { key: 'created', label: 'Created' },
+  { key: 'updated', label: 'Updated' },
+  { key: 'skipped', label: 'Skipped' },
+  { key: 'failed', label: 'Failed' },
+  { key: 'conflicts', label: 'Conflicts' },
+];
+
+/** The counters of a bidirectional run, one row per direction. */
+function DirectionsTable({
+  executionId,
+  directions,
+}: {
+  executionId: string;
+  directions: { inbound: Counters; outbound: Counters };
+}) {
+  const titleId = `directions-${executionId}`;
+  const rows = [
+    { name: 'Inbound', hint: 'provider → local', counters: directions.inbound },
+    { name: 'Outbound', hint: 'local → provider', counters: directions.outbound },
+  ];
+  return (
+    <div className="directions">
+      <h3 id={titleId}>By direction</h3>
+      <p className="help">
+        A record synced both ways counts once in each direction, so the run's totals can exceed the number of distinct
+        records. Conflicts are also counted in Skipped.
+      </p>
+      <div className="table-wrap">
+        <table className="table table-compact" aria-labelledby={titleId} data-testid="direction-counters">
+          <thead>
+            <tr>
+              <th scope="col">Direction</th>
+              {COUNTER_COLUMNS.map((c) => (
+                <th scope="col" className="num" key={c.key}>
+                  {c.label}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr key={r.name} data-direction={r.name.toLowerCase()}>
+                <th scope="row">
+                  {r.name} <span className="muted small">({r.hint})</span>
+                </th>
+                {COUNTER_COLUMNS.map((c) => (
+                  <td className="num" key={c.key} data-col={c.key}>
+                    {r.counters[c.key]}
+                  </td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}
+
+/** A conflict left for review (manual strategy) is listed with the failures, under this kind. */
+const CONFLICT_KIND = 'conflict';
+
+/**
+ * The run's record failures, with the conflicts left for review (errorKind `conflict`) in a table of their own:
+ * they are not failures (the run counts them in Skipped) but need a person's decision.
+ */
 function FailuresTable({ execution }: { execution: Execution }) {
   const pages = useCursorPages(execution.id);
   const failures = useQuery({
-    queryKey: ['failures', execution.id, pages.cursor, execution.failed],
+    queryKey: ['failures', execution.id, pages.cursor, execution.failed, execution.conflicts],
     queryFn: () => api.failures(execution.id, { limit: PAGE_SIZE, cursor: pages.cursor }),
     placeholderData: keepPreviousData,
   });
   const titleId = `failures-${execution.id}`;
+  const items = failures.data?.items ?? [];
+  const conflicts = items.filter((f) => f.errorKind === CONFLICT_KIND);
+  const failed = items.filter((f) => f.errorKind !== CONFLICT_KIND);
+  const paged = pages.hasPrev || Boolean(failures.data?.nextCursor);
   return (
-    <div className="failures">
-      <h3 id={titleId}>Failed records ({execution.failed})</h3>
-      {failures.isPending ? (
-        <Loading label="Loading failures…" />
-      ) : failures.isError ? (
-        <ErrorState error={failures.error} retry={() => failures.refetch()} />
-      ) : failures.data.items.length === 0 ? (
-        <p className="muted">No record failed in this execution.</p>
-      ) : (
-        <>
-          <div className="table-wrap">
-            <table className="table table-compact" aria-labelledby={titleId}>
-              <thead>
-                <tr>
-                  <th scope="col">Record key</th>
-                  <th scope="col">Side</th>
-                  <th scope="col">Phase</th>
-                  <th scope="col">Kind</th>
-                  <th scope="col">Message</th>
-                  <th scope="col">Time</th>
-                </tr>
-              </thead>
-              <tbody>
-                {failures.data.items.map((f) => (
-                  <tr key={f.id}>
-                    <td>
-                      <code>{f.recordKey}</code>
-                    </td>
-                    <td>{f.side === 'provider' ? 'Provider' : 'Local'}</td>
-                    <td>{f.phase}</td>
-                    <td>{f.errorKind}</td>
-                    <td className="message">{f.message}</td>
-                    <td>
-                      <DateTime iso={f.createdAt} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+    <>
+      {(execution.conflicts > 0 || conflicts.length > 0) && (
+        <div className="conflicts">
+          <h3 id={`conflicts-${execution.id}`}>Conflicts left for review ({execution.conflicts})</h3>
+          <p className="help">
+            Both sides changed these records since the last sync and the job's conflict strategy is Manual review:
+            neither side was written. They are counted in Skipped.
+          </p>
+          {failures.isPending ? (
+            <Loading label="Loading conflicts…" />
+          ) : failures.isError ? null : conflicts.length === 0 ? (
+            <p className="muted">{paged ? 'No conflict on this page; see the other pages.' : 'No conflict listed.'}</p>
+          ) : (
+            <RecordTable labelledBy={`conflicts-${execution.id}`} rows={conflicts} conflict />
+          )}
+        </div>
+      )}
+      <div className="failures">
+        <h3 id={titleId}>Failed records ({execution.failed})</h3>
+        {failures.isPending ? (
+          <Loading label="Loading failures…" />
+        ) : failures.isError ? (
+          <ErrorState error={failures.error} retry={() => failures.refetch()} />
+        ) : failed.length === 0 ? (
+          <p className="muted">
+            {execution.failed > 0 && paged
+              ? 'No failed record on this page; see the other pages.'
+              : 'No record failed in this execution.'}
+          </p>
+        ) : (
+          <RecordTable labelledBy={titleId} rows={failed} />
+        )}
+        {failures.isSuccess && (
           <Pager
             label="Failure pages"
             page={pages.page}
@@ -450,8 +541,59 @@ function FailuresTable({ execution }: { execution: Execution }) {
             onPrev={pages.prev}
             onNext={() => pages.next(failures.data.nextCursor)}
           />
-        </>
-      )}
+        )}
+      </div>
+    </>
+  );
+}
+
+function RecordTable({
+  labelledBy,
+  rows,
+  conflict = false,
+}: {
+  labelledBy: string;
+  rows: RecordFailure[];
+  conflict?: boolean;
+}) {
+  return (
+    <div className="table-wrap">
+      <table className="table table-compact" aria-labelledby={labelledBy}>
+        <thead>
+          <tr>
+            <th scope="col">Record key</th>
+            <th scope="col">Side</th>
+            {!conflict && (
+              <>
+                <th scope="col">Phase</th>
+                <th scope="col">Kind</th>
+              </>
+            )}
+            <th scope="col">{conflict ? 'Details' : 'Message'}</th>
+            <th scope="col">Time</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((f) => (
+            <tr key={f.id} data-record-failure={f.errorKind}>
+              <td>
+                <code>{f.recordKey}</code>
+              </td>
+              <td>{f.side === 'provider' ? 'Provider' : 'Local'}</td>
+              {!conflict && (
+                <>
+                  <td>{f.phase}</td>
+                  <td>{f.errorKind}</td>
+                </>
+              )}
+              <td className="message">{f.message}</td>
+              <td>
+                <DateTime iso={f.createdAt} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </div>
   );
 }

@@ -12,6 +12,7 @@ import {
   ConfirmButton,
   DateTime,
   DIRECTION_LABEL,
+  DISABLED_HELP,
   ErrorState,
   Loading,
   MODE_LABEL,
@@ -48,7 +49,7 @@ export function JobDetail({ jobId, executionId }: { jobId: string; executionId?:
     mutationFn: (enabled: boolean) => api.updateJob(jobId, { enabled }),
     onSuccess: (saved) => {
       queryClient.setQueryData(['job', jobId], saved);
-      setNotice(saved.enabled ? 'Job enabled.' : 'Job disabled: it no longer runs on schedule or webhooks.');
+      setNotice(saved.enabled ? 'Job enabled.' : DISABLED_HELP);
       invalidate();
     },
   });
@@ -174,7 +175,15 @@ function Configuration({ job }: { job: Job }) {
                 {job.conflictStrategy ? (CONFLICT_LABEL[job.conflictStrategy] ?? job.conflictStrategy) : '—'}
               </Prop>
             )}
-            <Prop term="Enabled">{job.enabled ? 'Yes' : 'No'}</Prop>
+            <Prop term="Enabled">
+              {job.enabled ? (
+                'Yes'
+              ) : (
+                <>
+                  No <span className="help">({DISABLED_HELP})</span>
+                </>
+              )}
+            </Prop>
             <Prop term="Last run">
               {job.lastRun ? (
                 <span className="stack-inline">
@@ -184,7 +193,9 @@ function Configuration({ job }: { job: Job }) {
                 'Never'
               )}
             </Prop>
-            <Prop term="Next run">{job.schedule ? <DateTime iso={job.nextRunAt} /> : 'Manual only'}</Prop>
+            <Prop term="Next run">
+              {!job.schedule ? 'Manual only' : job.enabled ? <DateTime iso={job.nextRunAt} /> : 'None while disabled'}
+            </Prop>
             <Prop term="Created">
               <DateTime iso={job.createdAt} />
             </Prop>

@@ -411,7 +411,7 @@ function JobForm({
             label="Conflict strategy"
             required
             error={err('conflictStrategy')}
-            help="When both sides changed the same record since the last sync."
+            help="When both sides changed the same record since the last sync. Manual review writes neither side: the record is listed as a conflict in the run, for you to review."
           >
             {(p) => (
               <select
@@ -565,10 +565,23 @@ function JobForm({
                 type="checkbox"
                 name="retryOnFailure"
                 checked={retryOnFailure}
+                aria-describedby={`${uid}-retry-help`}
                 onChange={(e) => setRetryOnFailure(e.target.checked)}
               />{' '}
               Retry on failure
             </label>
+            <div className="help" id={`${uid}-retry-help`}>
+              <p>
+                <strong>Yes:</strong> a failed or timed-out run is run again automatically (up to Max retries, with
+                growing delays), whoever started it, and records that failed are retried by the next runs, moving to the
+                dead letter queue after failing in 3 runs. Runs that failed for a configuration reason (bad credentials,
+                missing encryption key, unknown table) are not retried.
+              </p>
+              <p>
+                <strong>No:</strong> nothing is retried automatically; failed records are only listed in the run's
+                failures.
+              </p>
+            </div>
             {err('retryOnFailure') && <p className="field-error">{err('retryOnFailure')}</p>}
           </div>
           <div className="grid-2">
@@ -605,7 +618,7 @@ function JobForm({
           <div className="field field-check">
             <label>
               <input type="checkbox" name="enabled" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} />{' '}
-              Enabled (scheduled and webhook runs happen only while enabled)
+              Enabled (scheduled and webhook runs happen only while enabled; Run Now works either way)
             </label>
           </div>
         </fieldset>

@@ -40,13 +40,40 @@ const STATUS_TONE: Record<string, string> = {
   disabled: 'neutral',
 };
 
+/** What disabling a job stops, and what it does not. */
+export const DISABLED_HELP = 'Disabled: it no longer runs on schedule or from webhooks. Run Now still runs it.';
+
+/** What a status means, where its name alone could mislead (shown as the badge's tooltip). */
+const STATUS_HELP: Record<string, string> = {
+  failed:
+    'Failed: every record failed, the circuit breaker halted it (over half of 10+ records failed), or an error stopped it (e.g. bad credentials)',
+  timed_out: "Timed out: the run went past the job's timeout and was stopped",
+  cancelled:
+    "Cancelled: stopped by a person, or connection lost: the provider could not be reached at all (no response) through the run's retries",
+  disabled: DISABLED_HELP,
+};
+/** A failed run's halt reason when its worker stopped (crash) without finishing it. */
+const WORKER_LOST = 'worker lost';
+const WORKER_LOST_HELP =
+  'Failed: the worker running it stopped (crash). Its retry resumes from its checkpoint (when Retry on failure is on).';
+
 export function statusLabel(status: string): string {
   return STATUS_LABEL[status] ?? status;
 }
 
-export function StatusBadge({ status }: { status: ExecutionStatus | string }) {
+/** The tooltip of a status badge; `reason` is the run's halt reason or error, when there is one. */
+function statusHelp(status: string, reason?: string | null): string | undefined {
+  if (status === 'failed' && reason?.startsWith(WORKER_LOST)) return WORKER_LOST_HELP;
+  return STATUS_HELP[status];
+}
+
+export function StatusBadge({ status, reason }: { status: ExecutionStatus | string; reason?: string | null }) {
   return (
-    <span className={`badge badge-${STATUS_TONE[status] ?? 'neutral'}`} data-status={status}>
+    <span
+      className={`badge badge-${STATUS_TONE[status] ?? 'neutral'}`}
+      data-status={status}
+      title={statusHelp(status, reason)}
+    >
       {status === 'running' && <span className="spinner-dot" aria-hidden="true" />}
       {statusLabel(status)}
     </span>

@@ -12,6 +12,11 @@ export interface HttpRequest {
   /** JSON-encoded unless it is already a string. */
   body?: unknown;
   signal: AbortSignal;
+  /**
+   * false: one try only, transient failures are thrown at once. For a create that has no idempotency key,
+   * whose retry must look the record up first (its response may have been lost after it was applied).
+   */
+  retry?: boolean;
 }
 
 export interface HttpResponse<T = unknown> {
@@ -84,11 +89,12 @@ export class HttpClient {
           error = new ProviderError(
             'transient',
             `${this.options.provider}: ${timedOut ? `no response within ${this.timeoutMs} ms` : `network error: ${(err as Error).message}`}`,
-            { cause: err },
+            // No answer at all, and not merely a slow one: the provider could not be reached.
+            { cause: err, unreachable: !timedOut },
           );
         }
       }
-      if (error.kind !== 'transient' || attempt >= this.retry.attempts) throw error;
+      if (error.kind !== 'transient' || req.retry === false || attempt >= this.retry.attempts) throw error;
       reportRetry(this.options.provider, error.status);
       await delay(backoffMs(this.retry, attempt, error), req.signal);
     }

@@ -267,9 +267,25 @@ export class HubSpotEndpoint implements Endpoint {
     return out;
   }
 
+  /**
+   * Creates (each looked up by external id first), then updates, in batches of 100. A fault that is not a
+   * record's throws only while nothing of the call was applied (see Endpoint.write); after that it becomes the
+   * result of every op that has none yet, so that the engine keeps the ids already written and sends again
+   * only the rest (creates among them are looked up again first).
+   */
   async write(req: WriteRequest): Promise<WriteResult[]> {
     const entity = this.entity(req.entityType);
     const results: WriteResult[] = new Array(req.ops.length);
+    try {
+      await this.writeInto(entity, req, results);
+    } catch (err) {
+      if (req.signal.aborted || !(err instanceof ProviderError) || !results.some((r) => r?.ok)) throw err;
+      for (let i = 0; i < results.length; i++) results[i] ??= { ok: false, error: err };
+    }
+    return results;
+  }
+
+  private async writeInto(entity: HubSpotEntity, req: WriteRequest, results: WriteResult[]): Promise<void> {
     const creates: number[] = [];
     const updates: { index: number; id: string }[] = [];
     for (const [i, op] of req.ops.entries()) {
@@ -320,7 +336,6 @@ export class HubSpotEndpoint implements Endpoint {
         ids,
       );
     }
-    return results;
   }
 
   /** HubSpot ids of the records whose external-id property holds one of `sourceIds`. */

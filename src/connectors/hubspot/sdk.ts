@@ -115,5 +115,8 @@ export function toProviderError(err: unknown, timeoutMs: number): ProviderError 
   if (e?.name === 'TimeoutError') {
     return new ProviderError('transient', `hubspot: no response within ${timeoutMs} ms`, { cause: err });
   }
-  return new ProviderError('transient', `hubspot: network error: ${e?.message ?? String(err)}`, { cause: err });
+  return new ProviderError('transient', `hubspot: network error: ${e?.message ?? String(err)}`, {
+    cause: err,
+    unreachable: true,
+  });
 }

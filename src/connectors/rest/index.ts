@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ProviderError } from '../../domain/errors.ts';
+import { delay } from '../../engine/abort.ts';
 import type {
   ConnectionContext,
   Endpoint,
@@ -10,10 +11,12 @@ import type {
   ProviderInfo,
   ReadPage,
   ReadPageRequest,
+  WriteOp,
   WriteRequest,
   WriteResult,
 } from '../../engine/endpoint.ts';
-import type { TransientRetryPolicy } from '../../engine/retry.ts';
+import { backoffMs, DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from '../../engine/retry.ts';
+import { reportRetry } from '../../engine/telemetry.ts';
 import { HttpClient } from '../http/client.ts';
 import { atPath, nextCursor, nextLinkFromHeader, nextOffset, nextPageNumber } from '../http/pagination.ts';
 import { RateLimiter } from '../http/rate-limiter.ts';
@@ -78,6 +81,24 @@ const entitySchema = z.strictObject({
     })
     .optional(),
   update: z.strictObject({ method: z.enum(['PUT', 'PATCH', 'POST']).default('PATCH'), path }).optional(),
+  /**
+   * Lookup-before-create, for APIs without idempotency keys: `field` (dot path) is the record field that holds
+   * the source record's id (creates set it); before a create, the list path is read with `?<param>=<source id>`
+   * (`param` defaults to `field`) and a record whose `field` equals the source id is updated instead (or taken
+   * as is when there is no update request). A create whose answer was lost is never sent again blindly: its
+   * retry looks up first. The list path must filter by `param`, or the lookup only sees its first page.
+   */
+  lookup: z
+    .strictObject({
+      field: dotPath.min(1, { error: 'must name the field that holds the source id' }),
+      param: z.string().min(1, { error: 'must be a query parameter name' }).optional(),
+    })
+    .optional(),
+});
+const entityWithChecks = entitySchema.superRefine((e, ctx) => {
+  if (e.lookup && !e.create) {
+    ctx.addIssue({ code: 'custom', path: ['lookup'], message: 'needs a create request (create) to look up before' });
+  }
 });
 
 /** A REST API described as data: what a user fills in to connect a provider this project has never heard of. */
@@ -96,7 +117,7 @@ export const restConfigSchema = z.strictObject({
   timeoutMs: z.int().min(100).max(600_000).optional(),
   entities: z.record(
     z.string().regex(/^[a-z][a-z0-9_]*$/, { error: 'entity names are lowercase identifiers' }),
-    entitySchema,
+    entityWithChecks,
   ),
 });
 export type RestConfig = z.output<typeof restConfigSchema>;
@@ -133,6 +154,8 @@ class RestEndpoint implements Endpoint {
   private readonly http: HttpClient;
   private readonly authHeaders: Record<string, string> = {};
   private readonly authQuery: Record<string, string> = {};
+  /** The HTTP client's retry policy, also used for creates that look up before each try. */
+  private readonly retry: TransientRetryPolicy;
 
   constructor(
     private readonly config: RestConfig,
@@ -150,6 +173,7 @@ class RestEndpoint implements Endpoint {
       this.authHeaders.authorization = `Basic ${Buffer.from(`${need('username')}:${need('password')}`).toString('base64')}`;
     } else if (auth.type === 'header') this.authHeaders[auth.name.toLowerCase()] = need('apiKey');
     else if (auth.type === 'query') this.authQuery[auth.name] = need('apiKey');
+    this.retry = options.retry ?? DEFAULT_TRANSIENT_RETRY;
     this.http = new HttpClient({
       provider: 'rest',
       ...(config.timeoutMs ? { timeoutMs: config.timeoutMs } : {}),
@@ -288,48 +312,150 @@ class RestEndpoint implements Endpoint {
     return out;
   }
 
+  /**
+   * One request per op, in order. Keeps the engine's write contract (see Endpoint.write): a fault that is not a
+   * record's (transient after the HTTP client's retries, auth, config) throws only while nothing of the call was
+   * applied; after that it is op k's result, and the ops after k are not attempted and get a failure of the same
+   * kind, so that the engine sends again only what did not succeed (a provider without idempotency keys would
+   * otherwise create the batch's first records twice).
+   */
   async write(req: WriteRequest): Promise<WriteResult[]> {
     const e = this.entity(req.entityType);
     const results: WriteResult[] = [];
-    for (const op of req.ops) {
+    let applied = false;
+    for (const [k, op] of req.ops.entries()) {
       try {
-        if (op.action === 'create') {
-          if (!e.create) throw new ProviderError('config', `rest: entity "${req.entityType}" has no create request`);
-          const res = await this.http.request({
-            method: e.create.method,
-            url: this.url(e.create.path),
-            headers: {
-              ...this.authHeaders,
-              ...(e.create.idempotencyHeader ? { [e.create.idempotencyHeader]: op.idempotencyKey } : {}),
-            },
-            body: op.data,
-            signal: req.signal,
-          });
-          const id = atPath(res.body, e.create.idPath);
-          if (typeof id !== 'string' && typeof id !== 'number') {
-            throw new ProviderError('record', `rest: create answered without an id at "${e.create.idPath}"`);
-          }
-          results.push({ ok: true, id: String(id) });
-        } else {
-          if (!e.update) throw new ProviderError('config', `rest: entity "${req.entityType}" has no update request`);
-          await this.http.request({
-            method: e.update.method,
-            url: this.url(e.update.path.replace('{id}', encodeURIComponent(op.targetId!))),
-            headers: this.authHeaders,
-            body: op.data,
-            signal: req.signal,
-          });
-          results.push({ ok: true, id: op.targetId! });
-        }
+        results.push(await this.writeOne(req.entityType, e, op, req.signal));
+        applied = true;
       } catch (err) {
         if (req.signal.aborted) throw err;
-        // Run-level faults (auth, config, a provider that stays down) fail the call; bad records are results.
-        if (err instanceof ProviderError && err.kind !== 'record') throw err;
+        if (!(err instanceof ProviderError) || err.kind === 'record') {
+          results.push({ ok: false, error: err });
+          continue;
+        }
+        if (!applied) throw err;
+        const skipped = new ProviderError(
+          err.kind,
+          `rest: not attempted: an earlier write in this batch failed${err.kind === 'transient' ? ' transiently' : ''} (${err.message})`,
+          { cause: err, ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) },
+        );
         results.push({ ok: false, error: err });
+        for (let j = k + 1; j < req.ops.length; j++) results.push({ ok: false, error: skipped });
+        return results;
       }
     }
     return results;
   }
+
+  /** One op; throws on failure (record failures included). */
+  private async writeOne(entityType: string, e: EntityConfig, op: WriteOp, signal: AbortSignal): Promise<WriteResult> {
+    if (op.action === 'update') {
+      if (op.targetId === null) throw new ProviderError('record', 'rest: an update without a target id');
+      return this.update(entityType, e, op.targetId, op.data, signal);
+    }
+    const create = e.create;
+    if (!create) throw new ProviderError('config', `rest: entity "${entityType}" has no create request`);
+    const lookup = e.lookup;
+    if (!lookup) return this.create(create, op.data, op.idempotencyKey, signal, true);
+    // A create whose answer was lost may have been applied: every try looks the record up first.
+    const data = withValueAt(op.data, lookup.field, op.sourceId);
+    for (let attempt = 1; ; attempt++) {
+      const existing = await this.lookupExisting(e, lookup, op.sourceId, signal);
+      if (existing !== null) {
+        return e.update ? this.update(entityType, e, existing, op.data, signal) : { ok: true, id: existing };
+      }
+      try {
+        return await this.create(create, data, op.idempotencyKey, signal, false);
+      } catch (err) {
+        if (!(err instanceof ProviderError) || err.kind !== 'transient' || attempt >= this.retry.attempts) throw err;
+        if (signal.aborted) throw signal.reason;
+        reportRetry('rest', err.status);
+        await delay(backoffMs(this.retry, attempt, err), signal);
+      }
+    }
+  }
+
+  private async create(
+    create: NonNullable<EntityConfig['create']>,
+    data: Record<string, unknown>,
+    idempotencyKey: string,
+    signal: AbortSignal,
+    retry: boolean,
+  ): Promise<WriteResult> {
+    const res = await this.http.request({
+      method: create.method,
+      url: this.url(create.path),
+      headers: {
+        ...this.authHeaders,
+        ...(create.idempotencyHeader ? { [create.idempotencyHeader]: idempotencyKey } : {}),
+      },
+      body: data,
+      signal,
+      retry,
+    });
+    const id = atPath(res.body, create.idPath);
+    if (typeof id !== 'string' && typeof id !== 'number') {
+      throw new ProviderError('record', `rest: create answered without an id at "${create.idPath}"`);
+    }
+    return { ok: true, id: String(id) };
+  }
+
+  private async update(
+    entityType: string,
+    e: EntityConfig,
+    id: string,
+    data: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<WriteResult> {
+    if (!e.update) throw new ProviderError('config', `rest: entity "${entityType}" has no update request`);
+    await this.http.request({
+      method: e.update.method,
+      url: this.url(e.update.path.replace('{id}', encodeURIComponent(id))),
+      headers: this.authHeaders,
+      body: data,
+      signal,
+    });
+    return { ok: true, id };
+  }
+
+  /** The id of the record whose lookup field holds `sourceId`, read through the list path's filter; null if none. */
+  private async lookupExisting(
+    e: EntityConfig,
+    lookup: NonNullable<EntityConfig['lookup']>,
+    sourceId: string,
+    signal: AbortSignal,
+  ): Promise<string | null> {
+    const res = await this.http.request({
+      url: this.url(e.listPath, { [lookup.param ?? lookup.field]: sourceId }),
+      headers: this.authHeaders,
+      signal,
+    });
+    const list = atPath(res.body, e.recordsPath);
+    if (!Array.isArray(list)) {
+      throw new ProviderError(
+        'config',
+        `rest: the lookup on ${e.listPath} did not return a list at "${e.recordsPath || '(body)'}"`,
+      );
+    }
+    for (const raw of list) {
+      const value = atPath(raw, lookup.field);
+      const id = atPath(raw, e.idField);
+      if ((typeof value === 'string' || typeof value === 'number') && String(value) === sourceId) {
+        if (typeof id === 'string' || typeof id === 'number') return String(id);
+      }
+    }
+    return null;
+  }
+}
+
+/** A copy of `data` with `value` at the dot path `path` (objects on the way copied, missing ones made). */
+function withValueAt(data: Record<string, unknown>, path: string, value: unknown): Record<string, unknown> {
+  const [head, ...rest] = path.split('.') as [string, ...string[]];
+  if (rest.length === 0) return { ...data, [head]: value };
+  const inner = data[head];
+  const obj =
+    typeof inner === 'object' && inner !== null && !Array.isArray(inner) ? (inner as Record<string, unknown>) : {};
+  return { ...data, [head]: withValueAt(obj, rest.join('.'), value) };
 }
 
 function shapeProblem(
@@ -394,7 +520,7 @@ const REST_INFO: ProviderInfo = {
       secret: false,
       placeholder:
         '{"customer": {"listPath": "/customers", "recordsPath": "data", "pagination": {"style": "cursor", "cursorParam": "after", "cursorPath": "next"}}}',
-      help: 'Per entity type: listPath, recordsPath, idField, updatedAtField, pagination (cursor, offset, page, link), incremental, getPath, create, update, fields.',
+      help: 'Per entity type: listPath, recordsPath, idField, updatedAtField, pagination (cursor, offset, page, link), incremental, getPath, create, update, fields, lookup. Without an idempotency header on create, set lookup {"field": "external_id", "param": "external_id"}: creates set that field to the source record\'s id, and each create first reads listPath?param=<source id> and updates the record it finds instead.',
     },
   ],
   credentials: [

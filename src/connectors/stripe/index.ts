@@ -220,6 +220,7 @@ class StripeEndpoint implements Endpoint {
     }
     const resource = this.resource(req.entityType);
     const results: WriteResult[] = [];
+    let applied = false;
     for (const op of req.ops) {
       try {
         const params = toStripeParams(op.data);
@@ -228,9 +229,24 @@ class StripeEndpoint implements Endpoint {
             ? await this.call(req.signal, () => resource.create!(params, { idempotencyKey: op.idempotencyKey }))
             : await this.call(req.signal, () => resource.update!(op.targetId!, params));
         results.push({ ok: true, id: o.id });
+        applied = true;
       } catch (err) {
         if (req.signal.aborted) throw err;
-        if (err instanceof ProviderError && (err.kind === 'auth' || err.kind === 'config')) throw err;
+        if (err instanceof ProviderError && (err.kind === 'auth' || err.kind === 'config')) {
+          // Run-level faults throw only while nothing of the call was applied (see Endpoint.write): after that,
+          // throwing would lose the ids of the records already written. The rest is not attempted.
+          if (!applied) throw err;
+          results.push({ ok: false, error: err });
+          const skipped = new ProviderError(
+            err.kind,
+            `stripe: not attempted: an earlier write in this batch failed (${err.message})`,
+            { cause: err },
+          );
+          while (results.length < req.ops.length) results.push({ ok: false, error: skipped });
+          return results;
+        }
+        // Transient failures (after retries) and rejected records are this op's result; creates carry
+        // idempotency keys, so sending a failed op again is safe.
         results.push({ ok: false, error: err });
       }
     }
@@ -281,8 +297,11 @@ function toProviderError(err: unknown): ProviderError {
     const headers = new Headers();
     for (const [k, v] of Object.entries(err.headers ?? {})) if (typeof v === 'string') headers.set(k, v);
     if (status === undefined) {
-      // No HTTP answer: connection refused, reset, timed out.
-      return new ProviderError('transient', `stripe: ${err.message}`, { cause: err });
+      // No HTTP answer: connection refused or reset (unreachable), or timed out (slow, not unreachable).
+      return new ProviderError('transient', `stripe: ${err.message}`, {
+        cause: err,
+        unreachable: !/timeout|timed out/i.test(err.message),
+      });
     }
     const retryAfter = headers.get('retry-after');
     return new ProviderError(classifyStatus(status, headers), `stripe: ${status} ${err.message}`, {
