@@ -293,6 +293,13 @@ describe.each(TEST_DATABASES)('REST API ($name)', (db) => {
     expect((await api('GET', `/sync-jobs/${randomUUID()}/executions`)).status).toBe(404);
     expect((await api('POST', `/executions/${executionId}/cancel`)).status).toBe(409);
     expect((await api('GET', `/sync-jobs/${job.id}`)).body.lastRun).toMatchObject({ status: 'completed' });
+
+    // Disabling stops scheduled and webhook runs; Run Now still runs the job (the UI keeps the button).
+    expect((await api('PATCH', `/sync-jobs/${job.id}`, { enabled: false })).body.enabled).toBe(false);
+    const manual = await api('POST', `/sync-jobs/${job.id}/run`);
+    expect(manual.status).toBe(202);
+    expect((await finalExecution(manual.body.executionId)).status).toBe('completed');
+    await api('PATCH', `/sync-jobs/${job.id}`, { enabled: true });
   });
 
   it('reports record failures; three failing runs make dead letters that can be retried and discarded', async () => {
@@ -320,7 +327,8 @@ describe.each(TEST_DATABASES)('REST API ($name)', (db) => {
     expect(dlq.body.items).toHaveLength(3);
     const [first, second] = dlq.body.items;
     expect(first).toMatchObject({ status: 'open', failureCount: 3, side: 'provider' });
-    expect(first.firstFailedAt).toBeTruthy();
+    // The first failure is the first run's; the record entered the queue in the third.
+    expect(Date.parse(first.firstFailedAt)).toBeLessThan(Date.parse(first.createdAt));
 
     const retry = await api('POST', `/dead-letters/${first.id}/retry`);
     expect(retry.status).toBe(202);

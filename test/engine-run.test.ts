@@ -280,12 +280,12 @@ describe.each(TEST_DATABASES)('execution run on $name', (db) => {
       }
       h.provider.faults.transientRecordWrites = 5;
       h.provider.faults.transientWriteCalls = 1;
-      h.provider.faults.transientReads = 2;
       const j = await job({ direction: 'outbound', fieldMappings: OUT_RULES });
       const e = await h.engine.runJob(j.id);
       expect(e.status).toBe('completed');
       expect(counters(e)).toEqual({ processed: 30, created: 30, updated: 0, skipped: 0, failed: 0 });
       expect(h.provider.count('customer')).toBe(30);
+      expect([h.provider.faults.transientRecordWrites, h.provider.faults.transientWriteCalls]).toEqual([0, 0]);
     });
 
     it('a provider that stays down fails the run (run-level), not each record', async () => {
@@ -436,6 +436,13 @@ describe.each(TEST_DATABASES)('execution run on $name', (db) => {
 
     it('local_wins', async () => {
       const { e, local, remote, next } = await conflictOn('local_wins');
+      expect([local, remote]).toEqual(['local edit', 'local edit']);
+      expect(e.updated).toBe(1);
+      expect(next.skipped).toBe(next.processed);
+    });
+
+    it('local_wins even when the provider edit is the newer one (where newest_wins would pick the provider)', async () => {
+      const { e, local, remote, next } = await conflictOn('local_wins', true);
       expect([local, remote]).toEqual(['local edit', 'local edit']);
       expect(e.updated).toBe(1);
       expect(next.skipped).toBe(next.processed);
