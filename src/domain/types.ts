@@ -208,3 +208,21 @@ export interface DeadLetter {
   createdAt: Date;
   updatedAt: Date;
 }
+
+/** How to run a job (library `runJob`/`startJob`, and what the queue records for a queued run). */
+export interface RunOptions {
+  trigger?: Trigger;
+  /** Attempt number shown on the execution (retries count up). Default: 1. */
+  attempt?: number;
+  /** Single-record run: sync only these record ids, read from `side` (default `provider`). */
+  recordKeys?: string[];
+  side?: Side;
+  /** Resume a previous attempt from its last committed page. */
+  resumeFrom?: string;
+}
+
+export interface StartedRun {
+  execution: SyncExecution;
+  /** Settles with the execution in its final status. */
+  done: Promise<SyncExecution>;
+}

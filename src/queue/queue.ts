@@ -4,7 +4,7 @@ import { fromKysely, fromPglite, PgBoss } from 'pg-boss';
 import type { Side, SyncExecution, SyncJob, Trigger } from '../domain/types.ts';
 import { toExecution } from '../store/repository.ts';
 import type { DB } from '../store/schema.ts';
-import type { Engine } from '../sync-engine.ts';
+import type { RunLauncher } from './ports.ts';
 
 /** Whole runs: at most one queued and one active per sync job (pg-boss `stately`, keyed by job id). */
 export const RUN_QUEUE = 'otesse-sync-run';
@@ -45,14 +45,18 @@ export interface QueueOptions {
  * queue job are written in one transaction, so a trigger is never half-recorded.
  */
 export class SyncQueue {
-  private constructor(
-    readonly boss: PgBoss,
-    private readonly engine: Engine,
-    readonly options: Required<QueueOptions>,
-  ) {}
+  readonly boss: PgBoss;
+  readonly options: Required<QueueOptions>;
+  private readonly runs: RunLauncher;
 
-  static async open(engine: Engine, options: QueueOptions = {}): Promise<SyncQueue> {
-    const database = engine.database;
+  private constructor(boss: PgBoss, runs: RunLauncher, options: Required<QueueOptions>) {
+    this.boss = boss;
+    this.runs = runs;
+    this.options = options;
+  }
+
+  static async open(runs: RunLauncher, options: QueueOptions = {}): Promise<SyncQueue> {
+    const database = runs.database;
     const schema = `${database.schema}_queue`;
     const common = {
       schema,
@@ -73,13 +77,13 @@ export class SyncQueue {
             useListenNotify: true,
           });
     // pg-boss reports background faults (lost connection, maintenance errors) as events: log, never crash.
-    boss.on('error', (err: unknown) => engine.log.error({ err }, 'queue error'));
-    boss.on('warning', (warning: unknown) => engine.log.warn({ warning }, 'queue warning'));
+    boss.on('error', (err: unknown) => runs.log.error({ err }, 'queue error'));
+    boss.on('warning', (warning: unknown) => runs.log.warn({ warning }, 'queue warning'));
     await boss.start();
     const notify = database.kind === 'postgres';
     await ensureQueue(boss, RUN_QUEUE, { policy: 'stately', retryLimit: 100, retryDelay: 1, notify });
     await ensureQueue(boss, RECORD_QUEUE, { policy: 'short', retryLimit: 100, retryDelay: 1, notify });
-    return new SyncQueue(boss, engine, { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 0.5 });
+    return new SyncQueue(boss, runs, { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 0.5 });
   }
 
   /**
@@ -92,7 +96,7 @@ export class SyncQueue {
       const single = options.recordKeys !== undefined;
       const queue = single ? RECORD_QUEUE : RUN_QUEUE;
       const key = single ? `${job.id}:${options.side ?? 'provider'}:${options.recordKeys!.join(',')}` : job.id;
-      const timeoutSeconds = Math.ceil((job.timeoutMinutes * this.engine.minuteMs) / 1000);
+      const timeoutSeconds = Math.ceil((job.timeoutMinutes * this.runs.minuteMs) / 1000);
       const queueJobId = await this.boss.send(queue, { executionId: id } satisfies RunMessage, {
         singletonKey: key,
         expireInSeconds: timeoutSeconds + 300,
@@ -111,7 +115,7 @@ export class SyncQueue {
         // The queued slot is held by a run that is just being claimed: nothing more to add.
         return { execution: await this.latest(tx, job.id), coalesced: true };
       }
-      const row = await this.engine.insertExecution(
+      const row = await this.runs.insertExecution(
         job,
         {
           status: 'queued',
@@ -128,7 +132,7 @@ export class SyncQueue {
       );
       return { execution: toExecution(row), coalesced: false };
     };
-    return trx ? work(trx) : this.engine.database.db.transaction().execute(work);
+    return trx ? work(trx) : this.runs.database.db.transaction().execute(work);
   }
 
   /**

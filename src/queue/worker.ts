@@ -6,7 +6,7 @@ import { nextRunAt } from '../domain/cron.ts';
 import type { SyncExecution } from '../domain/types.ts';
 import { RunAbort } from '../engine/abort.ts';
 import { toExecution } from '../store/repository.ts';
-import type { Engine } from '../sync-engine.ts';
+import type { RunLauncher } from './ports.ts';
 import { RECORD_QUEUE, RUN_QUEUE, type RunMessage, type SyncQueue } from './queue.ts';
 
 export interface WorkerOptions {
@@ -46,11 +46,12 @@ export class SyncWorker {
   private stopped = false;
   private ticking = new Set<Promise<unknown>>();
 
-  constructor(
-    private readonly engine: Engine,
-    private readonly queue: SyncQueue,
-    options: WorkerOptions = {},
-  ) {
+  private readonly runs: RunLauncher;
+  private readonly queue: SyncQueue;
+
+  constructor(runs: RunLauncher, queue: SyncQueue, options: WorkerOptions = {}) {
+    this.runs = runs;
+    this.queue = queue;
     this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.opts = {
       concurrency: options.concurrency ?? 2,
@@ -60,14 +61,14 @@ export class SyncWorker {
       reaperIntervalMs: options.reaperIntervalMs ?? 5000,
       maintenance: options.maintenance ?? true,
     };
-    engine.setRunRetryDelays({
+    runs.setRunRetryDelays({
       ...(options.retryBaseDelayMs !== undefined ? { baseDelayMs: options.retryBaseDelayMs } : {}),
       ...(options.retryMaxDelayMs !== undefined ? { maxDelayMs: options.retryMaxDelayMs } : {}),
     });
   }
 
   private get db() {
-    return this.engine.database.db;
+    return this.runs.database.db;
   }
 
   async start(): Promise<this> {
@@ -81,7 +82,7 @@ export class SyncWorker {
     };
     await this.queue.boss.work<RunMessage>(RUN_QUEUE, work, (jobs) => this.handle(jobs));
     await this.queue.boss.work<RunMessage>(RECORD_QUEUE, work, (jobs) => this.handle(jobs));
-    this.engine.setHeartbeatInterval(this.opts.heartbeatSeconds * 1000);
+    this.runs.setHeartbeatInterval(this.opts.heartbeatSeconds * 1000);
     if (this.opts.maintenance) {
       this.every(this.opts.schedulerIntervalMs, () => this.schedule());
       this.every(this.opts.reaperIntervalMs, () => this.reap());
@@ -108,7 +109,7 @@ export class SyncWorker {
 
   private async handle(jobs: Job<RunMessage>[]): Promise<void> {
     for (const job of jobs) {
-      const started = await this.engine.runQueued(job.data.executionId, {
+      const started = await this.runs.runQueued(job.data.executionId, {
         workerId: this.id,
         queueJobId: job.id,
         release: this.releaseController.signal,
@@ -120,7 +121,7 @@ export class SyncWorker {
       }
       const final = await started.done;
       if (final.status === 'queued') {
-        this.engine.log.info(
+        this.runs.log.info(
           { executionId: final.id, jobId: final.jobId, workerId: this.id },
           'run released at a checkpoint',
         );
@@ -134,7 +135,7 @@ export class SyncWorker {
 
   /** See SyncEngine.retryIfDue: a failed run's retry, if the job's policy gives it one. */
   retryIfDue(execution: SyncExecution): Promise<SyncExecution | null> {
-    return this.engine.retryIfDue(execution);
+    return this.runs.retryIfDue(execution);
   }
 
   /**
@@ -153,7 +154,7 @@ export class SyncWorker {
         const next = nextRunAt(d.schedule_cron, d.schedule_timezone, now);
         await trx.updateTable('sync_jobs').set({ next_run_at: next }).where('id', '=', d.id).execute();
         // Read through the transaction: on PGlite (one connection) anything else would wait for it.
-        const job = await this.engine.loadJob(d.id, trx);
+        const job = await this.runs.loadJob(d.id, trx);
         await this.queue.enqueue(job, { trigger: 'scheduled', scheduledFor: d.next_run_at }, trx);
       }
       return due.rows.length;
@@ -167,7 +168,7 @@ export class SyncWorker {
    */
   async reap(): Promise<SyncExecution[]> {
     const lease = this.opts.leaseSeconds;
-    const minuteMs = this.engine.minuteMs;
+    const minuteMs = this.runs.minuteMs;
     const { rows } = await sql<{
       id: string;
       queue_job_id: string | null;
@@ -203,7 +204,7 @@ export class SyncWorker {
           .where('id', '=', execution.jobId)
           .execute();
       }
-      this.engine.log.warn(
+      this.runs.log.warn(
         {
           executionId: execution.id,
           jobId: execution.jobId,
@@ -213,7 +214,7 @@ export class SyncWorker {
         'run reaped',
       );
       out.push(execution);
-      await this.engine.retryIfDue(execution);
+      await this.runs.retryIfDue(execution);
     }
     return out;
   }
@@ -228,8 +229,8 @@ export class SyncWorker {
     for (const t of this.timers) clearInterval(t);
     this.releaseController.abort();
     const hard = setTimeout(() => {
-      for (const id of this.engine.activeExecutionIds()) {
-        this.engine.abortLocal(id, new RunAbort('released', 'worker stopped before the run reached a checkpoint'));
+      for (const id of this.runs.activeExecutionIds()) {
+        this.runs.abortLocal(id, new RunAbort('released', 'worker stopped before the run reached a checkpoint'));
       }
     }, graceMs);
     hard.unref();

@@ -1,0 +1,49 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Logger } from 'pino';
+import type { RunOptions, StartedRun, SyncExecution, SyncJob } from '../domain/types.ts';
+import type { RunAbort } from '../engine/abort.ts';
+import type { Database } from '../store/database.ts';
+import type { DB } from '../store/schema.ts';
+
+export type ExecutionRow = Selectable<DB['sync_executions']>;
+
+/** What the queue records for a run it carries: the execution row is written in the queue's transaction. */
+export interface QueuedRunOptions extends RunOptions {
+  status: 'running' | 'queued';
+  scheduledFor?: Date;
+  id?: string;
+  queueJobId?: string;
+}
+
+/**
+ * What the queue and its workers need from the engine's runs (the port the runs service implements): the
+ * queue depends on this interface, never on the engine, so nothing below the composition root imports it.
+ */
+export interface RunLauncher {
+  readonly database: Database;
+  readonly log: Logger;
+  /** Milliseconds in one minute of a job's timeout (tests shrink it). */
+  readonly minuteMs: number;
+  /** Validates run options and inserts the execution (through `db`, the queue's transaction). */
+  insertExecution(job: SyncJob, options: QueuedRunOptions, db?: Kysely<DB>): Promise<ExecutionRow>;
+  /**
+   * Claims a queued execution for this process and runs it. Null when it is no longer queued (cancelled, or
+   * claimed elsewhere); 'busy' when another whole run of the job is still running.
+   */
+  runQueued(
+    executionId: string,
+    options: { workerId: string; queueJobId?: string; release?: AbortSignal },
+  ): Promise<StartedRun | null | 'busy'>;
+  /** "Retry on failure": queues the retry of a failed run when the job's policy gives it one. */
+  retryIfDue(execution: SyncExecution): Promise<SyncExecution | null>;
+  /** A job with its rules, read through `db` (the scheduler's transaction). */
+  loadJob(id: string, db: Kysely<DB>): Promise<SyncJob>;
+  /** How often this process renews the lease (heartbeat) of its running executions. */
+  setHeartbeatInterval(ms: number): void;
+  /** Backoff of whole-run retries. */
+  setRunRetryDelays(delays: { baseDelayMs?: number; maxDelayMs?: number }): void;
+  /** Aborts a run of this process; false when it runs elsewhere. */
+  abortLocal(executionId: string, reason: RunAbort): boolean;
+  /** Ids of the executions this process is running now. */
+  activeExecutionIds(): string[];
+}

@@ -1,0 +1,164 @@
+import { type Kysely, sql } from 'kysely';
+import { errorMessage, NotFoundError, ProviderError } from '../domain/errors.ts';
+import { connectionInputSchema, connectionPatchSchema } from '../domain/job.ts';
+import type { Connection, SyncJob } from '../domain/types.ts';
+import { parseInput } from '../domain/validate.ts';
+import type { Endpoint } from '../engine/endpoint.ts';
+import type { CredentialVault } from '../security/vault.ts';
+import { toConnection } from '../store/repository.ts';
+import type { DB } from '../store/schema.ts';
+import { isUuid } from './paging.ts';
+import type { ProviderRegistry } from './providers.ts';
+
+export interface ConnectionDeps {
+  db: Kysely<DB>;
+  vault: CredentialVault;
+  providers: ProviderRegistry;
+}
+
+/**
+ * Connections: connected apps, their non-secret config (validated by the provider) and their credentials,
+ * sealed by the vault and opened only to build a run's provider endpoint. Credentials are never returned.
+ */
+export function connectionService({ db, vault, providers }: ConnectionDeps) {
+  const connectionRow = async (id: string) => {
+    const found = isUuid(id)
+      ? await db.selectFrom('connections').selectAll().where('id', '=', id).executeTakeFirst()
+      : undefined;
+    if (!found) throw new NotFoundError('connection', id);
+    return found;
+  };
+
+  return {
+    create: async (input: unknown): Promise<Connection> => {
+      const data = parseInput(connectionInputSchema, input);
+      providers.requireKnown(data.provider, 'provider');
+      const config = providers.checkConfig(data.provider, data.config);
+      const row = await db
+        .insertInto('connections')
+        .values({
+          name: data.name,
+          provider: data.provider,
+          config: JSON.stringify(config),
+          credentials: vault.seal(data.credentials),
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toConnection(row);
+    },
+    get: async (id: string): Promise<Connection> => toConnection(await connectionRow(id)),
+    list: async (): Promise<Connection[]> =>
+      (await db.selectFrom('connections').selectAll().orderBy('created_at').execute()).map(toConnection),
+    update: async (id: string, patch: unknown): Promise<Connection> => {
+      const current = await connectionRow(id);
+      const data = parseInput(connectionPatchSchema, patch);
+      const set: Record<string, unknown> = {};
+      if (data.name !== undefined) set.name = data.name;
+      if (data.config !== undefined) set.config = JSON.stringify(providers.checkConfig(current.provider, data.config));
+      if (data.credentials !== undefined) {
+        const previous = current.credentials === null ? {} : vault.open(current.credentials);
+        set.credentials = vault.seal({ ...previous, ...data.credentials });
+      }
+      if (Object.keys(set).length === 0) return toConnection(current);
+      const row = await db
+        .updateTable('connections')
+        .set({
+          ...set,
+          // New settings have not been tested yet.
+          ...(data.config !== undefined || data.credentials !== undefined
+            ? { last_test_ok: null, last_test_message: null, last_tested_at: null }
+            : {}),
+          updated_at: sql<Date>`now()`,
+        })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toConnection(row);
+    },
+    test: async (id: string): Promise<{ ok: boolean; message: string }> => {
+      const conn = await connectionRow(id);
+      const provider = providers.get(conn.provider);
+      let result: { ok: boolean; message: string };
+      if (!provider) result = { ok: false, message: `provider "${conn.provider}" is not registered` };
+      else {
+        const entityType = providers.entityTypesOf(provider, conn.config)[0];
+        const signal = AbortSignal.timeout(15_000);
+        try {
+          if (entityType === undefined) throw new ProviderError('config', 'the provider declares no entity types');
+          const credentials = conn.credentials === null ? {} : vault.open(conn.credentials);
+          const endpoint = await provider.createEndpoint({
+            id,
+            provider: conn.provider,
+            config: conn.config,
+            credentials,
+          });
+          await endpoint.readPage({ entityType, since: null, cursor: null, pageSize: 1, signal });
+          result = { ok: true, message: `read ${entityType} records successfully` };
+        } catch (err) {
+          result = { ok: false, message: errorMessage(err) };
+        }
+      }
+      await db
+        .updateTable('connections')
+        .set({ last_test_ok: result.ok, last_test_message: result.message, last_tested_at: sql<Date>`now()` })
+        .where('id', '=', id)
+        .execute();
+      return result;
+    },
+    delete: async (id: string): Promise<void> => {
+      await connectionRow(id);
+      // External references carry no foreign key to their connection (it would cost a lookup per inserted
+      // reference on every page): they go here, with the connection, in one transaction.
+      await db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('connections').where('id', '=', id).execute();
+        await trx.deleteFrom('external_references').where('connection_id', '=', id).execute();
+      });
+    },
+
+    /** The connection's row (credentials sealed); NotFoundError when there is none. */
+    row: connectionRow,
+
+    /** The provider side of a job's runs: the provider's endpoint over the connection's opened credentials. */
+    endpointFor: async (job: SyncJob): Promise<Endpoint> => {
+      const conn = await connectionRow(job.connectionId);
+      const provider = providers.get(conn.provider);
+      if (!provider) throw new Error(`provider "${conn.provider}" is not registered with this engine`);
+      const credentials = conn.credentials === null ? {} : vault.open(conn.credentials);
+      return provider.createEndpoint({ id: conn.id, provider: conn.provider, config: conn.config, credentials });
+    },
+
+    /**
+     * Re-seals every connection's credentials under the current (first) key. Old keys must still be
+     * configured (after the first one) until this has run. Returns how many connections were re-sealed.
+     */
+    rotateCredentials: async (): Promise<number> => {
+      let rotated = 0;
+      let after = '00000000-0000-0000-0000-000000000000';
+      for (;;) {
+        const rows = await db
+          .selectFrom('connections')
+          .select(['id', 'credentials'])
+          .where('id', '>', after)
+          .orderBy('id')
+          .limit(100)
+          .execute();
+        if (rows.length === 0) return rotated;
+        after = rows.at(-1)!.id;
+        await db.transaction().execute(async (trx) => {
+          for (const r of rows) {
+            if (r.credentials === null || !vault.isStale(r.credentials)) continue;
+            await trx
+              .updateTable('connections')
+              .set({ credentials: vault.seal(vault.open(r.credentials)), updated_at: sql<Date>`now()` })
+              .where('id', '=', r.id)
+              .where('credentials', '=', r.credentials)
+              .execute();
+            rotated++;
+          }
+        });
+      }
+    },
+  };
+}
+
+export type ConnectionService = ReturnType<typeof connectionService>;

@@ -1,0 +1,84 @@
+import { type Kysely, sql } from 'kysely';
+import { NotFoundError } from '../domain/errors.ts';
+import type { ExecutionStatus, RecordFailure, SyncExecution, Trigger } from '../domain/types.ts';
+import { toExecution, toFailure } from '../store/repository.ts';
+import type { DB } from '../store/schema.ts';
+import { decodeCursor, isUuid, type ListOptions, type Page, type PageOptions, pageLimit, toPage } from './paging.ts';
+
+/** Executions (runs) as recorded: one, a job's history newest first, the latest per job, record failures. */
+export function executionService({ db }: { db: Kysely<DB> }) {
+  const api = {
+    get: async (id: string): Promise<SyncExecution> => {
+      const row = isUuid(id)
+        ? await db.selectFrom('sync_executions').selectAll().where('id', '=', id).executeTakeFirst()
+        : undefined;
+      if (!row) throw new NotFoundError('execution', id);
+      return toExecution(row);
+    },
+    list: async (jobId: string, options: ListOptions = {}): Promise<SyncExecution[]> =>
+      (await api.page(jobId, options.limit === undefined ? {} : { limit: options.limit })).items,
+    page: async (
+      jobId: string,
+      options: PageOptions & { status?: ExecutionStatus[]; trigger?: Trigger[] } = {},
+    ): Promise<Page<SyncExecution>> => {
+      const limit = pageLimit(options.limit);
+      const after = decodeCursor(options.cursor);
+      if (!isUuid(jobId)) return { items: [], nextCursor: null };
+      let q = db
+        .selectFrom('sync_executions')
+        .selectAll()
+        .select(sql<string>`created_at::text`.as('cursor_at'))
+        .where('job_id', '=', jobId);
+      if (options.status?.length) q = q.where('status', 'in', options.status);
+      if (options.trigger?.length) q = q.where('trigger', 'in', options.trigger);
+      if (after) q = q.where(sql<boolean>`(created_at, id) < (${after.at}::timestamptz, ${after.id}::uuid)`);
+      const rows = await q
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit + 1)
+        .execute();
+      return toPage(rows, limit, toExecution, (r) => ({ at: r.cursor_at, id: r.id }));
+    },
+    latest: async (jobIds: readonly string[]): Promise<Map<string, SyncExecution>> => {
+      const ids = jobIds.filter(isUuid);
+      if (ids.length === 0) return new Map();
+      const rows = await db
+        .selectFrom('sync_executions')
+        .distinctOn('job_id')
+        .selectAll()
+        .where('job_id', 'in', ids)
+        // Whole runs, like the job's lastRunAt: a webhook's single-record run does not stand for the job.
+        .where('record_keys', 'is', null)
+        .orderBy('job_id')
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .execute();
+      return new Map(rows.map((r) => [r.job_id, toExecution(r)]));
+    },
+    failuresPage: async (executionId: string, options: PageOptions = {}): Promise<Page<RecordFailure>> => {
+      const limit = pageLimit(options.limit);
+      const after = decodeCursor(options.cursor);
+      if (!isUuid(executionId)) return { items: [], nextCursor: null };
+      let q = db.selectFrom('record_failures').selectAll().where('execution_id', '=', executionId);
+      if (after) q = q.where('id', '>', after.id);
+      const rows = await q
+        .orderBy('id')
+        .limit(limit + 1)
+        .execute();
+      return toPage(rows, limit, toFailure, (r) => ({ at: '', id: String(r.id) }));
+    },
+    failures: async (executionId: string, options: ListOptions = {}): Promise<RecordFailure[]> => {
+      const rows = await db
+        .selectFrom('record_failures')
+        .selectAll()
+        .where('execution_id', '=', executionId)
+        .orderBy('id')
+        .limit(options.limit ?? 1000)
+        .execute();
+      return rows.map(toFailure);
+    },
+  };
+  return api;
+}
+
+export type ExecutionService = ReturnType<typeof executionService>;

@@ -1,0 +1,44 @@
+import { ValidationError } from '../domain/errors.ts';
+import { toFieldIssues } from '../domain/validate.ts';
+import type { ProviderDefinition } from '../engine/endpoint.ts';
+
+/** The providers an engine can connect to, by name. */
+export interface ProviderRegistry {
+  get(name: string): ProviderDefinition | undefined;
+  list(): ProviderDefinition[];
+  /** A connection's config as its provider validates it (issues reported as `config.<path>`). */
+  checkConfig(providerName: string, config: Record<string, unknown>): unknown;
+  /** Entity types the provider declares for a connection's config. */
+  entityTypesOf(provider: ProviderDefinition, config: Record<string, unknown>): readonly string[];
+  /** Unknown provider names are reported on `path` with the registered ones. */
+  requireKnown(name: string, path: string): void;
+  closeAll(): Promise<void>;
+}
+
+export function providerRegistry(providers: readonly ProviderDefinition[]): ProviderRegistry {
+  const byName = new Map(providers.map((p) => [p.name, p]));
+  return {
+    get: (name) => byName.get(name),
+    list: () => [...byName.values()],
+    checkConfig(providerName, config) {
+      const schema = byName.get(providerName)?.configSchema;
+      if (!schema) return config;
+      const parsed = schema.safeParse(config);
+      if (!parsed.success) {
+        throw new ValidationError(
+          toFieldIssues(parsed.error.issues as Parameters<typeof toFieldIssues>[0], ['config']),
+        );
+      }
+      return parsed.data;
+    },
+    entityTypesOf: (provider, config) => provider.entityTypesFor?.(config) ?? provider.entityTypes,
+    requireKnown(name, path) {
+      if (byName.has(name)) return;
+      const registered = [...byName.keys()].join(', ') || 'none';
+      throw new ValidationError([{ path, message: `unknown provider "${name}"; registered: ${registered}` }]);
+    },
+    async closeAll() {
+      await Promise.allSettled([...byName.values()].map((p) => p.close?.()));
+    },
+  };
+}

@@ -1,0 +1,148 @@
+import type { Logger } from 'pino';
+import type {
+  Connection,
+  DeadLetter,
+  ExecutionStatus,
+  RecordFailure,
+  RunOptions,
+  Side,
+  StartedRun,
+  SyncExecution,
+  SyncJob,
+  Trigger,
+} from '../domain/types.ts';
+import type { ProviderDefinition, WebhookDelivery } from '../engine/endpoint.ts';
+import type { RunRetryDelays, TransientRetryPolicy } from '../engine/retry.ts';
+import type { LocalStoreDefinition } from '../local/postgres.ts';
+import type { EnqueueResult, QueueOptions } from '../queue/queue.ts';
+import type { SyncWorker, WorkerOptions } from '../queue/worker.ts';
+import type { Database, DatabaseOption } from '../store/database.ts';
+import type { ListOptions, Page, PageOptions } from './paging.ts';
+
+export type { RunOptions, StartedRun } from '../domain/types.ts';
+export type { ListOptions, Page, PageOptions } from './paging.ts';
+
+/** The public surface of an engine: what `createSyncEngine` returns (src/sync-engine.ts wires it). */
+export interface SyncEngineOptions {
+  /** `memory://`, a PGlite data directory (default `./.otesse-sync`), a `postgres://` URL, or `{ pglite }`. */
+  database?: DatabaseOption;
+  /** PostgreSQL schema for the engine's tables. Default: `otesse_sync`. */
+  schema?: string;
+  /** Connections in the PostgreSQL pool. Default: 10. */
+  poolSize?: number;
+  /** Providers the engine can connect to (Stripe, HubSpot, REST, the in-memory provider…). */
+  providers?: ProviderDefinition[];
+  /** The local side (the application's tables). Required to run jobs. */
+  local?: LocalStoreDefinition;
+  /**
+   * Keys for credentials at rest: the first seals, all open (rotation). 32 bytes each, hex or base64.
+   * Default: `OTESSE_SYNC_ENCRYPTION_KEY`; else a key file in the PGlite data directory (created 0600);
+   * else (memory:// or PostgreSQL without a key) an error, since credentials could not be read back.
+   */
+  encryptionKeys?: string[];
+  /** Records per page / batch. Default: 100. */
+  pageSize?: number;
+  /** Retries of transient endpoint errors inside a run. Default: 4 tries, 250 ms doubling, 30 s cap. */
+  transientRetry?: Partial<TransientRetryPolicy>;
+  /** How far the incremental cursor reaches back before the last successful run's start. Default: 60 s. */
+  cursorOverlapMs?: number;
+  /** Length of one "minute" of a job's timeout. Default: 60,000. Tests shrink it. */
+  minuteMs?: number;
+  /** Apply pending migrations on start. Default: true. */
+  migrate?: boolean;
+  /** The durable queue (pg-boss in the same database). */
+  queue?: QueueOptions;
+  /**
+   * Backoff of whole-run retries ("retry on failure"): half to all of base × 2^(attempt-1), capped.
+   * Default: 30 s base, 30 min cap. A worker started with `retryBaseDelayMs`/`retryMaxDelayMs` sets it too.
+   */
+  runRetry?: Partial<RunRetryDelays>;
+  /**
+   * A pino logger. Default: silent (a library does not write to your stdout unasked). Every line of a run
+   * carries executionId, jobId and connectionId; credentials and tokens are redacted whatever the logger.
+   */
+  logger?: Logger;
+}
+
+export interface SyncEngine {
+  readonly database: Database;
+  /** The engine's logger (redacting credentials); runs log through children carrying their ids. */
+  readonly log: Logger;
+  connections: {
+    create(input: unknown): Promise<Connection>;
+    get(id: string): Promise<Connection>;
+    list(): Promise<Connection[]>;
+    /** Renames, changes config (validated by the provider), or replaces credentials (merged by key). */
+    update(id: string, patch: unknown): Promise<Connection>;
+    /** Checks the credentials by reading one record of the provider's first entity type; the result is stored. */
+    test(id: string): Promise<{ ok: boolean; message: string }>;
+    delete(id: string): Promise<void>;
+  };
+  jobs: {
+    create(input: unknown): Promise<SyncJob>;
+    get(id: string): Promise<SyncJob>;
+    list(filter?: { connectionId?: string }): Promise<SyncJob[]>;
+    update(id: string, patch: unknown): Promise<SyncJob>;
+    delete(id: string): Promise<void>;
+  };
+  executions: {
+    get(id: string): Promise<SyncExecution>;
+    list(jobId: string, options?: ListOptions): Promise<SyncExecution[]>;
+    failures(executionId: string, options?: ListOptions): Promise<RecordFailure[]>;
+    /** Newest first, optionally only some statuses and triggers. */
+    page(
+      jobId: string,
+      options?: PageOptions & { status?: ExecutionStatus[]; trigger?: Trigger[] },
+    ): Promise<Page<SyncExecution>>;
+    failuresPage(executionId: string, options?: PageOptions): Promise<Page<RecordFailure>>;
+    /** The newest whole run of each of these jobs (single-record runs aside, as for lastRunAt), in one query. */
+    latest(jobIds: readonly string[]): Promise<Map<string, SyncExecution>>;
+  };
+  deadLetters: {
+    list(jobId: string, options?: ListOptions & { status?: DeadLetter['status'] }): Promise<DeadLetter[]>;
+    /** Newest first. */
+    page(jobId: string, options?: PageOptions & { status?: DeadLetter['status'] }): Promise<Page<DeadLetter>>;
+    get(id: string): Promise<DeadLetter>;
+    /** Runs a single-record sync of the dead letter's record; it leaves the queue if that succeeds. */
+    retry(id: string): Promise<SyncExecution>;
+    /** Like `retry`, but resolves once the retry's execution is running. */
+    startRetry(id: string): Promise<StartedRun>;
+    discard(id: string): Promise<DeadLetter>;
+  };
+  /** The registered providers, with their descriptions (settings, entity types, fields). */
+  providers(): ProviderDefinition[];
+  /**
+   * A provider webhook delivery for a connection: verifies its signature with the connection's credentials,
+   * stores each event id once, and queues single-record runs for the new events. Replays are ignored.
+   * Throws ProviderError(auth) on a bad signature; nothing is stored then.
+   */
+  receiveWebhook(connectionId: string, delivery: WebhookDelivery): Promise<{ accepted: number; duplicates: number }>;
+  /** The records a job will retry on its next run (failed before, not dead-lettered). */
+  retrySet(jobId: string): Promise<{ side: Side; recordKey: string; failureCount: number }[]>;
+  /** Runs a job now and resolves when its execution is final. */
+  runJob(jobId: string, options?: RunOptions): Promise<SyncExecution>;
+  /** Starts a run; resolves once its execution is `running`. */
+  startJob(jobId: string, options?: RunOptions): Promise<StartedRun>;
+  /**
+   * "Run Now" through the durable queue: returns the `queued` execution at once; a worker runs it.
+   * A trigger while the job already has a run queued joins it (`coalesced`).
+   */
+  trigger(jobId: string, options?: { trigger?: Trigger }): Promise<EnqueueResult>;
+  /**
+   * A provider webhook said these records changed: queues a single-record run for every enabled job of
+   * the connection and entity type that reads from the provider. Bursts for the same record coalesce.
+   */
+  webhook(connectionId: string, entityType: string, recordIds: string[]): Promise<EnqueueResult[]>;
+  /** Starts a worker in this process (claims queued runs, fires schedules, reaps lost runs). */
+  startWorker(options?: WorkerOptions): Promise<SyncWorker>;
+  /** Stops an execution: a queued one at once; a running one (in any process) within a page or a heartbeat. */
+  cancel(executionId: string): Promise<SyncExecution>;
+  /** Readiness: the database answers and every migration is applied. */
+  health(): Promise<{ database: boolean; pendingMigrations: string[]; error?: string }>;
+  /** Calls `listener` each time this process finishes an execution (metrics, notifications). */
+  onExecutionFinished(listener: (execution: SyncExecution, job: SyncJob) => void): () => void;
+  /** Re-seals all stored credentials under the current encryption key (key rotation). */
+  rotateCredentials(): Promise<number>;
+  /** Stops this process's workers (gracefully), the queue, and the database connection. */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
