@@ -27,7 +27,7 @@ import { RunService } from './services/runs.ts';
 import type { SyncEngine, SyncEngineOptions } from './services/types.ts';
 import { webhookService } from './services/webhooks.ts';
 import { type Database, DEFAULT_DATA_DIR, openDatabase } from './store/database.ts';
-import { migrate, pendingMigrations } from './store/migrate.ts';
+import { migrate, migrationStatus } from './store/migrate.ts';
 import { createRunStore } from './store/run-store.ts';
 
 export { REDACT_PATHS } from './services/logging.ts';
@@ -150,9 +150,14 @@ function compose(database: Database, options: SyncEngineOptions, vault: Credenti
       try {
         await sql`SELECT 1`.execute(db);
       } catch (err) {
-        return { database: false, pendingMigrations: [], error: errorMessage(err) };
+        return { database: false, pendingMigrations: [], changedMigrations: [], error: errorMessage(err) };
       }
-      return { database: true, pendingMigrations: await pendingMigrations(database) };
+      const status = await migrationStatus(database);
+      return {
+        database: true,
+        pendingMigrations: status.pending,
+        changedMigrations: status.changed.map((c) => c.name),
+      };
     },
     async close(closeOptions = {}) {
       if (closed) return;

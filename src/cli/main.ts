@@ -108,7 +108,7 @@ async function main(argv: string[]): Promise<number> {
     case 'dlq':
       return dlqCommand(positionals[1], positionals[2], operator);
     case 'migrate': {
-      const db = await openDatabase({ database });
+      const db = await openDatabase({ database, ...(schema !== undefined ? { schema } : {}) });
       try {
         for (const r of await migrate(db)) console.log(`${r.status.padEnd(16)} ${r.name}`);
       } finally {

@@ -1,3 +1,18 @@
+/**
+ * The execution run (DESIGN.md, "The run, as data flows through it"). The file follows the run's steps:
+ *
+ *   executeRun → Run.execute          how the run ends (RunOutcome: counters, halt)
+ *   1 legs, runLegs                   which streams (inbound, outbound, both); the retry set first, then the stream
+ *   2 processByIds, processStream     fetch source records: by id, or page by page read ahead (PageReader)
+ *     processPages                    several clean pages in one commit (fast path), else page by page
+ *   3 processRecords                  chunks that end where the circuit breaker could first trip
+ *     processChunk                    per chunk: one reference lookup, plan each record (parked? map, hash,
+ *                                     skip | create | update), detectConflicts (bidirectional), write
+ *     tryFastInbound                  a clean inbound chunk into a colocated table: one SQL statement
+ *   4 commitWith                      one transaction: references, failures, retry set, counters, checkpoint
+ *     writeWithRetry, call            endpoint calls: transient errors retried, abort honoured
+ *   helpers                           conflictWinner, runHaltOf, sourceContentHash
+ */
 import { errorKindOf, errorMessage, ProviderError } from '../domain/errors.ts';
 import { applyMapping, type CompiledMapping, compileMapping } from '../domain/mapping.ts';
 import { circuitBreakerTripped, type RunHalt, recordsBeforeBreakerCheck } from '../domain/status.ts';
@@ -5,6 +20,7 @@ import type { ConflictStrategy, ExecutionCounters, FailurePhase, Side, SyncJob }
 import { delay, RunAbort, raceAbort } from './abort.ts';
 import type { Endpoint, EndpointRecord, ReadPage, WriteOp, WriteResult } from './endpoint.ts';
 import { contentHash, idempotencyKey } from './hash.ts';
+import { PageReader } from './page-reader.ts';
 import type { FailureRow, FastRow, PageCommit, RefRow, RefUpsert, RunStore, TrackedRecord } from './ports.ts';
 import { backoffMs, isTransient, type TransientRetryPolicy, withTransientRetry } from './retry.ts';
 
@@ -812,103 +828,6 @@ class Run {
   /** An endpoint call: transient errors retried with backoff, abort honoured even if the call hangs. */
   private call<T>(fn: () => Promise<T>): Promise<T> {
     return withTransientRetry(this.options.retry, this.signal, () => raceAbort(fn(), this.signal));
-  }
-}
-
-/**
- * Reads a source stream ahead of the run: one page at a time (each page's cursor comes from the one before),
- * into a buffer of at most `maxBuffered` records, while the run writes what it took before. An error is
- * reported after the pages read before it have been taken.
- */
-class PageReader {
-  private readonly buffer: ReadPage[] = [];
-  private buffered = 0;
-  private finished = false;
-  private failed = false;
-  private error: unknown;
-  private stopped = false;
-  private wakeTaker: (() => void) | null = null;
-  private wakeReader: (() => void) | null = null;
-
-  constructor(
-    private readonly read: (cursor: string | null) => Promise<ReadPage>,
-    cursor: string | null,
-    private readonly maxBuffered: number,
-    /** Work on each page as it arrives (before it is taken). */
-    private readonly prepare: ((page: ReadPage) => void) | null = null,
-  ) {
-    void this.pump(cursor);
-  }
-
-  private async pump(start: string | null): Promise<void> {
-    let cursor = start;
-    while (!this.stopped) {
-      if (this.buffered >= this.maxBuffered) {
-        await new Promise<void>((resolve) => {
-          this.wakeReader = resolve;
-        });
-        continue;
-      }
-      let page: ReadPage;
-      try {
-        page = await this.read(cursor);
-      } catch (err) {
-        this.failed = true;
-        this.error = err;
-        this.wake();
-        return;
-      }
-      this.prepare?.(page);
-      this.buffer.push(page);
-      this.buffered += page.records.length;
-      if (page.nextCursor === null) this.finished = true;
-      this.wake();
-      if (this.finished) return;
-      cursor = page.nextCursor;
-      // A source that answers from memory never waits for I/O: let the run's database answers in between, so
-      // that the next commit is sent as soon as the previous one is done, not after the buffer is full.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-  }
-
-  private wake(): void {
-    const wake = this.wakeTaker;
-    this.wakeTaker = null;
-    wake?.();
-  }
-
-  /**
-   * The pages read so far, whole, up to `records` records (at least one page); waits only while none has
-   * been read. A page never waits for later pages: when the source is slower than the writes, commits hold
-   * what arrived meanwhile, and a stalled source leaves nothing read uncommitted.
-   */
-  async take(records: number): Promise<ReadPage[]> {
-    for (;;) {
-      if (this.buffer.length > 0) {
-        let n = this.buffer[0]!.records.length;
-        let count = 1;
-        while (count < this.buffer.length && n + this.buffer[count]!.records.length <= records) {
-          n += this.buffer[count++]!.records.length;
-        }
-        const pages = this.buffer.splice(0, count);
-        this.buffered -= n;
-        const wake = this.wakeReader;
-        this.wakeReader = null;
-        wake?.();
-        return pages;
-      }
-      if (this.failed) throw this.error;
-      await new Promise<void>((resolve) => {
-        this.wakeTaker = resolve;
-      });
-    }
-  }
-
-  stop(): void {
-    this.stopped = true;
-    const wake = this.wakeReader;
-    this.wakeReader = null;
-    wake?.();
   }
 }
 

@@ -137,8 +137,11 @@ export interface SyncEngine {
   startWorker(options?: WorkerOptions): Promise<SyncWorker>;
   /** Stops an execution: a queued one at once; a running one (in any process) within a page or a heartbeat. */
   cancel(executionId: string): Promise<SyncExecution>;
-  /** Readiness: the database answers and every migration is applied. */
-  health(): Promise<{ database: boolean; pendingMigrations: string[]; error?: string }>;
+  /**
+   * Readiness: the database answers, every migration is applied, and no applied migration's file changed
+   * since (`changedMigrations`: the engine refuses to start on those).
+   */
+  health(): Promise<{ database: boolean; pendingMigrations: string[]; changedMigrations: string[]; error?: string }>;
   /** Calls `listener` each time this process finishes an execution (metrics, notifications). */
   onExecutionFinished(listener: (execution: SyncExecution, job: SyncJob) => void): () => void;
   /** Re-seals all stored credentials under the current encryption key (key rotation). */
