@@ -1,24 +1,22 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProviderError } from '../src/domain/errors.ts';
 import { FINAL_STATUSES, type SyncExecution } from '../src/domain/types.ts';
-import { counters, createHarness, type Harness, TEST_DATABASES, waitFor } from './helpers/db.ts';
+import {
+  cid,
+  counters,
+  createHarness,
+  customerJobs,
+  type Harness,
+  IN_RULES,
+  OUT_RULES,
+  TEST_DATABASES,
+  waitFor,
+} from './helpers/db.ts';
 
 /**
  * The engine's promises at the edges: the circuit breaker, the retry set and the dead letter queue under
  * persistently bad records, failures of outbound writes, whole-run retries whoever ran the job, counters.
  */
-const IN_RULES = [
-  { sourceField: 'name', targetField: 'name', direction: 'inbound' as const },
-  { sourceField: 'email', targetField: 'email', direction: 'inbound' as const },
-];
-const OUT_RULES = [
-  { sourceField: 'name', targetField: 'name', direction: 'outbound' as const },
-  { sourceField: 'email', targetField: 'email', direction: 'outbound' as const },
-];
-
-/** Provider ids that sort in creation order (the memory provider pages by id). */
-const cid = (i: number) => `c${String(i).padStart(4, '0')}`;
-
 describe.each(TEST_DATABASES)('engine edges on $name', (db) => {
   let h: Harness;
   beforeEach(async (ctx) => {
@@ -28,35 +26,7 @@ describe.each(TEST_DATABASES)('engine edges on $name', (db) => {
     await h?.close();
   });
 
-  async function job(extra: Record<string, unknown> = {}) {
-    const conn = await h.engine.connections.create({ name: 'Mem', provider: 'memory' });
-    return h.engine.jobs.create({
-      connectionId: conn.id,
-      name: 'Customers',
-      entityType: 'customer',
-      direction: 'inbound',
-      fieldMappings: IN_RULES,
-      ...extra,
-    });
-  }
-
-  /** `bad` records have no email: the local NOT NULL constraint refuses them. */
-  function seed(count: number, bad: (i: number) => boolean = () => false) {
-    for (let i = 0; i < count; i++) {
-      h.provider.put('customer', { name: `N${i}`, email: bad(i) ? null : `e${i}@x.test` }, cid(i));
-    }
-  }
-  const localCount = async () => (await h.query<{ n: number }>('SELECT count(*)::int AS n FROM customers'))[0]!.n;
-  const refCount = async () =>
-    (await h.query<{ n: number }>('SELECT count(*)::int AS n FROM external_references'))[0]!.n;
-  async function insertLocal(n: number) {
-    for (let i = 0; i < n; i++) {
-      await h.query('INSERT INTO customers (id, name, email) VALUES (gen_random_uuid(), $1, $2)', [
-        `L${i}`,
-        `l${i}@x.test`,
-      ]);
-    }
-  }
+  const { job, seed, insertLocal, localCount, refCount } = customerJobs(() => h);
 
   describe('persistently bad records (10%)', () => {
     const isBad = (i: number) => i % 10 === 3;

@@ -1,17 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { counters, createHarness, type Harness, TEST_DATABASES, waitFor } from './helpers/db.ts';
-
-const IN_RULES = [
-  { sourceField: 'name', targetField: 'name', direction: 'inbound' as const },
-  { sourceField: 'email', targetField: 'email', direction: 'inbound' as const },
-];
-const OUT_RULES = [
-  { sourceField: 'name', targetField: 'name', direction: 'outbound' as const },
-  { sourceField: 'email', targetField: 'email', direction: 'outbound' as const },
-];
-
-/** Provider ids that sort in creation order (the memory provider pages by id). */
-const cid = (i: number) => `c${String(i).padStart(4, '0')}`;
+import {
+  cid,
+  counters,
+  createHarness,
+  customerJobs,
+  type Harness,
+  IN_RULES,
+  OUT_RULES,
+  TEST_DATABASES,
+  waitFor,
+} from './helpers/db.ts';
 
 describe.each(TEST_DATABASES)('execution run on $name', (db) => {
   let h: Harness;
@@ -22,28 +20,7 @@ describe.each(TEST_DATABASES)('execution run on $name', (db) => {
     await h?.close();
   });
 
-  async function job(extra: Record<string, unknown> = {}) {
-    const conn = await h.engine.connections.create({ name: 'Mem', provider: 'memory' });
-    return h.engine.jobs.create({
-      connectionId: conn.id,
-      name: 'Customers',
-      entityType: 'customer',
-      direction: 'inbound',
-      fieldMappings: IN_RULES,
-      ...extra,
-    });
-  }
-
-  /** `bad` records have no email: the local NOT NULL constraint rejects them. */
-  function seed(count: number, bad: (i: number) => boolean = () => false) {
-    for (let i = 0; i < count; i++) {
-      h.provider.put('customer', { name: `N${i}`, email: bad(i) ? null : `e${i}@x.test` }, cid(i));
-    }
-  }
-
-  const localCount = async () => (await h.query<{ n: number }>('SELECT count(*)::int AS n FROM customers'))[0]!.n;
-  const refCount = async () =>
-    (await h.query<{ n: number }>('SELECT count(*)::int AS n FROM external_references'))[0]!.n;
+  const { job, seed, insertLocal, localCount, refCount } = customerJobs(() => h);
 
   describe('status resolution', () => {
     it('completed: zero records and zero failures', async () => {
@@ -132,12 +109,7 @@ describe.each(TEST_DATABASES)('execution run on $name', (db) => {
     });
 
     it('cancelled: cancel mid-page keeps committed pages and writes nothing more', async () => {
-      for (let i = 0; i < 250; i++) {
-        await h.query('INSERT INTO customers (id, name, email) VALUES (gen_random_uuid(), $1, $2)', [
-          `L${i}`,
-          `l${i}@x.test`,
-        ]);
-      }
+      await insertLocal(250);
       let release!: () => void;
       const held = new Promise<void>((r) => {
         release = r;
@@ -247,12 +219,7 @@ describe.each(TEST_DATABASES)('execution run on $name', (db) => {
 
   describe('outbound', () => {
     it('creates provider records with references, then skips unchanged local rows', async () => {
-      for (let i = 0; i < 150; i++) {
-        await h.query('INSERT INTO customers (id, name, email) VALUES (gen_random_uuid(), $1, $2)', [
-          `L${i}`,
-          `l${i}@x.test`,
-        ]);
-      }
+      await insertLocal(150);
       const j = await job({ direction: 'outbound', fieldMappings: OUT_RULES });
       const e = await h.engine.runJob(j.id);
       expect(counters(e)).toEqual({ processed: 150, created: 150, updated: 0, skipped: 0, failed: 0 });
@@ -272,12 +239,7 @@ describe.each(TEST_DATABASES)('execution run on $name', (db) => {
     });
 
     it('retries transient errors inside the run (per record and per call) before counting a failure', async () => {
-      for (let i = 0; i < 30; i++) {
-        await h.query('INSERT INTO customers (id, name, email) VALUES (gen_random_uuid(), $1, $2)', [
-          `L${i}`,
-          `l${i}@x.test`,
-        ]);
-      }
+      await insertLocal(30);
       h.provider.faults.transientRecordWrites = 5;
       h.provider.faults.transientWriteCalls = 1;
       const j = await job({ direction: 'outbound', fieldMappings: OUT_RULES });
@@ -389,12 +351,7 @@ describe.each(TEST_DATABASES)('execution run on $name', (db) => {
 
     it('echo suppression: what one side just received is never sent back', async () => {
       seed(60);
-      for (let i = 0; i < 40; i++) {
-        await h.query('INSERT INTO customers (id, name, email) VALUES (gen_random_uuid(), $1, $2)', [
-          `L${i}`,
-          `l${i}@x.test`,
-        ]);
-      }
+      await insertLocal(40);
       const j = await bidi('provider_wins');
       const first = await h.engine.runJob(j.id);
       expect(first.status).toBe('completed');

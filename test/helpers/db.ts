@@ -113,3 +113,53 @@ export async function waitFor<T>(
 export function counters(e: SyncExecution) {
   return { processed: e.processed, created: e.created, updated: e.updated, skipped: e.skipped, failed: e.failed };
 }
+
+/** Field mappings of the `customers` table of the harness: name and email, each way. */
+export const IN_RULES = [
+  { sourceField: 'name', targetField: 'name', direction: 'inbound' as const },
+  { sourceField: 'email', targetField: 'email', direction: 'inbound' as const },
+];
+export const OUT_RULES = [
+  { sourceField: 'name', targetField: 'name', direction: 'outbound' as const },
+  { sourceField: 'email', targetField: 'email', direction: 'outbound' as const },
+];
+
+/** Provider ids that sort in creation order (the memory provider pages by id). */
+export const cid = (i: number) => `c${String(i).padStart(4, '0')}`;
+
+/** The harness's helpers for memory-provider jobs into the `customers` table. */
+export function customerJobs(harness: () => Harness) {
+  return {
+    /** A job on a new memory connection: inbound customers, name and email, unless `extra` says otherwise. */
+    async job(extra: Record<string, unknown> = {}) {
+      const h = harness();
+      const conn = await h.engine.connections.create({ name: 'Mem', provider: 'memory' });
+      return h.engine.jobs.create({
+        connectionId: conn.id,
+        name: 'Customers',
+        entityType: 'customer',
+        direction: 'inbound',
+        fieldMappings: IN_RULES,
+        ...extra,
+      });
+    },
+    /** `count` provider customers; `bad` ones have no email: the local NOT NULL constraint refuses them. */
+    seed(count: number, bad: (i: number) => boolean = () => false) {
+      for (let i = 0; i < count; i++) {
+        harness().provider.put('customer', { name: `N${i}`, email: bad(i) ? null : `e${i}@x.test` }, cid(i));
+      }
+    },
+    /** `count` local customers L0…, as an application would have them (for outbound jobs). */
+    async insertLocal(count: number) {
+      for (let i = 0; i < count; i++) {
+        await harness().query('INSERT INTO customers (id, name, email) VALUES (gen_random_uuid(), $1, $2)', [
+          `L${i}`,
+          `l${i}@x.test`,
+        ]);
+      }
+    },
+    localCount: async () => (await harness().query<{ n: number }>('SELECT count(*)::int AS n FROM customers'))[0]!.n,
+    refCount: async () =>
+      (await harness().query<{ n: number }>('SELECT count(*)::int AS n FROM external_references'))[0]!.n,
+  };
+}
