@@ -8,18 +8,21 @@ import { builtInProviders } from '../src/connectors/index.ts';
 import { createPostgresLocalStore } from '../src/local/postgres.ts';
 import { type StripeSandbox, startStripeSandbox } from '../src/sandbox/stripe/server.ts';
 import { createSyncEngine } from '../src/sync-engine.ts';
+import { CLI_FROM_SOURCE, ROOT } from './helpers/cli.ts';
 import { schemaFor, TEST_DATABASES } from './helpers/db.ts';
 
 /**
  * The operator CLI as a child process against a Stripe sandbox: `run <jobId> --follow` draws progress and
  * exits 0 (completed), 2 (completed_with_errors) or 1 (failed); list commands print tables or `--json`.
  */
-const BIN = new URL('../bin/otesse-sync.js', import.meta.url).pathname;
 const KEY = 'sk_test_cli_sandbox_key';
 
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env, LOG_LEVEL: 'silent' } });
+    const child = spawn(process.execPath, [...CLI_FROM_SOURCE, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, LOG_LEVEL: 'silent' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

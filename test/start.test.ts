@@ -3,14 +3,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CLI_FROM_SOURCE, ROOT } from './helpers/cli.ts';
 import { waitFor } from './helpers/db.ts';
 
 /**
  * `npm start`'s path (`otesse-sync serve --demo`) as a child process on a fresh data directory: the demo comes
  * up with its sandbox, connection and jobs; a manual run of the demo job completes; /metrics shows it; SIGTERM
- * stops the server cleanly.
+ * stops the server cleanly. It runs the CLI from src/ (helpers/cli.ts); test/package.test.ts runs the same command
+ * through bin/otesse-sync.js on a fresh build, as installed from the packed tarball.
  */
-const ROOT = new URL('..', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
 
 describe('npm start (serve --demo) on a fresh data directory', () => {
@@ -26,7 +27,7 @@ describe('npm start (serve --demo) on a fresh data directory', () => {
     const { DATABASE_URL: _ignored, ...env } = process.env;
     child = spawn(
       process.execPath,
-      ['bin/otesse-sync.js', 'serve', '--demo', '--port', '0', '--data-dir', join(dir, 'data')],
+      [...CLI_FROM_SOURCE, 'serve', '--demo', '--port', '0', '--data-dir', join(dir, 'data')],
       { cwd: ROOT, env: { ...env, LOG_FORMAT: 'json', LOG_LEVEL: 'warn' } },
     );
     let out = '';

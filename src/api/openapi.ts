@@ -1,7 +1,12 @@
 /**
  * JSON Schemas of the API's resources, for the OpenAPI document (`/api/openapi.json`). Requests are
  * validated by the zod schemas in `shapes.ts`; these describe the same shapes for readers and client
- * generators.
+ * generators. The web UI's types are generated from this document (`npm run api:types` →
+ * web/src/api-schema.ts), so a response property the UI reads must be declared here, and required when the
+ * server always sends it.
+ *
+ * The server serializes responses with JSON.stringify (server.ts): these schemas never strip a field, so a
+ * field the server sends but the schema omits is invisible to the UI's types only.
  */
 import {
   CONFLICT_STRATEGIES,
@@ -17,19 +22,28 @@ const nullableStr = { type: ['string', 'null'] } as const;
 const dateTime = { type: 'string', format: 'date-time' } as const;
 const nullableDateTime = { type: ['string', 'null'], format: 'date-time' } as const;
 const int = { type: 'integer' } as const;
+const bool = { type: 'boolean' } as const;
 const uuid = { type: 'string', format: 'uuid' } as const;
+/** An object with any properties (provider config, transform arguments). */
+const openObject = { type: 'object', additionalProperties: true } as const;
+const arrayOf = (items: object) => ({ type: 'array', items }) as const;
+/** A reference to one of `schemas` by its `$id` (the OpenAPI document turns it into `#/components/schemas/…`). */
+const $ref = (name: string) => ({ $ref: `${name}#` });
+const nullable = (schema: object) => ({ anyOf: [schema, { type: 'null' }] });
 
-const summary = {
-  type: ['object', 'null'],
-  properties: {
-    id: uuid,
-    status: { enum: EXECUTION_STATUSES },
-    trigger: { enum: TRIGGERS },
-    startedAt: nullableDateTime,
-    completedAt: nullableDateTime,
-  },
-};
+/** An object schema whose properties are all required, except `optional` ones (sent only when set). */
+function object(properties: Record<string, object>, optional: readonly string[] = []) {
+  return {
+    type: 'object',
+    required: Object.keys(properties).filter((k) => !optional.includes(k)),
+    properties,
+  } as const;
+}
 
+const side = { enum: ['local', 'provider'] } as const;
+const deadLetterStatus = { enum: ['open', 'retried', 'resolved', 'discarded'] } as const;
+
+/** A field mapping rule in a request: only the two paths are required. */
 const rule = {
   type: 'object',
   required: ['sourceField', 'targetField'],
@@ -38,7 +52,7 @@ const rule = {
     sourceField: { ...str, description: 'Dot path in the source record, e.g. address.city' },
     targetField: { ...str, description: 'Dot path in the target record' },
     transform: { type: ['string', 'null'], description: 'A transform name from GET /transforms' },
-    transformArgs: { type: 'object', description: 'Arguments of map_values, concat and template' },
+    transformArgs: { ...openObject, description: 'Arguments of map_values, concat and template' },
     defaultValue: { description: 'Used when the source value is null or missing' },
     direction: { enum: ['inbound', 'outbound'], default: 'inbound' },
   },
@@ -61,7 +75,7 @@ const jobFields = {
     description: 'Required for bidirectional jobs, refused for the others',
   },
   enabled: { type: 'boolean', default: true },
-  fieldMappings: { type: 'array', items: rule },
+  fieldMappings: arrayOf(rule),
 };
 
 export const jobCreateBody = {
@@ -84,7 +98,7 @@ export const connectionCreateBody = {
   properties: {
     provider: { ...str, description: 'A provider name from GET /providers' },
     name: str,
-    config: { type: 'object', description: 'Non-secret settings (the provider’s `config` settings)' },
+    config: { ...openObject, description: 'Non-secret settings (the provider’s `config` settings)' },
     credentials: {
       type: 'object',
       additionalProperties: str,
@@ -98,160 +112,219 @@ export const connectionPatchBody = {
   additionalProperties: false,
   properties: {
     name: str,
-    config: { type: 'object' },
+    config: openObject,
     credentials: { type: 'object', additionalProperties: str, description: 'Merged by key into the stored ones' },
   },
 };
 
+const counterProperties = {
+  processed: int,
+  created: int,
+  updated: int,
+  skipped: int,
+  failed: int,
+  conflicts: { ...int, description: 'Records left in conflict for review (manual strategy); counted in skipped' },
+};
+
+const setting = object(
+  {
+    name: { ...str, description: 'Key in `config` or `credentials`' },
+    label: str,
+    type: { enum: ['string', 'url', 'number', 'boolean', 'json'] },
+    required: bool,
+    secret: { ...bool, description: 'Entered in a password field, never returned' },
+    help: str,
+    placeholder: str,
+  },
+  ['help', 'placeholder'],
+);
+
 export const schemas = {
-  Error: {
-    type: 'object',
-    properties: {
-      error: {
-        type: 'object',
-        required: ['code', 'message'],
-        properties: {
-          code: { ...str, examples: ['validation_failed', 'not_found', 'conflict', 'unauthorized'] },
-          message: str,
-          details: {
-            type: 'array',
-            items: { type: 'object', properties: { path: str, message: str } },
-          },
+  Error: object({
+    error: object(
+      {
+        code: { ...str, examples: ['validation_failed', 'not_found', 'conflict', 'unauthorized'] },
+        message: str,
+        details: {
+          ...arrayOf(
+            object({
+              path: { ...str, description: 'The request field, e.g. fieldMappings.0.transform' },
+              message: str,
+            }),
+          ),
+          description: 'validation_failed: one entry per refused field',
         },
       },
-    },
+      ['details'],
+    ),
+  }),
+  Counters: {
+    ...object(counterProperties),
+    description: 'Record counters of a run, or of one direction of a bidirectional run',
   },
-  Execution: {
-    type: 'object',
-    properties: {
+  ExecutionSummary: {
+    ...object({
       id: uuid,
-      jobId: uuid,
       status: { enum: EXECUTION_STATUSES },
       trigger: { enum: TRIGGERS },
-      attempt: int,
-      processed: int,
-      created: int,
-      updated: int,
-      skipped: int,
-      failed: int,
-      conflicts: { ...int, description: 'Records left in conflict for review (manual strategy); counted in skipped' },
-      directions: {
-        type: ['object', 'null'],
-        description: 'Bidirectional runs: the counters of each direction (their sums are the totals)',
-        properties: { inbound: { type: 'object' }, outbound: { type: 'object' } },
-      },
       startedAt: nullableDateTime,
       completedAt: nullableDateTime,
-      durationSeconds: { type: ['number', 'null'] },
-      haltReason: nullableStr,
-      haltKind: {
-        enum: [...HALT_KINDS, null],
-        description:
-          'configuration: not retried; connection_lost: the provider could not be reached (status cancelled); worker_lost: its worker stopped',
-      },
-      error: nullableStr,
-      recordKeys: { type: ['array', 'null'], items: str },
-      recordSide: { enum: ['local', 'provider', null] },
-      createdAt: dateTime,
-    },
+    }),
+    description: 'The last run of a job (or of any job of a connection)',
   },
-  Job: {
-    type: 'object',
-    properties: {
-      id: uuid,
-      ...jobFields,
-      lastRunAt: nullableDateTime,
-      nextRunAt: nullableDateTime,
-      lastRun: summary,
-      createdAt: dateTime,
-      updatedAt: dateTime,
+  Execution: object({
+    id: uuid,
+    jobId: uuid,
+    status: { enum: EXECUTION_STATUSES },
+    trigger: { enum: TRIGGERS },
+    attempt: int,
+    ...counterProperties,
+    directions: {
+      ...nullable(object({ inbound: $ref('Counters'), outbound: $ref('Counters') })),
+      description:
+        'Bidirectional runs: the counters of each direction (a record synced both ways counts once in each, so ' +
+        'the totals are their sums); null for one-way jobs',
     },
-  },
-  Connection: {
-    type: 'object',
-    properties: {
-      id: uuid,
-      name: str,
-      provider: str,
-      config: { type: 'object' },
-      status: { enum: ['connected', 'error', 'untested'] },
-      statusMessage: nullableStr,
-      lastTestedAt: nullableDateTime,
-      jobCount: int,
-      lastRun: summary,
-      webhookUrl: { ...str, description: 'Where the provider should send webhooks for this connection' },
-      createdAt: dateTime,
-      updatedAt: dateTime,
+    startedAt: nullableDateTime,
+    completedAt: nullableDateTime,
+    durationSeconds: { type: ['number', 'null'] },
+    haltReason: { ...nullableStr, description: 'Why the run stopped early, or null' },
+    haltKind: {
+      enum: [...HALT_KINDS, null],
+      description:
+        'configuration: not retried; connection_lost: the provider could not be reached (status cancelled); worker_lost: its worker stopped',
     },
-  },
-  Failure: {
-    type: 'object',
-    properties: {
-      id: str,
-      executionId: uuid,
-      jobId: uuid,
-      recordKey: str,
-      side: { enum: ['local', 'provider'] },
-      phase: { enum: ['fetch', 'map', 'conflict', 'write'] },
-      errorKind: str,
-      message: str,
-      createdAt: dateTime,
+    error: { ...nullableStr, description: 'For failed, timed out and cancelled runs: the halt reason or the status' },
+    recordKeys: {
+      type: ['array', 'null'],
+      items: str,
+      description: 'The records a single-record run (webhook, dead letter retry) was limited to; null: a whole run',
     },
-  },
-  DeadLetter: {
-    type: 'object',
-    properties: {
-      id: uuid,
-      jobId: uuid,
-      recordKey: str,
-      side: { enum: ['local', 'provider'] },
-      failureCount: int,
-      lastError: str,
-      lastExecutionId: uuid,
-      status: { enum: ['open', 'retried', 'resolved', 'discarded'] },
-      firstFailedAt: dateTime,
-      lastFailedAt: dateTime,
-      createdAt: dateTime,
-      updatedAt: dateTime,
+    recordSide: { enum: ['local', 'provider', null], description: 'The side a single-record run read from' },
+    createdAt: dateTime,
+  }),
+  FieldMapping: object(
+    {
+      sourceField: { ...str, description: 'Dot path in the source record, e.g. address.city' },
+      targetField: { ...str, description: 'Dot path in the target record' },
+      transform: { ...nullableStr, description: 'A transform name from GET /transforms' },
+      transformArgs: { ...openObject, description: 'Arguments of map_values, concat and template' },
+      defaultValue: { description: 'Used when the source value is null or missing' },
+      direction: { enum: ['inbound', 'outbound'] },
     },
-  },
-  Provider: {
-    type: 'object',
-    properties: {
+    ['transformArgs', 'defaultValue'],
+  ),
+  Job: object({
+    id: uuid,
+    ...jobFields,
+    fieldMappings: arrayOf($ref('FieldMapping')),
+    lastRunAt: nullableDateTime,
+    nextRunAt: nullableDateTime,
+    lastRun: nullable($ref('ExecutionSummary')),
+    createdAt: dateTime,
+    updatedAt: dateTime,
+  }),
+  Connection: object({
+    id: uuid,
+    name: str,
+    provider: str,
+    config: { ...openObject, description: 'Non-secret settings; credentials are never returned' },
+    status: { enum: ['connected', 'error', 'untested'], description: 'The result of the last Test connection' },
+    statusMessage: nullableStr,
+    lastTestedAt: nullableDateTime,
+    jobCount: int,
+    lastRun: nullable($ref('ExecutionSummary')),
+    webhookUrl: { ...str, description: 'Where the provider should send webhooks for this connection' },
+    createdAt: dateTime,
+    updatedAt: dateTime,
+  }),
+  ConnectionTest: object({ ok: bool, message: str }),
+  Failure: object({
+    id: str,
+    executionId: uuid,
+    jobId: uuid,
+    recordKey: str,
+    side,
+    phase: { enum: ['fetch', 'map', 'conflict', 'write'] },
+    errorKind: str,
+    message: str,
+    createdAt: dateTime,
+  }),
+  DeadLetter: object({
+    id: uuid,
+    jobId: uuid,
+    recordKey: str,
+    side,
+    failureCount: int,
+    lastError: str,
+    lastExecutionId: uuid,
+    status: deadLetterStatus,
+    firstFailedAt: { ...dateTime, description: 'The record’s first failure (in the first execution that failed it)' },
+    lastFailedAt: dateTime,
+    createdAt: { ...dateTime, description: 'When it entered the queue (parked)' },
+    updatedAt: dateTime,
+  }),
+  RunStarted: object({
+    executionId: uuid,
+    coalesced: { ...bool, description: 'True when the run joined one already queued' },
+  }),
+  RetryStarted: object({ executionId: uuid }),
+  Setting: setting,
+  EntityType: object({
+    name: str,
+    label: str,
+    fields: arrayOf(
+      object(
+        {
+          name: { ...str, description: 'Dot path in the record, e.g. email or address.city' },
+          type: { enum: ['string', 'number', 'boolean', 'datetime', 'object', 'array'] },
+          label: str,
+        },
+        ['label'],
+      ),
+    ),
+    supports: object({ inbound: bool, outbound: bool, incremental: bool, webhooks: bool }),
+  }),
+  Provider: object(
+    {
       name: str,
       displayName: str,
       description: str,
-      config: { type: 'array', items: { type: 'object' } },
-      credentials: { type: 'array', items: { type: 'object' } },
-      entityTypes: {
-        type: 'array',
-        items: {
-          type: 'object',
-          properties: {
-            name: str,
-            label: str,
-            fields: { type: 'array', items: { type: 'object', properties: { name: str, type: str } } },
-            supports: {
-              type: 'object',
-              properties: {
-                inbound: { type: 'boolean' },
-                outbound: { type: 'boolean' },
-                incremental: { type: 'boolean' },
-                webhooks: { type: 'boolean' },
-              },
-            },
-          },
-        },
-      },
+      config: { ...arrayOf($ref('Setting')), description: 'Non-secret settings (a connection’s `config`)' },
+      credentials: { ...arrayOf($ref('Setting')), description: 'Secrets (a connection’s `credentials`)' },
+      entityTypes: arrayOf($ref('EntityType')),
     },
-  },
+    ['description'],
+  ),
+  Transform: object({ name: str, description: str }),
+  LocalEntity: object({
+    name: str,
+    table: str,
+    primaryKey: str,
+    updatedAt: { ...nullableStr, description: 'The column incremental outbound runs read changes by' },
+    fields: {
+      ...nullable(arrayOf(object({ name: str, type: str }))),
+      description: 'The table’s columns; null when the table does not exist (yet)',
+    },
+  }),
 } as const;
 
-export const ref = (name: keyof typeof schemas) => ({ $ref: `${name}#` });
-export const listOf = (name: keyof typeof schemas, paginated = false) => ({
-  type: 'object',
-  properties: {
-    items: { type: 'array', items: ref(name) },
-    ...(paginated ? { nextCursor: nullableStr } : {}),
+export type SchemaName = keyof typeof schemas;
+export const ref = (name: SchemaName) => $ref(name);
+export const listOf = (name: SchemaName, paginated = false) =>
+  object({
+    items: arrayOf(ref(name)),
+    ...(paginated ? { nextCursor: { ...nullableStr, description: 'The next page’s `cursor`; null: last page' } } : {}),
+  });
+
+/** The error responses every API route may answer (see server.ts). */
+export const errors = {
+  '4xx': {
+    description: 'Refused: validation_failed (400), unauthorized (401), not_found (404), conflict (409), …',
+    ...ref('Error'),
   },
-});
+  '5xx': { description: 'Internal error (see the server log)', ...ref('Error') },
+} as const;
+
+/** A response without a body. */
+export const noContent = { type: 'null', description: 'No content' } as const;

@@ -209,6 +209,17 @@ export async function buildServer(options: ApiServerOptions): Promise<FastifyIns
             type: 'object',
             properties: { connectionId: { type: 'string', format: 'uuid' } },
           },
+          response: {
+            200: {
+              type: 'object',
+              required: ['accepted', 'duplicates'],
+              properties: {
+                accepted: { type: 'integer', description: 'Events stored (their runs start in the background)' },
+                duplicates: { type: 'integer', description: 'Replays of events already received' },
+              },
+            },
+            ...doc.errors,
+          },
           security: [],
         },
       },
@@ -288,7 +299,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
       schema: {
         summary: 'Providers, their settings, entity types and fields',
         tags: ['providers'],
-        response: { 200: doc.listOf('Provider') },
+        response: { 200: doc.listOf('Provider'), ...doc.errors },
       },
     },
     async (req) => {
@@ -314,14 +325,26 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
   );
   api.get(
     '/transforms',
-    { schema: { summary: 'Transforms for field mapping rules', tags: ['sync jobs'] } },
+    {
+      schema: {
+        summary: 'Transforms for field mapping rules',
+        tags: ['sync jobs'],
+        response: { 200: doc.listOf('Transform'), ...doc.errors },
+      },
+    },
     async () => ({
       items: TRANSFORM_NAMES.map((name) => ({ name, description: TRANSFORM_DESCRIPTIONS[name] })),
     }),
   );
   api.get(
     '/local-entities',
-    { schema: { summary: 'Local entities (tables of the application) with their fields', tags: ['providers'] } },
+    {
+      schema: {
+        summary: 'Local entities (tables of the application) with their fields',
+        tags: ['providers'],
+        response: { 200: doc.listOf('LocalEntity'), ...doc.errors },
+      },
+    },
     async () => ({
       items: options.local ? await options.local.describe(engine.database.db as never) : [],
     }),
@@ -330,7 +353,13 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
   // connections
   api.get(
     '/connections',
-    { schema: { summary: 'List connections', tags: ['connections'], response: { 200: doc.listOf('Connection') } } },
+    {
+      schema: {
+        summary: 'List connections',
+        tags: ['connections'],
+        response: { 200: doc.listOf('Connection'), ...doc.errors },
+      },
+    },
     async (req) => {
       noQuery(req);
       const all = await engine.connections.list();
@@ -344,7 +373,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
         summary: 'Create a connection',
         tags: ['connections'],
         body: doc.connectionCreateBody,
-        response: { 201: doc.ref('Connection') },
+        response: { 201: doc.ref('Connection'), ...doc.errors },
       },
     },
     async (req, reply) => {
@@ -359,7 +388,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
         summary: 'Get a connection',
         tags: ['connections'],
         params: idParams,
-        response: { 200: doc.ref('Connection') },
+        response: { 200: doc.ref('Connection'), ...doc.errors },
       },
     },
     async (req: Req) => connectionOut(await engine.connections.get(req.params.id)),
@@ -372,7 +401,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
         tags: ['connections'],
         params: idParams,
         body: doc.connectionPatchBody,
-        response: { 200: doc.ref('Connection') },
+        response: { 200: doc.ref('Connection'), ...doc.errors },
       },
     },
     async (req: Req) => {
@@ -382,7 +411,12 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
   api.delete(
     '/connections/:id',
     {
-      schema: { summary: 'Delete a connection (409 while it has sync jobs)', tags: ['connections'], params: idParams },
+      schema: {
+        summary: 'Delete a connection (409 while it has sync jobs)',
+        tags: ['connections'],
+        params: idParams,
+        response: { 204: doc.noContent, ...doc.errors },
+      },
     },
     async (req: Req, reply) => {
       await engine.connections.get(req.params.id);
@@ -401,6 +435,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
         summary: 'Check a connection’s credentials against the provider',
         tags: ['connections'],
         params: idParams,
+        response: { 200: doc.ref('ConnectionTest'), ...doc.errors },
       },
     },
     async (req: Req) => engine.connections.test(req.params.id),
@@ -414,7 +449,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
         summary: 'List sync jobs',
         tags: ['sync jobs'],
         querystring: { type: 'object', properties: { connectionId: { type: 'string', format: 'uuid' } } },
-        response: { 200: doc.listOf('Job') },
+        response: { 200: doc.listOf('Job'), ...doc.errors },
       },
     },
     async (req) => {
@@ -430,7 +465,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
         summary: 'Create a sync job (the spec’s defaults are filled in)',
         tags: ['sync jobs'],
         body: doc.jobCreateBody,
-        response: { 201: doc.ref('Job') },
+        response: { 201: doc.ref('Job'), ...doc.errors },
       },
     },
     async (req, reply) => {
@@ -440,7 +475,14 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
   );
   api.get(
     '/sync-jobs/:id',
-    { schema: { summary: 'Get a sync job', tags: ['sync jobs'], params: idParams, response: { 200: doc.ref('Job') } } },
+    {
+      schema: {
+        summary: 'Get a sync job',
+        tags: ['sync jobs'],
+        params: idParams,
+        response: { 200: doc.ref('Job'), ...doc.errors },
+      },
+    },
     async (req: Req) => jobOut(req.params.id),
   );
   api.patch(
@@ -451,7 +493,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
         tags: ['sync jobs'],
         params: idParams,
         body: doc.jobPatchBody,
-        response: { 200: doc.ref('Job') },
+        response: { 200: doc.ref('Job'), ...doc.errors },
       },
     },
     async (req: Req) => {
@@ -462,7 +504,14 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
   );
   api.delete(
     '/sync-jobs/:id',
-    { schema: { summary: 'Delete a sync job (409 while it runs)', tags: ['sync jobs'], params: idParams } },
+    {
+      schema: {
+        summary: 'Delete a sync job (409 while it runs)',
+        tags: ['sync jobs'],
+        params: idParams,
+        response: { 204: doc.noContent, ...doc.errors },
+      },
+    },
     async (req: Req, reply) => {
       await engine.jobs.delete(req.params.id);
       return reply.code(204).send();
@@ -475,9 +524,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
         summary: 'Run Now: queue a run (joins one already queued)',
         tags: ['sync jobs'],
         params: idParams,
-        response: {
-          202: { type: 'object', properties: { executionId: { type: 'string' }, coalesced: { type: 'boolean' } } },
-        },
+        response: { 202: doc.ref('RunStarted'), ...doc.errors },
       },
     },
     async (req: Req, reply) => {
@@ -503,7 +550,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
             cursor: { type: 'string' },
           },
         },
-        response: { 200: doc.listOf('Execution', true) },
+        response: { 200: doc.listOf('Execution', true), ...doc.errors },
       },
     },
     async (req: Req) => {
@@ -525,7 +572,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
         summary: 'Get an execution',
         tags: ['executions'],
         params: idParams,
-        response: { 200: doc.ref('Execution') },
+        response: { 200: doc.ref('Execution'), ...doc.errors },
       },
     },
     async (req: Req) => apiExecution(await engine.executions.get(req.params.id)),
@@ -537,7 +584,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
         summary: 'Cancel a queued or running execution',
         tags: ['executions'],
         params: idParams,
-        response: { 200: doc.ref('Execution') },
+        response: { 200: doc.ref('Execution'), ...doc.errors },
       },
     },
     async (req: Req) => {
@@ -559,7 +606,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
           type: 'object',
           properties: { limit: { type: 'integer', minimum: 1, maximum: 500 }, cursor: { type: 'string' } },
         },
-        response: { 200: doc.listOf('Failure', true) },
+        response: { 200: doc.listOf('Failure', true), ...doc.errors },
       },
     },
     async (req: Req) => {
@@ -581,6 +628,19 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
           'the stream then ends. Accepts `?access_token=` for EventSource clients.',
         tags: ['executions'],
         params: idParams,
+        querystring: {
+          type: 'object',
+          properties: {
+            access_token: { type: 'string', description: 'The API token (EventSource cannot send headers)' },
+          },
+        },
+        response: {
+          200: {
+            description: 'Server-Sent Events; each `data` is an Execution',
+            content: { 'text/event-stream': { schema: { type: 'string' } } },
+          },
+          ...doc.errors,
+        },
       },
     },
     async (req: Req, reply) => {
@@ -642,7 +702,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
             cursor: { type: 'string' },
           },
         },
-        response: { 200: doc.listOf('DeadLetter', true) },
+        response: { 200: doc.listOf('DeadLetter', true), ...doc.errors },
       },
     },
     async (req: Req) => {
@@ -663,7 +723,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
         summary: 'Retry a dead letter’s record now (a single-record run)',
         tags: ['dead letters'],
         params: idParams,
-        response: { 202: { type: 'object', properties: { executionId: { type: 'string' } } } },
+        response: { 202: doc.ref('RetryStarted'), ...doc.errors },
       },
     },
     async (req: Req, reply) => {
@@ -681,7 +741,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
         summary: 'Discard a dead letter',
         tags: ['dead letters'],
         params: idParams,
-        response: { 200: doc.ref('DeadLetter') },
+        response: { 200: doc.ref('DeadLetter'), ...doc.errors },
       },
     },
     async (req: Req) => apiDeadLetter(await engine.deadLetters.discard(req.params.id)),

@@ -202,6 +202,11 @@ export function apiJob(job: SyncJob, lastRun: SyncExecution | null) {
   };
 }
 
+/** A connection's status: the result of its last Test connection. */
+function connectionStatus(test: Connection['lastTest']): 'connected' | 'error' | 'untested' {
+  return test === null ? 'untested' : test.ok ? 'connected' : 'error';
+}
+
 export function apiConnection(
   conn: Connection,
   extra: { jobCount: number; lastRun: SyncExecution | null; webhookUrl: string },
@@ -211,7 +216,7 @@ export function apiConnection(
     name: conn.name,
     provider: conn.provider,
     config: conn.config,
-    status: conn.lastTest === null ? 'untested' : conn.lastTest.ok ? 'connected' : 'error',
+    status: connectionStatus(conn.lastTest),
     statusMessage: conn.lastTest?.message ?? null,
     lastTestedAt: conn.lastTest?.testedAt ?? null,
     jobCount: extra.jobCount,

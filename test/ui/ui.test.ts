@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI_FROM_SOURCE } from '../helpers/cli.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -52,7 +53,7 @@ async function startServer(env: Record<string, string> = {}, args: string[] = []
   const dataDir = mkdtempSync(join(tmpdir(), 'otesse-ui-'));
   const child = spawn(
     process.execPath,
-    ['bin/otesse-sync.js', 'serve', '--demo', '--port', '0', '--data-dir', dataDir, ...args],
+    [...CLI_FROM_SOURCE, 'serve', '--demo', '--port', '0', '--data-dir', dataDir, ...args],
     { cwd: ROOT, env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -464,6 +465,67 @@ describe.skipIf(!hasChromium && !inCi)('web UI end to end (Chromium + real serve
     await dialog.getByRole('button', { name: 'Delete sync job' }).click();
     await page.getByRole('heading', { name: 'Stripe (e2e)' }).waitFor();
     await page.getByText('No sync jobs for this connection yet.').waitFor();
+  }, 90_000);
+
+  it('keeps every screen at its URL: deep links, back and forward, redirects, not found, focus', async () => {
+    const { items: jobs } = await apiGet<{ items: ApiJob[] }>(server!, `/sync-jobs?connectionId=${demoConnection.id}`);
+    const failing = jobs.find((j) => /fail/i.test(j.name))!;
+    const { items: runs } = await apiGet<{ items: { id: string }[] }>(server!, `/sync-jobs/${failing.id}/executions`);
+    const runId = runs[0]!.id;
+    const focused = () => page.evaluate('document.activeElement?.id || document.activeElement?.className');
+    const path = () => new URL(page.url()).pathname;
+
+    // A deep link: focus stays with the browser, so the first Tab reaches the skip link.
+    await page.goto(`${server!.url}/connections/${demoConnection.id}`);
+    await page.getByRole('heading', { name: demoConnection.name }).waitFor();
+    await page.keyboard.press('Tab');
+    expect(await focused()).toBe('skip-link');
+
+    // A link the user follows moves focus to the new screen.
+    await page.getByRole('link', { name: failing.name }).click();
+    await page.getByRole('heading', { name: failing.name }).waitFor();
+    expect(path()).toBe(`/jobs/${failing.id}`);
+    expect(await focused()).toBe('main');
+
+    // Expanding an execution changes the URL but not the screen: focus stays on the button.
+    await row(page, runId)
+      .getByRole('button', { name: /Show details/ })
+      .click();
+    await page.waitForURL(`**/jobs/${failing.id}/executions/${runId}`);
+    expect(await focused()).toBe('disclosure-btn');
+
+    // Back and forward walk the same entries.
+    await page.goBack();
+    await page.waitForURL(`**/jobs/${failing.id}`);
+    await row(page, runId)
+      .getByRole('button', { name: /Show details/ })
+      .waitFor();
+    await page.goBack();
+    await page.getByRole('heading', { name: demoConnection.name }).waitFor();
+    await page.goForward();
+    await page.getByRole('heading', { name: failing.name }).waitFor();
+
+    // /executions/{id} opens the execution in its job, replacing itself in the history.
+    await page.goto(`${server!.url}/executions/${runId}`);
+    await page.waitForURL(`**/jobs/${failing.id}/executions/${runId}`);
+    await row(page, runId)
+      .getByRole('button', { name: /Hide details/ })
+      .waitFor();
+    await page.goBack();
+    await page.waitForURL(`**/jobs/${failing.id}`);
+
+    // An unknown URL shows the not-found page, which links home; /connections is the home screen too.
+    await page.goto(`${server!.url}/no/such/screen`);
+    await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+    expect(await page.locator('main code').textContent()).toBe('/no/such/screen');
+    await page.getByRole('link', { name: 'Go to connected apps' }).click();
+    await page.getByRole('heading', { name: 'Connected apps' }).waitFor();
+    expect(path()).toBe('/');
+    expect(await focused()).toBe('main');
+    await page.goto(`${server!.url}/connections`);
+    await page.getByRole('heading', { name: 'Connected apps' }).waitFor();
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    expect(await nav.getByRole('link', { name: 'Connected apps' }).getAttribute('aria-current')).toBe('page');
   }, 90_000);
 
   it('asks for the API token, then cancels a long run while it updates live', async () => {

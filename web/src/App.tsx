@@ -1,59 +1,30 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useEffect, useRef, useState } from 'react';
+import { Link, Route, Switch, useLocation, useRoute } from 'wouter';
 import { api, getToken, onUnauthorized, setToken } from './api.ts';
 import { ConnectionDetail, ConnectionForm, ConnectionsPage } from './connections.tsx';
 import { JobDetail } from './job-detail.tsx';
 import { JobFormPage } from './job-form.tsx';
-import { Link, navigate, paths, takeFocusRequest, useRoute } from './router.tsx';
+import { decodeParam, navigate, paths, takeFocusRequest } from './navigation.ts';
 import { Empty, ErrorState, Loading } from './ui.tsx';
 
 export function App() {
-  const route = useRoute();
+  const [pathname] = useLocation();
+  const [home] = useRoute('/');
+  const [connections] = useRoute('/connections');
+  const [, execution] = useRoute('/jobs/:id/executions/:executionId');
   const mainRef = useRef<HTMLElement>(null);
-  const routeKey = JSON.stringify(route.name === 'job' ? { ...route, executionId: undefined } : route);
+  // A job's screen stays the same screen while its executions are expanded and collapsed.
+  const screen = execution ? `/jobs/${execution.id}` : pathname;
+  const shownScreen = useRef(screen);
 
-  // Move focus to the main region after a navigation so screen readers announce the new screen.
-  // biome-ignore lint/correctness/useExhaustiveDependencies: runs on route changes only
+  // Move focus to the main region after a navigation to another screen so screen readers announce it.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs on location changes only
   useEffect(() => {
-    if (takeFocusRequest()) mainRef.current?.focus({ preventScroll: true });
-  }, [routeKey]);
-
-  let screen: React.ReactNode;
-  switch (route.name) {
-    case 'connections':
-      screen = <ConnectionsPage />;
-      break;
-    case 'newConnection':
-      screen = <ConnectionForm />;
-      break;
-    case 'connection':
-      screen = <ConnectionDetail connectionId={route.connectionId} />;
-      break;
-    case 'editConnection':
-      screen = <ConnectionForm connectionId={route.connectionId} />;
-      break;
-    case 'newJob':
-      screen = <JobFormPage connectionId={route.connectionId} />;
-      break;
-    case 'editJob':
-      screen = <JobFormPage jobId={route.jobId} />;
-      break;
-    case 'job':
-      screen = <JobDetail jobId={route.jobId} executionId={route.executionId} />;
-      break;
-    case 'execution':
-      screen = <ExecutionRedirect executionId={route.executionId} />;
-      break;
-    default:
-      screen = (
-        <Empty>
-          <h1>Page not found</h1>
-          <p>
-            Nothing lives at <code>{route.path}</code>. <Link to={paths.connections()}>Go to connected apps</Link>.
-          </p>
-        </Empty>
-      );
-  }
+    const requested = takeFocusRequest();
+    if (requested && screen !== shownScreen.current) mainRef.current?.focus({ preventScroll: true });
+    shownScreen.current = screen;
+  }, [pathname]);
 
   return (
     <>
@@ -68,17 +39,58 @@ export function App() {
           otesse-sync
         </Link>
         <nav aria-label="Main">
-          <Link to={paths.connections()} aria-current={route.name === 'connections' ? 'page' : undefined}>
+          <Link to={paths.connections()} aria-current={home || connections ? 'page' : undefined}>
             Connected apps
           </Link>
           <a href="/api/docs">API docs</a>
         </nav>
       </header>
       <main id="main" ref={mainRef} tabIndex={-1}>
-        {screen}
+        <Screens />
       </main>
       <TokenPrompt />
     </>
+  );
+}
+
+/** The screen of each URL (see web/README.md). */
+function Screens() {
+  return (
+    <Switch>
+      <Route path="/">
+        <ConnectionsPage />
+      </Route>
+      <Route path="/connections">
+        <ConnectionsPage />
+      </Route>
+      <Route path="/connections/new">
+        <ConnectionForm />
+      </Route>
+      <Route path="/connections/:id">{(p) => <ConnectionDetail connectionId={decodeParam(p.id)} />}</Route>
+      <Route path="/connections/:id/edit">{(p) => <ConnectionForm connectionId={decodeParam(p.id)} />}</Route>
+      <Route path="/connections/:id/jobs/new">{(p) => <JobFormPage connectionId={decodeParam(p.id)} />}</Route>
+      <Route path="/jobs/:id">{(p) => <JobDetail jobId={decodeParam(p.id)} />}</Route>
+      <Route path="/jobs/:id/edit">{(p) => <JobFormPage jobId={decodeParam(p.id)} />}</Route>
+      <Route path="/jobs/:id/executions/:executionId">
+        {(p) => <JobDetail jobId={decodeParam(p.id)} executionId={decodeParam(p.executionId)} />}
+      </Route>
+      <Route path="/executions/:id">{(p) => <ExecutionRedirect executionId={decodeParam(p.id)} />}</Route>
+      <Route>
+        <NotFound />
+      </Route>
+    </Switch>
+  );
+}
+
+function NotFound() {
+  const [pathname] = useLocation();
+  return (
+    <Empty>
+      <h1>Page not found</h1>
+      <p>
+        Nothing lives at <code>{pathname}</code>. <Link to={paths.connections()}>Go to connected apps</Link>.
+      </p>
+    </Empty>
   );
 }
 

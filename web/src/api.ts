@@ -1,198 +1,53 @@
-/** The REST API under /api/v1: types (the server's contract), a fetch wrapper with the bearer token, errors. */
+/**
+ * The REST API under /api/v1: its types, generated from the server's OpenAPI document (`npm run api:types` →
+ * api-schema.ts, never edited by hand), a typed client (openapi-fetch) with the bearer token, and errors.
+ */
+import createClient, { type Middleware } from 'openapi-fetch';
+import type { components, paths } from './api-schema.ts';
 
-export type SettingType = 'string' | 'url' | 'number' | 'boolean' | 'json';
-export interface Setting {
-  name: string;
-  label: string;
-  type: SettingType;
-  required: boolean;
-  secret: boolean;
-  help?: string;
-  placeholder?: string;
-}
-export interface EntityField {
-  name: string;
-  type: string;
-  label?: string;
-}
-export interface EntityType {
-  name: string;
-  label: string;
-  fields: EntityField[];
-  supports: { inbound: boolean; outbound: boolean; incremental: boolean; webhooks: boolean };
-}
-export interface Provider {
-  name: string;
-  displayName: string;
-  description?: string;
-  config: Setting[];
-  credentials: Setting[];
-  entityTypes: EntityType[];
-}
+type Schemas = components['schemas'];
+/** The JSON body of an operation's request. */
+type BodyOf<Op> = Op extends { requestBody?: { content: { 'application/json': infer B } } } ? B : never;
+/** The query parameters of an operation, each also accepting null or '' (left out of the URL). */
+type QueryOf<Op> = Op extends { parameters: { query?: infer Q } }
+  ? { [K in keyof NonNullable<Q>]?: NonNullable<Q>[K] | null | '' }
+  : never;
 
-export type ExecutionStatus =
-  | 'queued'
-  | 'running'
-  | 'completed'
-  | 'completed_with_errors'
-  | 'failed'
-  | 'timed_out'
-  | 'cancelled';
-export const EXECUTION_STATUSES: ExecutionStatus[] = [
-  'queued',
-  'running',
-  'completed',
-  'completed_with_errors',
-  'failed',
-  'timed_out',
-  'cancelled',
-];
-export type Trigger = 'manual' | 'scheduled' | 'webhook' | 'retry';
-
-export interface ExecutionSummary {
-  id: string;
-  status: ExecutionStatus;
-  trigger: Trigger;
-  startedAt: string | null;
-  completedAt: string | null;
-}
-
-export interface Connection {
-  id: string;
-  name: string;
-  provider: string;
-  config: Record<string, unknown>;
-  status: 'connected' | 'error' | 'untested';
-  statusMessage: string | null;
-  jobCount: number;
-  lastRun: ExecutionSummary | null;
-  webhookUrl: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface LocalEntity {
-  name: string;
-  table: string;
-  primaryKey: string;
-  updatedAt: string | null;
-  fields: { name: string; type: string }[];
-}
-
-export type Direction = 'inbound' | 'outbound' | 'bidirectional';
-export type Mode = 'full' | 'incremental';
-export type ConflictStrategy = 'provider_wins' | 'local_wins' | 'newest_wins' | 'manual';
-
-export interface FieldMapping {
-  sourceField: string;
-  targetField: string;
-  transform: string | null;
-  transformArgs?: Record<string, unknown>;
-  defaultValue?: unknown;
-  direction: 'inbound' | 'outbound';
-}
-
-export interface JobInput {
-  connectionId: string;
-  name: string;
-  entityType: string;
-  localEntity: string;
-  direction: Direction;
-  mode: Mode;
-  schedule: string | null;
-  timezone: string;
-  retryOnFailure: boolean;
-  maxRetries: number;
-  timeoutMinutes: number;
-  conflictStrategy: ConflictStrategy | null;
-  enabled: boolean;
-  fieldMappings: FieldMapping[];
-}
-
-export interface Job extends JobInput {
-  id: string;
-  lastRunAt: string | null;
-  nextRunAt: string | null;
-  lastRun: ExecutionSummary | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface Transform {
-  name: string;
-  description: string;
-  args?: unknown;
-}
-
+export type Provider = Schemas['Provider'];
+export type Setting = Schemas['Setting'];
+export type SettingType = Setting['type'];
+export type EntityType = Schemas['EntityType'];
+export type EntityField = EntityType['fields'][number];
+export type Connection = Schemas['Connection'];
+export type LocalEntity = Schemas['LocalEntity'];
+export type Transform = Schemas['Transform'];
+export type Job = Schemas['Job'];
+export type FieldMapping = Schemas['FieldMapping'];
+/** Every field of a sync job as the form sends it (the server fills in defaults for fields left out). */
+export type JobInput = Required<BodyOf<paths['/api/v1/sync-jobs']['post']>>;
+export type Direction = Job['direction'];
+export type Mode = Job['mode'];
+export type ConflictStrategy = NonNullable<Job['conflictStrategy']>;
+export type ExecutionSummary = Schemas['ExecutionSummary'];
+export type Execution = Schemas['Execution'];
+export type ExecutionStatus = Execution['status'];
+export type Trigger = Execution['trigger'];
 /** Record counters of a run, or of one direction of a bidirectional run. */
-export interface Counters {
-  processed: number;
-  created: number;
-  updated: number;
-  skipped: number;
-  failed: number;
-  /** Records left in conflict (manual strategy); also counted in `skipped`. */
-  conflicts: number;
-}
+export type Counters = Schemas['Counters'];
+export type RecordFailure = Schemas['Failure'];
+export type DeadLetter = Schemas['DeadLetter'];
+export type ErrorDetail = NonNullable<Schemas['Error']['error']['details']>[number];
 
-export interface Execution extends Counters {
-  id: string;
-  jobId: string;
-  status: ExecutionStatus;
-  trigger: Trigger;
-  attempt: number;
-  /**
-   * Per direction, for bidirectional jobs only (null otherwise). A record synced both ways counts once in
-   * each direction.
-   */
-  directions: { inbound: Counters; outbound: Counters } | null;
-  startedAt: string | null;
-  completedAt: string | null;
-  durationSeconds: number | null;
-  haltReason: string | null;
-  error: string | null;
-  recordKeys: string[] | null;
-  createdAt: string;
-}
-
-export interface RecordFailure {
-  id: string;
-  executionId: string;
-  jobId: string;
-  recordKey: string;
-  side: 'local' | 'provider';
-  phase: 'fetch' | 'map' | 'conflict' | 'write';
-  errorKind: string;
-  message: string;
-  createdAt: string;
-}
-
-export interface DeadLetter {
-  id: string;
-  jobId: string;
-  recordKey: string;
-  side: 'local' | 'provider';
-  failureCount: number;
-  lastError: string | null;
-  lastExecutionId: string | null;
-  status: 'open' | 'retried' | 'resolved' | 'discarded';
-  /** The record's first failure (the first execution that failed it). */
-  firstFailedAt: string;
-  lastFailedAt: string;
-  /** When it entered the queue (parked). */
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
-
-export interface ErrorDetail {
-  path: string;
-  message: string;
-}
+/** Every execution status, in the order of a run's life (the compiler checks that none is missing). */
+export const EXECUTION_STATUSES = Object.keys({
+  queued: 0,
+  running: 0,
+  completed: 0,
+  completed_with_errors: 0,
+  failed: 0,
+  timed_out: 0,
+  cancelled: 0,
+} satisfies Record<ExecutionStatus, 0>) as ExecutionStatus[];
 
 export class ApiError extends Error {
   constructor(
@@ -241,94 +96,82 @@ export function onUnauthorized(listener: Listener): () => void {
 
 export const API_BASE = '/api/v1';
 
-export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  const token = getToken();
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  let res: Response;
-  try {
-    res = await fetch(API_BASE + path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (err) {
-    throw new ApiError(0, 'network_error', `Cannot reach the server (${(err as Error).message})`);
-  }
-  if (res.status === 204) return undefined as T;
-  const text = await res.text();
-  let json: unknown = null;
-  if (text) {
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = null;
-    }
-  }
-  if (!res.ok) {
-    const e = (json as { error?: { code?: string; message?: string; details?: ErrorDetail[] } } | null)?.error;
-    if (res.status === 401) for (const l of unauthorizedListeners) l();
-    throw new ApiError(
-      res.status,
-      e?.code ?? `http_${res.status}`,
-      e?.message ?? `${res.status} ${res.statusText}`,
-      Array.isArray(e?.details) ? e.details : [],
-    );
-  }
-  return json as T;
+const auth: Middleware = {
+  onRequest({ request }) {
+    const token = getToken();
+    if (token) request.headers.set('authorization', `Bearer ${token}`);
+    return request;
+  },
+  onResponse({ response }) {
+    if (response.status === 401) for (const l of unauthorizedListeners) l();
+  },
+  onError({ error }) {
+    return new ApiError(0, 'network_error', `Cannot reach the server (${(error as Error).message})`);
+  },
+};
+
+const client = createClient<paths>({ headers: { accept: 'application/json' } });
+client.use(auth);
+
+/** The body of a successful answer; otherwise throws an ApiError with the server's code, message and details. */
+async function ok<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  const { data, error, response } = await call;
+  if (response.ok) return data as T;
+  const e = (error as { error?: { code?: string; message?: string; details?: ErrorDetail[] } } | null)?.error;
+  throw new ApiError(
+    response.status,
+    e?.code ?? `http_${response.status}`,
+    e?.message ?? `${response.status} ${response.statusText}`,
+    Array.isArray(e?.details) ? e.details : [],
+  );
 }
 
-function qs(params: Record<string, string | number | null | undefined>): string {
-  const s = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') s.set(k, String(v));
-  const str = s.toString();
-  return str ? `?${str}` : '';
+/** Drops parameters that are null, undefined or '' (not sent). */
+function query<Q extends object>(params: Q): { [K in keyof Q]?: Exclude<Q[K], null | ''> } {
+  return Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== '')) as {
+    [K in keyof Q]?: Exclude<Q[K], null | ''>;
+  };
 }
 
-const enc = encodeURIComponent;
+const byId = (id: string) => ({ params: { path: { id } } });
 
 export const api = {
-  providers: () => request<{ items: Provider[] }>('GET', '/providers').then((r) => r.items),
-  transforms: () => request<{ items: Transform[] }>('GET', '/transforms').then((r) => r.items),
-  localEntities: () => request<{ items: LocalEntity[] }>('GET', '/local-entities').then((r) => r.items),
+  providers: () => ok(client.GET('/api/v1/providers')).then((r) => r.items),
+  transforms: () => ok(client.GET('/api/v1/transforms')).then((r) => r.items),
+  localEntities: () => ok(client.GET('/api/v1/local-entities')).then((r) => r.items),
 
-  connections: () => request<{ items: Connection[] }>('GET', '/connections').then((r) => r.items),
-  connection: (id: string) => request<Connection>('GET', `/connections/${enc(id)}`),
-  createConnection: (body: {
-    provider: string;
-    name: string;
-    config: Record<string, unknown>;
-    credentials: Record<string, unknown>;
-  }) => request<Connection>('POST', '/connections', body),
-  updateConnection: (
-    id: string,
-    body: { name?: string; config?: Record<string, unknown>; credentials?: Record<string, unknown> },
-  ) => request<Connection>('PATCH', `/connections/${enc(id)}`, body),
-  deleteConnection: (id: string) => request<void>('DELETE', `/connections/${enc(id)}`),
-  testConnection: (id: string) => request<{ ok: boolean; message: string }>('POST', `/connections/${enc(id)}/test`),
+  connections: () => ok(client.GET('/api/v1/connections')).then((r) => r.items),
+  connection: (id: string) => ok(client.GET('/api/v1/connections/{id}', byId(id))),
+  createConnection: (body: BodyOf<paths['/api/v1/connections']['post']>) =>
+    ok(client.POST('/api/v1/connections', { body })),
+  updateConnection: (id: string, body: BodyOf<paths['/api/v1/connections/{id}']['patch']>) =>
+    ok(client.PATCH('/api/v1/connections/{id}', { ...byId(id), body })),
+  deleteConnection: (id: string) => ok(client.DELETE('/api/v1/connections/{id}', byId(id))),
+  testConnection: (id: string) => ok(client.POST('/api/v1/connections/{id}/test', byId(id))),
 
   jobs: (connectionId?: string) =>
-    request<{ items: Job[] }>('GET', `/sync-jobs${qs({ connectionId })}`).then((r) => r.items),
-  job: (id: string) => request<Job>('GET', `/sync-jobs/${enc(id)}`),
-  createJob: (body: JobInput) => request<Job>('POST', '/sync-jobs', body),
-  updateJob: (id: string, body: Partial<Omit<JobInput, 'connectionId'>>) =>
-    request<Job>('PATCH', `/sync-jobs/${enc(id)}`, body),
-  deleteJob: (id: string) => request<void>('DELETE', `/sync-jobs/${enc(id)}`),
-  runJob: (id: string) => request<{ executionId: string }>('POST', `/sync-jobs/${enc(id)}/run`),
+    ok(client.GET('/api/v1/sync-jobs', { params: { query: query({ connectionId }) } })).then((r) => r.items),
+  job: (id: string) => ok(client.GET('/api/v1/sync-jobs/{id}', byId(id))),
+  createJob: (body: JobInput) => ok(client.POST('/api/v1/sync-jobs', { body })),
+  updateJob: (id: string, body: BodyOf<paths['/api/v1/sync-jobs/{id}']['patch']>) =>
+    ok(client.PATCH('/api/v1/sync-jobs/{id}', { ...byId(id), body })),
+  deleteJob: (id: string) => ok(client.DELETE('/api/v1/sync-jobs/{id}', byId(id))),
+  runJob: (id: string) => ok(client.POST('/api/v1/sync-jobs/{id}/run', byId(id))),
 
-  executions: (jobId: string, p: { status?: string; trigger?: string; limit?: number; cursor?: string | null }) =>
-    request<Page<Execution>>('GET', `/sync-jobs/${enc(jobId)}/executions${qs(p)}`),
-  execution: (id: string) => request<Execution>('GET', `/executions/${enc(id)}`),
-  cancelExecution: (id: string) => request<Execution>('POST', `/executions/${enc(id)}/cancel`),
-  failures: (id: string, p: { limit?: number; cursor?: string | null }) =>
-    request<Page<RecordFailure>>('GET', `/executions/${enc(id)}/failures${qs(p)}`),
+  executions: (jobId: string, p: QueryOf<paths['/api/v1/sync-jobs/{id}/executions']['get']>) =>
+    ok(client.GET('/api/v1/sync-jobs/{id}/executions', { params: { path: { id: jobId }, query: query(p) } })),
+  execution: (id: string) => ok(client.GET('/api/v1/executions/{id}', byId(id))),
+  cancelExecution: (id: string) => ok(client.POST('/api/v1/executions/{id}/cancel', byId(id))),
+  failures: (id: string, p: QueryOf<paths['/api/v1/executions/{id}/failures']['get']>) =>
+    ok(client.GET('/api/v1/executions/{id}/failures', { params: { path: { id }, query: query(p) } })),
 
-  deadLetters: (jobId: string, p: { status?: string; limit?: number; cursor?: string | null }) =>
-    request<Page<DeadLetter>>('GET', `/sync-jobs/${enc(jobId)}/dead-letters${qs(p)}`),
-  retryDeadLetter: (id: string) => request<{ executionId: string }>('POST', `/dead-letters/${enc(id)}/retry`),
-  discardDeadLetter: (id: string) => request<DeadLetter>('POST', `/dead-letters/${enc(id)}/discard`),
+  deadLetters: (jobId: string, p: QueryOf<paths['/api/v1/sync-jobs/{id}/dead-letters']['get']>) =>
+    ok(client.GET('/api/v1/sync-jobs/{id}/dead-letters', { params: { path: { id: jobId }, query: query(p) } })),
+  retryDeadLetter: (id: string) => ok(client.POST('/api/v1/dead-letters/{id}/retry', byId(id))),
+  discardDeadLetter: (id: string) => ok(client.POST('/api/v1/dead-letters/{id}/discard', byId(id))),
 };
+
+const enc = encodeURIComponent;
 
 /** The SSE stream URL of an execution (EventSource cannot send headers: the token goes in the query). */
 export function executionEventsUrl(id: string): string {

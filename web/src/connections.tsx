@@ -1,9 +1,10 @@
 /** Connected apps: the list, the connect/edit form, and a connection's detail view with its sync jobs. */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
+import { Link } from 'wouter';
 import { ApiError, api, type Connection, type Provider, type Setting } from './api.ts';
 import { scheduleInWords } from './cron.ts';
-import { Link, navigate, paths } from './router.tsx';
+import { navigate, paths } from './navigation.ts';
 import {
   ConfirmButton,
   DateTime,
@@ -151,6 +152,11 @@ function toPayload(settings: Setting[], values: Values, prefix: string, keepBlan
   return out;
 }
 
+/** Credentials are text: the server refuses other values. */
+function asText(values: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+}
+
 class LocalValidation extends Error {
   constructor(readonly details: { path: string; message: string }[]) {
     super('Please correct the highlighted fields.');
@@ -269,7 +275,7 @@ function ConnectionFormBody({ providers, existing }: { providers: Provider[]; ex
   const save = useMutation({
     mutationFn: async () => {
       const cfg = toPayload(provider?.config ?? [], config, 'config');
-      const creds = toPayload(provider?.credentials ?? [], credentials, 'credentials', editing);
+      const creds = asText(toPayload(provider?.credentials ?? [], credentials, 'credentials', editing));
       const saved = editing
         ? await api.updateConnection(existing.id, {
             name: name.trim(),

@@ -4,15 +4,16 @@
  */
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
+import { Link } from 'wouter';
 import { api, type DeadLetter } from './api.ts';
-import { Link, paths } from './router.tsx';
+import { paths } from './navigation.ts';
 import { DateTime, Empty, ErrorState, errorMessage, Loading, Pager, StatusBadge, useCursorPages } from './ui.tsx';
 
 const PAGE_SIZE = 20;
 
 export function DeadLetterQueue({ jobId }: { jobId: string }) {
   const queryClient = useQueryClient();
-  const [status, setStatus] = useState('open');
+  const [status, setStatus] = useState<DeadLetter['status']>('open');
   const pages = useCursorPages(status);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [result, setResult] = useState<{ ok: boolean; text: string; executionId?: string } | null>(null);
@@ -79,7 +80,7 @@ export function DeadLetterQueue({ jobId }: { jobId: string }) {
             id="dlq-status"
             value={status}
             onChange={(e) => {
-              setStatus(e.target.value);
+              setStatus(e.target.value as DeadLetter['status']);
               setSelected(new Set());
             }}
           >

@@ -14,7 +14,7 @@ import {
   type Job,
   type RecordFailure,
 } from './api.ts';
-import { navigate, paths } from './router.tsx';
+import { navigate, paths } from './navigation.ts';
 import {
   DateTime,
   Empty,

@@ -1,12 +1,13 @@
 /** The sync job detail view: Configuration, Execution History (with Execution Detail), Dead Letter Queue. */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
+import { Link } from 'wouter';
 import { api, type Job } from './api.ts';
 import { useProviders } from './connections.tsx';
 import { scheduleInWords } from './cron.ts';
 import { DeadLetterQueue } from './dead-letters.tsx';
 import { ExecutionHistory } from './executions.tsx';
-import { Link, navigate, paths } from './router.tsx';
+import { navigate, paths } from './navigation.ts';
 import {
   CONFLICT_LABEL,
   ConfirmButton,

@@ -1,6 +1,7 @@
 /** "Add Sync Job" and "Edit sync job": every setting of the spec's table with its default, and field mappings. */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useId, useMemo, useState } from 'react';
+import { Link } from 'wouter';
 import {
   api,
   type ConflictStrategy,
@@ -15,7 +16,7 @@ import {
 } from './api.ts';
 import { useProviders } from './connections.tsx';
 import { CRON_PRESETS, capitalize, cronToWords } from './cron.ts';
-import { Link, navigate, paths } from './router.tsx';
+import { navigate, paths } from './navigation.ts';
 import {
   CONFLICT_LABEL,
   DIRECTION_LABEL,
@@ -107,14 +108,13 @@ function parseDefault(text: string): unknown {
   return text;
 }
 
-/** Whether a transform takes arguments: declared `args`, or a description that mentions them. */
+/** Whether a transform takes arguments: its description shows them (`args { … }`). */
 function takesArgs(t: Transform | undefined): boolean {
-  return t !== undefined && (t.args !== undefined || /\bargs\b/.test(t.description));
+  return t !== undefined && /\bargs\b/.test(t.description);
 }
 
 function argsPlaceholder(t: Transform | undefined): string {
   if (!t) return '{}';
-  if (t.args !== undefined && t.args !== null) return typeof t.args === 'string' ? t.args : JSON.stringify(t.args);
   const fromDescription = /\bargs\s*(\{.*\})/.exec(t.description);
   return fromDescription?.[1] ?? '{}';
 }
