@@ -63,9 +63,32 @@ export async function createSyncEngine(options: SyncEngineOptions = {}): Promise
   });
   try {
     if (options.migrate !== false) await migrate(database);
-    return compose(database, options, openVault(options.encryptionKeys, options.database, DEFAULT_DATA_DIR));
+    const sealed = {
+      keyIds: await sealingKeyIds(database),
+      allowMissing:
+        options.allowMissingKeys ?? /^(1|true|yes)$/i.test(process.env.OTESSE_SYNC_ALLOW_MISSING_KEYS ?? ''),
+    };
+    return compose(database, options, openVault(options.encryptionKeys, options.database, DEFAULT_DATA_DIR, sealed));
   } catch (err) {
     await database.close();
+    throw err;
+  }
+}
+
+/**
+ * The ids of the keys that sealed the stored credentials, with how many connections each sealed: one query,
+ * nothing decrypted (an envelope is `v1.<keyId>.…`). Empty when the engine's tables do not exist yet.
+ */
+async function sealingKeyIds(database: Database): Promise<Map<string, number>> {
+  try {
+    const { rows } = await sql<{ key_id: string; n: number }>`
+      SELECT split_part(credentials, '.', 2) AS key_id, count(*)::int AS n
+      FROM connections
+      WHERE credentials LIKE 'v1.%'
+      GROUP BY 1`.execute(database.db);
+    return new Map(rows.map((r) => [r.key_id, Number(r.n)]));
+  } catch (err) {
+    if ((err as { code?: unknown }).code === '42P01') return new Map(); // not migrated (migrate: false)
     throw err;
   }
 }

@@ -120,10 +120,15 @@ describe('credentials', () => {
     expect(spy.seen.at(-1)).toEqual({ apiKey: CANARY });
     await c.close();
     engines.length = 0;
-    // Without the key that sealed them, a run fails clearly rather than reading garbage.
+    // Without the key that sealed them, the engine refuses to start and names the key…
+    await expect(
+      createSyncEngine({ database: { pglite }, encryptionKeys: [keyA], providers: [spy.definition], local }),
+    ).rejects.toThrow(/sealed with key id\(s\) [0-9a-f]{12}, cannot be opened/);
+    // …and when told to start anyway (a lost key), a run fails clearly rather than reading garbage.
     const d = await createSyncEngine({
       database: { pglite },
       encryptionKeys: [keyA],
+      allowMissingKeys: true,
       providers: [spy.definition],
       local,
     });

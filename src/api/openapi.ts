@@ -113,7 +113,14 @@ export const connectionPatchBody = {
   properties: {
     name: str,
     config: openObject,
-    credentials: { type: 'object', additionalProperties: str, description: 'Merged by key into the stored ones' },
+    credentials: {
+      type: 'object',
+      additionalProperties: str,
+      description:
+        'Merged by key into the stored ones. Required (the full set, replacing the stored ones) when `config` ' +
+        'changes a setting with `credentialTarget` (where credentials are sent); the full set also replaces ' +
+        'stored credentials that cannot be opened',
+    },
   },
 };
 
@@ -133,10 +140,16 @@ const setting = object(
     type: { enum: ['string', 'url', 'number', 'boolean', 'json'] },
     required: bool,
     secret: { ...bool, description: 'Entered in a password field, never returned' },
+    credentialTarget: {
+      ...bool,
+      description:
+        'A config setting that decides where credentials are sent (an API base URL): changing it needs the ' +
+        'credentials again in the same request. When absent: true for settings of type `url`',
+    },
     help: str,
     placeholder: str,
   },
-  ['help', 'placeholder'],
+  ['credentialTarget', 'help', 'placeholder'],
 );
 
 export const schemas = {

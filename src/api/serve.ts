@@ -10,14 +10,14 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
-import { builtInProviders } from '../connectors/index.ts';
+import { builtInProviders, serverOutboundPolicy } from '../connectors/index.ts';
 import { ValidationError } from '../domain/errors.ts';
 import type { ProviderDefinition } from '../engine/endpoint.ts';
 import type { SyncWorker } from '../queue/worker.ts';
 import { createSyncEngine, type SyncEngine } from '../sync-engine.ts';
 import { type LocalSide, loadServerConfig, localSide } from './config.ts';
 import { type Demo, prepareDemo } from './demo.ts';
-import { buildServer } from './server.ts';
+import { buildServer, checkApiToken } from './server.ts';
 
 export interface ServeOptions {
   /** postgres:// URL or a PGlite data directory. */
@@ -39,6 +39,8 @@ export interface ServeOptions {
   encryptionKeys?: string[];
   /** Extra providers (tests). */
   providers?: ProviderDefinition[];
+  /** Hosts and CIDRs the providers may reach beyond the outbound policy. Default: $OTESSE_SYNC_ALLOWED_HOSTS. */
+  allowedHosts?: string;
 }
 
 export interface RunningServer {
@@ -70,6 +72,7 @@ export function defaultLogger(): Logger {
 
 export async function serve(options: ServeOptions): Promise<RunningServer> {
   const token = options.token ?? null;
+  checkApiToken(token);
   if (!isLoopback(options.host) && !token) {
     throw new ValidationError([
       {
@@ -78,6 +81,12 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       },
     ]);
   }
+  // Where providers may send requests: with an API token on a non-loopback address, no private ranges
+  // unless allow-listed (link-local and cloud metadata never). A bad allow-list entry stops here.
+  let outbound = serverOutboundPolicy({
+    strict: token !== null && !isLoopback(options.host),
+    allowedHosts: options.allowedHosts ?? process.env.OTESSE_SYNC_ALLOWED_HOSTS,
+  });
   const log = options.logger ?? defaultLogger();
   const isPostgres = /^postgres(ql)?:\/\//.test(options.database);
   let demo: Demo | null = null;
@@ -91,6 +100,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       latencyMs: Number(process.env.OTESSE_SYNC_DEMO_LATENCY_MS ?? 0) || 0,
     });
     configPath = demo.configPath;
+    outbound = { ...outbound, allowed: [...outbound.allowed, new URL(demo.sandbox.url).hostname] };
   }
   const { config } = loadServerConfig(configPath);
   const local: LocalSide = localSide(config);
@@ -98,7 +108,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   try {
     engine = await createSyncEngine({
       database: options.database,
-      providers: [...builtInProviders(), ...(options.providers ?? [])],
+      providers: [...builtInProviders({ outbound }), ...(options.providers ?? [])],
       ...(local.store ? { local: local.store } : {}),
       logger: log,
       ...(options.schema ? { schema: options.schema } : {}),

@@ -2,10 +2,14 @@
  * The HTTP server: REST API under `/api/v1`, provider webhooks, health, metrics, OpenAPI, and the web UI.
  *
  * Errors have one shape, `{ error: { code, message, details? } }`: 400 `validation_failed` with a `path` per
- * invalid field, 401 `unauthorized`, 404 `not_found`, 409 `conflict`, 413 `payload_too_large`.
+ * invalid field (or `bad_request`: malformed or too deeply nested JSON, a bad URL, a value the database
+ * refuses), 401 `unauthorized`, 403 `forbidden` (a foreign Host or a cross-site write to a server without a
+ * token), 404 `not_found`, 409 `conflict`, 413 `payload_too_large`, 414 `uri_too_long`, 415
+ * `unsupported_media_type` (API bodies are application/json only).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
@@ -22,7 +26,7 @@ import * as z from 'zod';
 import { errorMessage, NotFoundError, ProviderError, StateError, ValidationError } from '../domain/errors.ts';
 import { TRANSFORM_NAMES } from '../domain/transforms.ts';
 import { type Connection, FINAL_STATUSES, type SyncExecution, type SyncJob } from '../domain/types.ts';
-import { parseInput } from '../domain/validate.ts';
+import { jsonTooDeep, MAX_INPUT_DEPTH, parseInput } from '../domain/validate.ts';
 import type { SyncEngine } from '../sync-engine.ts';
 import type { LocalSide } from './config.ts';
 import { createMetrics } from './metrics.ts';
@@ -75,12 +79,17 @@ const TRANSFORM_DESCRIPTIONS: Record<(typeof TRANSFORM_NAMES)[number], string> =
 const STATUS_CODES: Record<number, string> = {
   400: 'bad_request',
   401: 'unauthorized',
+  403: 'forbidden',
   404: 'not_found',
   405: 'method_not_allowed',
+  406: 'not_acceptable',
+  408: 'request_timeout',
   409: 'conflict',
   413: 'payload_too_large',
+  414: 'uri_too_long',
   415: 'unsupported_media_type',
   429: 'too_many_requests',
+  431: 'headers_too_large',
 };
 
 const idParams = {
@@ -100,23 +109,175 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
+/** The shortest API token accepted at start. */
+export const MIN_TOKEN_LENGTH = 32;
+
+/** The one route that takes the token in its query (`?access_token=`): EventSource cannot send headers. */
+const EVENTS_ROUTE = '/api/v1/executions/:id/events';
+
+/** Refuses an API token that is too short to resist guessing. */
+export function checkApiToken(token: string | null | undefined): void {
+  if (token && token.length < MIN_TOKEN_LENGTH) {
+    throw new ValidationError([
+      {
+        path: 'OTESSE_SYNC_API_TOKEN',
+        message: `must be at least ${MIN_TOKEN_LENGTH} characters (e.g. \`openssl rand -hex 32\`)`,
+      },
+    ]);
+  }
+}
+
 /** Constant-time comparison of a presented token with the configured one. */
 function tokenMatches(presented: string | undefined, expected: Buffer): boolean {
   if (!presented) return false;
   return timingSafeEqual(digest(presented), expected);
 }
 
+// ── request guards and security headers ──────────────────────────────────────
+
+/**
+ * Whether a Host header names this machine's loopback interface: `localhost`, `127.x.x.x` or `[::1]`, with
+ * any port. A token-less server answers only to these, so a page whose name an attacker re-points at
+ * 127.0.0.1 (DNS rebinding) is refused.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  const m = host === undefined ? null : /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::\d{1,5})?$/.exec(host.trim());
+  if (!m) return false;
+  const name = m[1]!.toLowerCase();
+  return name === 'localhost' || name === '[::1]' || (isIP(name) === 4 && name.startsWith('127.'));
+}
+
+/** The UI: its own scripts, styles, images and API only; never framed, no plugins, no foreign forms. */
+const UI_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+/** Swagger UI (/api/docs) sets inline styles. */
+const DOCS_CSP = UI_CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'");
+/** JSON, metrics and errors: nothing to load, nothing to frame. */
+const DATA_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+function securityHeaders(reply: FastifyReply, path: string): void {
+  const isData = /^\/(api\/v1|api\/openapi|webhooks|healthz|readyz|metrics)(\/|\.|$)/.test(path);
+  reply.header('content-security-policy', path.startsWith('/api/docs') ? DOCS_CSP : isData ? DATA_CSP : UI_CSP);
+  reply.header('x-content-type-options', 'nosniff');
+  reply.header('x-frame-options', 'DENY');
+  reply.header('referrer-policy', 'no-referrer');
+}
+
+/**
+ * Why a state-changing request comes from another site, or null: browsers mark cross-site requests with
+ * `Sec-Fetch-Site` and `Origin`; clients that are not browsers send neither.
+ */
+function crossSiteReason(req: FastifyRequest): string | null {
+  const site = req.headers['sec-fetch-site'];
+  if (site === 'cross-site' || site === 'same-site') return `Sec-Fetch-Site: ${site}`;
+  const origin = req.headers.origin;
+  if (origin === undefined) return null;
+  let originHost: string | null = null;
+  try {
+    originHost = new URL(origin).host.toLowerCase();
+  } catch {
+    // "null" (sandboxed frames, file: pages) and garbage are foreign
+  }
+  return originHost !== null && originHost === req.headers.host?.toLowerCase() ? null : `Origin: ${origin}`;
+}
+
+const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The SQLSTATE of a PostgreSQL error (node-postgres and PGlite both set `code`), through its causes. */
+function sqlState(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 5 && typeof e === 'object' && e !== null; i++, e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
 export async function buildServer(options: ApiServerOptions): Promise<FastifyInstance> {
   const { engine } = options;
+  checkApiToken(options.token);
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger as unknown as FastifyBaseLogger } : { logger: false }),
     bodyLimit: options.bodyLimit ?? 256 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
+    // Bad URLs (`/connections/%zz`), over-long ids: the same error shape as everything else.
+    frameworkErrors: (err, req, reply) => {
+      securityHeaders(reply, req.url);
+      const status = err.statusCode ?? 400;
+      return sendError(reply, status, STATUS_CODES[status] ?? 'bad_request', err.message);
+    },
+    // Requests Node's HTTP parser refuses (bad request line, headers too large): still the same shape.
+    clientErrorHandler: (err, socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      const body = JSON.stringify({ error: { code: STATUS_CODES[status], message: 'malformed HTTP request' } });
+      if (socket.writable) {
+        socket.end(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+            `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
+      } else socket.destroy();
+    },
   });
   // Requests are validated with zod in the handlers (one error shape, field paths); the JSON Schemas on the
   // routes document them in OpenAPI. Responses are plain JSON (the schemas must not strip fields).
   app.setValidatorCompiler(() => (data) => ({ value: data }));
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+
+  // Bodies are JSON only (text/plain is what a cross-site form can send), and their nesting is capped before
+  // they are parsed: parsing, the prototype-poisoning scan and validation all recurse.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, text, done) => {
+    if (jsonTooDeep(text as string)) {
+      const err = new Error(`the JSON body is nested more than ${MAX_INPUT_DEPTH} levels deep`);
+      return done(Object.assign(err, { statusCode: 400 }), undefined);
+    }
+    return parseJson(req, text as string, done);
+  });
+
+  // Every request: security headers; without a token, loopback names only and no cross-site writes; API
+  // bodies must be JSON. Webhooks are exempt (providers send their own types; the signature is the auth).
+  app.addHook('onRequest', async (req, reply) => {
+    const path = req.url.split('?')[0]!;
+    securityHeaders(reply, path);
+    if (path.startsWith('/webhooks/')) return;
+    if (!options.token) {
+      if (!isLoopbackHost(req.headers.host)) {
+        return sendError(
+          reply,
+          403,
+          'forbidden',
+          `Host "${req.headers.host ?? ''}" refused: a server without an API token answers only to localhost, ` +
+            '127.0.0.1 and [::1] (set OTESSE_SYNC_API_TOKEN to serve other names)',
+        );
+      }
+      const reason = SAFE_METHODS.has(req.method) ? null : crossSiteReason(req);
+      if (reason !== null) {
+        return sendError(reply, 403, 'forbidden', `cross-site request refused (${reason})`);
+      }
+    }
+    if (path.startsWith('/api/') && !BODYLESS_METHODS.has(req.method)) {
+      const type = req.headers['content-type'];
+      const length = req.headers['content-length'];
+      const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+      const mediaType = type?.split(';')[0]?.trim().toLowerCase();
+      if ((hasBody || type !== undefined) && mediaType !== 'application/json') {
+        return sendError(reply, 415, 'unsupported_media_type', 'request bodies must be application/json');
+      }
+    }
+  });
 
   for (const [name, schema] of Object.entries(doc.schemas)) app.addSchema({ $id: name, ...schema });
 
@@ -146,6 +307,12 @@ export async function buildServer(options: ApiServerOptions): Promise<FastifyIns
     if (err instanceof ProviderError && (err.kind === 'config' || err.kind === 'record')) {
       return sendError(reply, 400, 'bad_request', err.message);
     }
+    // A PostgreSQL data exception (SQLSTATE class 22: a value out of range, malformed, with a NUL…) comes
+    // from a value of the request that validation let through: the client's error, not the server's.
+    if (sqlState(err)?.startsWith('22')) {
+      req.log.warn({ err: errorMessage(err) }, 'request refused by the database');
+      return sendError(reply, 400, 'bad_request', `the database refused a value of the request: ${err.message}`);
+    }
     const status = (err as FastifyError).statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
       return sendError(reply, status, STATUS_CODES[status] ?? 'bad_request', err.message);
@@ -173,10 +340,15 @@ export async function buildServer(options: ApiServerOptions): Promise<FastifyIns
 
   // ── unauthenticated: health, metrics, OpenAPI, webhooks, UI ────────────────
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
-    const health = await engine.health();
+  app.get('/readyz', { schema: { hide: true } }, async (req, reply) => {
+    const { error, ...health } = await engine.health();
     const ready = health.database && health.pendingMigrations.length === 0;
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', ...health });
+    // The database's own message (host names, users) goes to the log, not to whoever asks.
+    if (!health.database) req.log.error({ err: error }, 'readiness: the database is unreachable');
+    const reason = !health.database ? 'database unreachable' : ready ? undefined : 'migrations pending';
+    return reply
+      .code(ready ? 200 : 503)
+      .send({ status: ready ? 'ready' : 'not_ready', ...(reason ? { reason } : {}), ...health });
   });
   const metrics = createMetrics(engine);
   app.addHook('onClose', async () => metrics.close());
@@ -251,10 +423,11 @@ export async function buildServer(options: ApiServerOptions): Promise<FastifyIns
     async (api) => {
       api.addHook('onRequest', async (req, reply) => {
         if (!expected) return;
-        const header = req.headers.authorization;
-        const bearer = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
-        // EventSource cannot send headers: the progress stream also takes ?access_token=.
-        const query = req.url.includes('/events') ? (req.query as { access_token?: string }).access_token : undefined;
+        // The scheme is case-insensitive (RFC 9110 §11.1).
+        const bearer = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '')?.[1];
+        // EventSource cannot send headers: the progress stream's route (that route only) also takes ?access_token=.
+        const token = (req.query as { access_token?: unknown } | undefined)?.access_token;
+        const query = req.routeOptions.url === EVENTS_ROUTE && typeof token === 'string' ? token : undefined;
         if (!tokenMatches(bearer ?? query, expected)) {
           return sendError(reply, 401, 'unauthorized', 'missing or wrong API token (Authorization: Bearer <token>)');
         }

@@ -13,16 +13,126 @@ import { ValidationError } from './errors.ts';
 type RawIssue = z.core.$ZodRawIssue;
 type Issue = z.core.$ZodIssue;
 
-/** Parses `input` with `schema`; on failure throws a `ValidationError` listing every issue. */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input, { error: humanMessage });
-  if (result.success) return result.data;
-  throw new ValidationError(toFieldIssues(result.error.issues), { cause: result.error });
+/**
+ * The deepest nesting of objects and arrays an input may have (the input itself is level 1). Validation
+ * and storage walk values recursively: a 1,500-level `defaultValue` would overflow the stack. Real inputs
+ * (a job with a mapping rule whose default is an object) stay under 10.
+ */
+export const MAX_INPUT_DEPTH = 32;
+
+const NUL_MESSAGE = 'must not contain the NUL character (\\u0000)';
+const SURROGATE_MESSAGE = 'must be valid Unicode (it has a lone surrogate, \\ud800–\\udfff)';
+/** Half of a UTF-16 surrogate pair without its other half: no UTF-8 text (nor PostgreSQL's jsonb) can hold it. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** Stop listing bad characters after this many: one is enough to fix the input. */
+const MAX_SCAN_ISSUES = 20;
+
+/** Objects that are values rather than containers of fields. */
+function isOpaque(value: object): boolean {
+  return (
+    value instanceof Date ||
+    value instanceof RegExp ||
+    value instanceof Map ||
+    value instanceof Set ||
+    value instanceof ArrayBuffer ||
+    ArrayBuffer.isView(value)
+  );
 }
 
-/** Joins a zod path into a dot path: `['fieldMappings', 2, 'transform']` → `fieldMappings.2.transform`. */
+/**
+ * Problems no schema can accept, found without recursion: nesting deeper than `MAX_INPUT_DEPTH`, and NUL
+ * characters or lone surrogates in strings or keys (PostgreSQL stores neither in jsonb, nor NUL in text). Walks arrays and objects
+ * (a Buffer or a Date is a value).
+ */
+export function inputProblems(input: unknown, maxDepth = MAX_INPUT_DEPTH): { issues: FieldIssue[]; tooDeep: boolean } {
+  const issues: FieldIssue[] = [];
+  const stack: { value: unknown; path: PropertyKey[]; depth: number; nulKey?: true }[] = [
+    { value: input, path: [], depth: 0 },
+  ];
+  // Walks everything (depth matters even after enough NULs were listed); lists at most MAX_SCAN_ISSUES.
+  const report = (issue: FieldIssue) => {
+    if (issues.length < MAX_SCAN_ISSUES) issues.push(issue);
+  };
+  while (stack.length > 0) {
+    const { value, path, depth, nulKey } = stack.pop()!;
+    if (nulKey) {
+      report({ path: joinPath(path), message: 'has a NUL character (\\u0000) or a lone surrogate in its name' });
+      continue;
+    }
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) report({ path: joinPath(path), message: NUL_MESSAGE });
+      else if (LONE_SURROGATE.test(value)) report({ path: joinPath(path), message: SURROGATE_MESSAGE });
+      continue;
+    }
+    if (typeof value !== 'object' || value === null) continue;
+    if (isOpaque(value)) continue;
+    const isArray = Array.isArray(value);
+    if (depth + 1 > maxDepth) {
+      return {
+        issues: [{ path: joinPath(path), message: `is nested more than ${maxDepth} levels deep` }],
+        tooDeep: true,
+      };
+    }
+    const entries: [PropertyKey, unknown][] = isArray
+      ? (value as unknown[]).map((v, i) => [i, v])
+      : Object.entries(value as Record<string, unknown>);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, child] = entries[i]!;
+      const nul = typeof key === 'string' && (key.includes('\u0000') || LONE_SURROGATE.test(key));
+      stack.push({ value: child, path: [...path, key], depth: depth + 1, ...(nul ? { nulKey: true as const } : {}) });
+    }
+  }
+  return { issues, tooDeep: false };
+}
+
+/**
+ * Whether a JSON text nests objects and arrays deeper than `maxDepth`, found by counting brackets outside
+ * strings, before anything parses it (parsers and prototype-poisoning scans recurse).
+ */
+export function jsonTooDeep(text: string, maxDepth = MAX_INPUT_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > maxDepth) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/**
+ * Parses `input` with `schema`; on failure throws a `ValidationError` listing every issue. Input nested
+ * deeper than `MAX_INPUT_DEPTH` is refused before the schema sees it; NUL characters and lone surrogates
+ * anywhere are refused along with the schema's own issues.
+ */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const scanned = inputProblems(input);
+  if (scanned.tooDeep) throw new ValidationError(scanned.issues);
+  const result = schema.safeParse(input, { error: humanMessage });
+  if (result.success && scanned.issues.length === 0) return result.data;
+  const issues = [...scanned.issues];
+  if (!result.success) {
+    const flagged = new Set(issues.map((i) => i.path));
+    for (const issue of toFieldIssues(result.error.issues)) if (!flagged.has(issue.path)) issues.push(issue);
+  }
+  throw new ValidationError(issues, result.success ? {} : { cause: result.error });
+}
+
+/**
+ * Joins a zod path into a dot path: `['fieldMappings', 2, 'transform']` → `fieldMappings.2.transform`.
+ * A NUL character in a key is written as the text `\u0000`.
+ */
 export function joinPath(path: readonly PropertyKey[]): string {
-  return path.map((p) => (typeof p === 'symbol' ? (p.description ?? '') : String(p))).join('.');
+  return path
+    .map((p) => (typeof p === 'symbol' ? (p.description ?? '') : String(p)))
+    .join('.')
+    .replaceAll('\u0000', '\\u0000');
 }
 
 /** Flattens zod issues into `FieldIssue`s: one per unknown key, unions reduced to their closest option. */

@@ -182,6 +182,12 @@ export interface SettingInfo {
   required: boolean;
   /** Entered in a password field, never shown again. */
   secret: boolean;
+  /**
+   * A `config` setting that decides where the credentials are sent (an API base URL). Changing it needs the
+   * credentials again in the same update, and they replace the stored ones: stored credentials never follow a
+   * changed address. Default: true for settings of type `url`, false otherwise.
+   */
+  credentialTarget?: boolean;
   help?: string;
   placeholder?: string;
 }

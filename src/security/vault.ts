@@ -51,6 +51,11 @@ export class CredentialVault {
   isStale(envelope: string): boolean {
     return envelope.split('.')[1] !== this.currentId;
   }
+
+  /** The ids of the configured keys, the sealing one first. */
+  keyIds(): string[] {
+    return [...this.keys.keys()];
+  }
 }
 
 function parseKey(key: Buffer | string, index: number): Buffer {
@@ -64,6 +69,7 @@ function parseKey(key: Buffer | string, index: number): Buffer {
   return buf;
 }
 
+/** A key's id: the first 12 hex digits of the SHA-256 of its 32 bytes (stored in every envelope it seals). */
 function keyId(key: Buffer): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 12);
 }
@@ -71,13 +77,24 @@ function keyId(key: Buffer): string {
 /**
  * The key for the embedded default: `<dataDir>/encryption.key`, created with mode 0600 when missing.
  * Returns whether it was created, so the caller can warn that production should set the key itself.
+ * `mayCreate` runs before a new key is made and may throw to refuse (stored credentials sealed by the lost one).
  */
-export function loadOrCreateKeyFile(dataDir: string): { key: string; created: boolean } {
-  const path = join(dataDir, 'encryption.key');
+export function loadOrCreateKeyFile(
+  dataDir: string,
+  options: { mayCreate?: (path: string) => void } = {},
+): { key: string; created: boolean } {
+  const path = keyFilePath(dataDir);
   if (existsSync(path)) return { key: readFileSync(path, 'utf8').trim(), created: false };
-  mkdirSync(dataDir, { recursive: true });
+  // A missing file next to credentials sealed by it must not be replaced silently: the caller may refuse.
+  options.mayCreate?.(path);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(32).toString('hex');
-  writeFileSync(path, `${key}\n`, { mode: 0o600 });
+  // `wx`: never overwrite a key file another process has just written.
+  writeFileSync(path, `${key}\n`, { mode: 0o600, flag: 'wx' });
   chmodSync(path, 0o600);
   return { key, created: true };
+}
+
+export function keyFilePath(dataDir: string): string {
+  return join(dataDir, 'encryption.key');
 }

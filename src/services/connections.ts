@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { errorMessage, NotFoundError, ProviderError } from '../domain/errors.ts';
+import { errorMessage, NotFoundError, ProviderError, ValidationError } from '../domain/errors.ts';
 import { connectionInputSchema, connectionPatchSchema } from '../domain/job.ts';
 import type { Connection, SyncJob } from '../domain/types.ts';
 import { parseInput } from '../domain/validate.ts';
@@ -29,6 +29,59 @@ export function connectionService({ db, vault, providers }: ConnectionDeps) {
     return found;
   };
 
+  /** The stored credentials, or why they cannot be opened. */
+  const openStored = (
+    envelope: string | null,
+  ): { ok: true; value: Record<string, string> } | { ok: false; reason: string } => {
+    if (envelope === null) return { ok: true, value: {} };
+    try {
+      return { ok: true, value: vault.open(envelope) };
+    } catch (err) {
+      return { ok: false, reason: errorMessage(err) };
+    }
+  };
+
+  /** Every required credential of the provider must be in `given`, or the issues say why it is needed. */
+  const requireFull = (provider: string, given: Record<string, string>, why: string): void => {
+    const missing = providers.requiredCredentials(provider).filter((name) => !given[name]);
+    if (missing.length > 0) {
+      throw new ValidationError(
+        missing.map((name) => ({ path: `credentials.${name}`, message: `is required: ${why}` })),
+      );
+    }
+  };
+
+  /** The credentials to seal for an update, or undefined to keep the stored ones (see `update`). */
+  const nextCredentials = (
+    current: { provider: string; credentials: string | null },
+    given: Record<string, string> | undefined,
+    moved: string[],
+  ): Record<string, string> | undefined => {
+    if (moved.length > 0) {
+      const settings = moved.map((k) => `config.${k}`).join(', ');
+      const why = `${settings} changed, and stored credentials are never sent to a new address`;
+      if (given === undefined) {
+        const stored = openStored(current.credentials);
+        // Nothing stored, nothing to follow the address.
+        if (stored.ok && Object.keys(stored.value).length === 0) return undefined;
+        throw new ValidationError([
+          { path: 'credentials', message: `must be given again in the same request: ${why}` },
+        ]);
+      }
+      requireFull(current.provider, given, why);
+      return given;
+    }
+    if (given === undefined) return undefined;
+    const stored = openStored(current.credentials);
+    if (stored.ok) return { ...stored.value, ...given };
+    requireFull(
+      current.provider,
+      given,
+      `the stored credentials cannot be opened (${stored.reason}), so the given ones replace them all`,
+    );
+    return given;
+  };
+
   return {
     create: async (input: unknown): Promise<Connection> => {
       const data = parseInput(connectionInputSchema, input);
@@ -49,30 +102,47 @@ export function connectionService({ db, vault, providers }: ConnectionDeps) {
     get: async (id: string): Promise<Connection> => toConnection(await connectionRow(id)),
     list: async (): Promise<Connection[]> =>
       (await db.selectFrom('connections').selectAll().orderBy('created_at').execute()).map(toConnection),
+    /**
+     * Name, config and credentials. Credentials are merged by key into the stored ones, except in two cases
+     * where the given ones replace them all: a change of where the credentials are sent (a setting with
+     * `credentialTarget`, e.g. `apiBase`, `baseUrl`), which also needs the credentials in the same update, so
+     * stored secrets never follow a changed address; and stored credentials that cannot be opened (sealed by a
+     * key that is not configured), which then need every required credential.
+     */
     update: async (id: string, patch: unknown): Promise<Connection> => {
-      const current = await connectionRow(id);
       const data = parseInput(connectionPatchSchema, patch);
-      const set: Record<string, unknown> = {};
-      if (data.name !== undefined) set.name = data.name;
-      if (data.config !== undefined) set.config = JSON.stringify(providers.checkConfig(current.provider, data.config));
-      if (data.credentials !== undefined) {
-        const previous = current.credentials === null ? {} : vault.open(current.credentials);
-        set.credentials = vault.seal({ ...previous, ...data.credentials });
-      }
-      if (Object.keys(set).length === 0) return toConnection(current);
-      const row = await db
-        .updateTable('connections')
-        .set({
-          ...set,
-          // New settings have not been tested yet.
-          ...(data.config !== undefined || data.credentials !== undefined
-            ? { last_test_ok: null, last_test_message: null, last_tested_at: null }
-            : {}),
-          updated_at: sql<Date>`now()`,
-        })
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      // The row is locked while the merge is computed: a concurrent update cannot pair this one's config with
+      // credentials merged from a stale read (e.g. old credentials with a new address).
+      const row = await db.transaction().execute(async (trx) => {
+        const current = isUuid(id)
+          ? await trx.selectFrom('connections').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()
+          : undefined;
+        if (!current) throw new NotFoundError('connection', id);
+        const set: Record<string, unknown> = {};
+        if (data.name !== undefined) set.name = data.name;
+        let moved: string[] = [];
+        if (data.config !== undefined) {
+          const config = providers.checkConfig(current.provider, data.config) as Record<string, unknown>;
+          moved = providers.movedCredentialTargets(current.provider, current.config, config);
+          set.config = JSON.stringify(config);
+        }
+        const credentials = nextCredentials(current, data.credentials, moved);
+        if (credentials !== undefined) set.credentials = vault.seal(credentials);
+        if (Object.keys(set).length === 0) return current;
+        return trx
+          .updateTable('connections')
+          .set({
+            ...set,
+            // New settings have not been tested yet.
+            ...(data.config !== undefined || set.credentials !== undefined
+              ? { last_test_ok: null, last_test_message: null, last_tested_at: null }
+              : {}),
+            updated_at: sql<Date>`now()`,
+          })
+          .where('id', '=', id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+      });
       return toConnection(row);
     },
     test: async (id: string): Promise<{ ok: boolean; message: string }> => {

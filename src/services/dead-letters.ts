@@ -94,7 +94,7 @@ export function deadLetterService({ db, startJob }: DeadLetterDeps) {
       options: PageOptions & { status?: DeadLetter['status'] } = {},
     ): Promise<Page<DeadLetter>> => {
       const limit = pageLimit(options.limit);
-      const after = decodeCursor(options.cursor);
+      const after = decodeCursor(options.cursor, 'time');
       if (!isUuid(jobId)) return { items: [], nextCursor: null };
       let q = db
         .selectFrom('dead_letters')

@@ -22,7 +22,7 @@ export function executionService({ db }: { db: Kysely<DB> }) {
       options: PageOptions & { status?: ExecutionStatus[]; trigger?: Trigger[] } = {},
     ): Promise<Page<SyncExecution>> => {
       const limit = pageLimit(options.limit);
-      const after = decodeCursor(options.cursor);
+      const after = decodeCursor(options.cursor, 'time');
       if (!isUuid(jobId)) return { items: [], nextCursor: null };
       let q = db
         .selectFrom('sync_executions')
@@ -57,7 +57,7 @@ export function executionService({ db }: { db: Kysely<DB> }) {
     },
     failuresPage: async (executionId: string, options: PageOptions = {}): Promise<Page<RecordFailure>> => {
       const limit = pageLimit(options.limit);
-      const after = decodeCursor(options.cursor);
+      const after = decodeCursor(options.cursor, 'serial');
       if (!isUuid(executionId)) return { items: [], nextCursor: null };
       let q = db.selectFrom('record_failures').selectAll().where('execution_id', '=', executionId);
       if (after) q = q.where('id', '>', after.id);

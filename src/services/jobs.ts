@@ -42,7 +42,7 @@ export function jobService(deps: JobDeps) {
    * Schema validation plus the checks that need the database (the connection exists, both sides declare
    * the entity type), reported together: one error lists every offending field.
    */
-  async function validateJob(parse: () => SyncJobInput, raw: unknown): Promise<SyncJobInput> {
+  async function validateJob(parse: () => SyncJobInput, raw: unknown, q: Kysely<DB> = db): Promise<SyncJobInput> {
     let data: SyncJobInput | undefined;
     let issues: FieldIssue[] = [];
     try {
@@ -63,21 +63,24 @@ export function jobService(deps: JobDeps) {
         : null);
     if (refs) {
       const known = new Set(issues.map((i) => i.path));
-      for (const issue of await referenceIssues(refs)) if (!known.has(issue.path)) issues.push(issue);
+      for (const issue of await referenceIssues(refs, q)) if (!known.has(issue.path)) issues.push(issue);
     }
     if (issues.length > 0 || !data) throw new ValidationError(issues);
     return data;
   }
 
-  /** The connection must exist and both sides must declare the entity type. */
-  async function referenceIssues(data: {
-    connectionId: string;
-    entityType: string;
-    localEntity?: string | null;
-  }): Promise<FieldIssue[]> {
+  /** The connection must exist and both sides must declare the entity type (read through `q`). */
+  async function referenceIssues(
+    data: {
+      connectionId: string;
+      entityType: string;
+      localEntity?: string | null;
+    },
+    q: Kysely<DB>,
+  ): Promise<FieldIssue[]> {
     const issues: FieldIssue[] = [];
     const conn = isUuid(data.connectionId)
-      ? await db
+      ? await q
           .selectFrom('connections')
           .select(['provider', 'config'])
           .where('id', '=', data.connectionId)
@@ -138,9 +141,15 @@ export function jobService(deps: JobDeps) {
       return rows.map((r) => toJob(r, rules.get(r.id) ?? []));
     },
     update: async (id: string, patch: unknown): Promise<SyncJob> => {
-      const current = await get(id);
-      const data = await validateJob(() => mergeJobPatch(current, patch), { ...current, ...(patch as object) });
+      // Read, merge and write under the row's lock: concurrent updates of one job apply one after the other,
+      // each on the other's result (a merge outside would write back the fields it read before).
       await db.transaction().execute(async (trx) => {
+        const locked = isUuid(id)
+          ? await trx.selectFrom('sync_jobs').select('id').where('id', '=', id).forUpdate().executeTakeFirst()
+          : undefined;
+        if (!locked) throw new NotFoundError('sync job', id);
+        const current = await loadJob(id, trx);
+        const data = await validateJob(() => mergeJobPatch(current, patch), { ...current, ...(patch as object) }, trx);
         await trx
           .updateTable('sync_jobs')
           .set({ ...jobColumns(data), next_run_at: nextRun(data), updated_at: sql<Date>`now()` })

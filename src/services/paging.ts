@@ -32,14 +32,45 @@ function encodeCursor(key: { at: string; id: string }): string {
   return Buffer.from(JSON.stringify([key.at, key.id])).toString('base64url');
 }
 
-export function decodeCursor(cursor: string | null | undefined): { at: string; id: string } | null {
+/**
+ * The keys cursors carry: `time` (a row's `created_at` as PostgreSQL prints it, and its uuid) or `serial`
+ * (`at` empty, a bigserial id).
+ */
+export type CursorKind = 'time' | 'serial';
+
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?(?:([+-])(\d{2})(?::?(\d{2}))?|Z)?$/;
+const MAX_BIGINT = 9223372036854775807n;
+
+/** A timestamp PostgreSQL accepts as `timestamptz`: a real calendar date and time, an offset within ±15:59. */
+function isTimestamp(text: string): boolean {
+  const m = TIMESTAMP.exec(text);
+  if (!m) return false;
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map(Number);
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth) return false;
+  if (hour > 23 || minute > 59 || second > 59) return false;
+  if (m[8] !== undefined && (Number(m[9]) > 15 || Number(m[10] ?? 0) > 59)) return false;
+  return true;
+}
+
+/** A positive bigserial id: digits, within PostgreSQL's bigint. */
+function isSerial(text: string): boolean {
+  return /^\d{1,19}$/.test(text) && BigInt(text) <= MAX_BIGINT;
+}
+
+/**
+ * Reads a cursor made by `toPage`. Its values are checked as the database will read them (a real date, an
+ * id within bigint), so a forged cursor is a `ValidationError` at `cursor`, never a database error. With
+ * `kind`, a cursor of the other kind (from another list) is refused too.
+ */
+export function decodeCursor(cursor: string | null | undefined, kind?: CursorKind): { at: string; id: string } | null {
   if (cursor === undefined || cursor === null || cursor === '') return null;
   try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof at === 'string' && typeof id === 'string' && (at === '' ? /^\d+$/.test(id) : isUuid(id))) {
-      if (at === '' || /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}(:?\d{2})?|Z)?$/.test(at)) {
-        return { at, id };
-      }
+    const [at, id, ...rest] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof at === 'string' && typeof id === 'string' && rest.length === 0) {
+      const found: CursorKind | null =
+        at === '' ? (isSerial(id) ? 'serial' : null) : isUuid(id) && isTimestamp(at) ? 'time' : null;
+      if (found !== null && (kind === undefined || kind === found)) return { at, id };
     }
   } catch {
     // reported below

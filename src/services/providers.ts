@@ -10,6 +10,17 @@ export interface ProviderRegistry {
   checkConfig(providerName: string, config: Record<string, unknown>): unknown;
   /** Entity types the provider declares for a connection's config. */
   entityTypesOf(provider: ProviderDefinition, config: Record<string, unknown>): readonly string[];
+  /**
+   * The `config` keys whose change moves where the provider sends credentials (settings with
+   * `credentialTarget`, by default those of type `url`), that differ between `before` and `after`.
+   */
+  movedCredentialTargets(
+    providerName: string,
+    before: Record<string, unknown>,
+    after: Record<string, unknown>,
+  ): string[];
+  /** The provider's credential settings marked `required` (empty without provider info). */
+  requiredCredentials(providerName: string): string[];
   /** Unknown provider names are reported on `path` with the registered ones. */
   requireKnown(name: string, path: string): void;
   closeAll(): Promise<void>;
@@ -32,6 +43,15 @@ export function providerRegistry(providers: readonly ProviderDefinition[]): Prov
       return parsed.data;
     },
     entityTypesOf: (provider, config) => provider.entityTypesFor?.(config) ?? provider.entityTypes,
+    movedCredentialTargets(providerName, before, after) {
+      const settings = byName.get(providerName)?.info?.config ?? [];
+      return settings
+        .filter((s) => s.credentialTarget ?? s.type === 'url')
+        .map((s) => s.name)
+        .filter((key) => sameAddress(before[key]) !== sameAddress(after[key]));
+    },
+    requiredCredentials: (providerName) =>
+      (byName.get(providerName)?.info?.credentials ?? []).filter((s) => s.required).map((s) => s.name),
     requireKnown(name, path) {
       if (byName.has(name)) return;
       const registered = [...byName.keys()].join(', ') || 'none';
@@ -41,4 +61,10 @@ export function providerRegistry(providers: readonly ProviderDefinition[]): Prov
       await Promise.allSettled([...byName.values()].map((p) => p.close?.()));
     },
   };
+}
+
+/** A config value in a form where URLs that differ only in spelling (`https://a.test` vs `https://a.test/`) match. */
+function sameAddress(value: unknown): string {
+  if (typeof value === 'string' && URL.canParse(value)) return new URL(value).href;
+  return JSON.stringify(value ?? null);
 }

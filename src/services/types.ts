@@ -40,6 +40,12 @@ export interface SyncEngineOptions {
    * else (memory:// or PostgreSQL without a key) an error, since credentials could not be read back.
    */
   encryptionKeys?: string[];
+  /**
+   * Start even when stored credentials were sealed by a key that is not configured (a lost key): their
+   * connections' runs fail until the credentials are entered again. Default: `OTESSE_SYNC_ALLOW_MISSING_KEYS`
+   * (`1`/`true`), else false: the engine refuses to start and names the missing key ids.
+   */
+  allowMissingKeys?: boolean;
   /** Records per page / batch. Default: 100. */
   pageSize?: number;
   /** Retries of transient endpoint errors inside a run. Default: 4 tries, 250 ms doubling, 30 s cap. */

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
@@ -99,8 +100,11 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     if (target === '') throw new ValidationError([{ path: 'database', message: 'must not be empty' }]);
     if (target === 'memory://') pglite = await PGlite.create();
     else {
-      mkdirSync(target, { recursive: true });
+      // The directory holds the database and (by default) the credential key: private to this user.
+      mkdirSync(target, { recursive: true, mode: 0o700 });
+      makePrivate(target);
       pglite = await PGlite.create(target);
+      makePrivate(target, true);
     }
   } else {
     pglite = target.pglite;
@@ -122,4 +126,33 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
       if (owned) await pglite.close();
     },
   };
+}
+
+/**
+ * Takes the group's and others' permissions off a PGlite data directory (mode 0700), and with `contents` off
+ * everything in it. PGlite writes its initial files with mode 0666 whatever the umask (and later ones under
+ * the process umask); the directory's 0700 is what keeps other users out, the walk keeps the files private
+ * too (and repairs directories created by older versions). The process umask is left alone: it is global to the
+ * application. A directory owned by someone else is left as it is (chmod is refused).
+ */
+function makePrivate(dir: string, contents = false): void {
+  const strip = (path: string, mode: number) => {
+    if ((mode & 0o077) === 0) return;
+    try {
+      chmodSync(path, mode & 0o700);
+    } catch {
+      // Not ours to change.
+    }
+  };
+  strip(dir, lstatSync(dir).mode);
+  if (!contents) return;
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      if (entry.isSymbolicLink()) continue;
+      const path = join(d, entry.name);
+      strip(path, lstatSync(path).mode);
+      if (entry.isDirectory()) walk(path);
+    }
+  };
+  walk(dir);
 }

@@ -23,7 +23,8 @@ const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ARTIFACTS = join(ROOT, 'test/ui/artifacts');
 const WEB_DIST = join(ROOT, 'web/dist/index.html');
-const TOKEN = 'e2e-ui-token';
+/** At least 32 characters: the server refuses a shorter token. */
+const TOKEN = 'e2e-ui-token-0123456789abcdefghij';
 /** The key the demo's Stripe sandbox accepts (src/api/demo.ts; the API never returns credentials). */
 const DEMO_API_KEY = 'sk_test_demo_sandbox_key';
 const hasChromium = existsSync(CHROMIUM);
@@ -228,6 +229,10 @@ describe.skipIf(!hasChromium && !inCi)('web UI end to end (Chromium + real serve
     context.setDefaultTimeout(30_000);
     page = await context.newPage();
     page.on('pageerror', (err) => pageErrors.push(err.message));
+    // The server sends a Content-Security-Policy: anything the UI does that it blocks is an error too.
+    page.on('console', (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) pageErrors.push(message.text());
+    });
     const { items } = await apiGet<{ items: ApiConnection[] }>(server, '/connections');
     const found = items.find((c) => c.provider === 'stripe');
     if (!found) throw new Error(`the demo has no Stripe connection: ${JSON.stringify(items)}`);
@@ -415,11 +420,12 @@ describe.skipIf(!hasChromium && !inCi)('web UI end to end (Chromium + real serve
     // A person's retry of a dead letter: the server records it as manual (or retry).
     expect(['Manual', 'Retry']).toContain(await row(page, retryExecution).locator('td').nth(2).textContent());
     await waitFinal(page, retryExecution);
-    await page.waitForFunction(
-      `Number(document.querySelector(${JSON.stringify(`tr[data-dead-letter="${key}"] td.num`)})?.textContent) > ${failuresBefore}`,
-      undefined,
-      { timeout: 30_000 },
-    );
+    // Polled from here, not with page.waitForFunction: the UI's CSP forbids evaluating strings in the page.
+    await expect
+      .poll(async () => Number(await page.locator(`tr[data-dead-letter="${key}"] td.num`).textContent()), {
+        timeout: 30_000,
+      })
+      .toBeGreaterThan(failuresBefore);
 
     // Discard the selected ones: they leave the open queue.
     const before = await dlqRows.count();
@@ -428,7 +434,7 @@ describe.skipIf(!hasChromium && !inCi)('web UI end to end (Chromium + real serve
     await page.getByText(`${picked} selected`).waitFor();
     await page.getByRole('button', { name: 'Discard selected' }).click();
     await page.getByText(`Discarded ${picked} record${picked === 1 ? '' : 's'}.`).waitFor();
-    await page.waitForFunction(`document.querySelectorAll('tr[data-dead-letter]').length === ${before - picked}`);
+    await expect.poll(() => page.locator('tr[data-dead-letter]').count(), { timeout: 30_000 }).toBe(before - picked);
     await shot(page, '10-dead-letter-retried');
   }, 180_000);
 
@@ -554,11 +560,9 @@ describe.skipIf(!hasChromium && !inCi)('web UI end to end (Chromium + real serve
     expect(sse.url()).toContain('access_token=');
     await page.waitForSelector(`tr[data-execution-id="${executionId}"][data-status="running"]`, { timeout: 60_000 });
     // Counters move while it runs (server-sent progress), without a reload.
-    await page.waitForFunction(
-      `Number(document.querySelector(${JSON.stringify(`tr[data-execution-id="${executionId}"] [data-col="processed"]`)})?.textContent) > 0`,
-      undefined,
-      { timeout: 60_000 },
-    );
+    await expect
+      .poll(() => count(page, executionId, 'processed'), { timeout: 60_000, interval: 100 })
+      .toBeGreaterThan(0);
     await shot(page, '13-running-execution');
     await row(page, executionId)
       .getByRole('button', { name: /^Cancel execution/ })

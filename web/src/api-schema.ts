@@ -455,7 +455,7 @@ export interface paths {
             config?: {
               [key: string]: unknown;
             };
-            /** @description Merged by key into the stored ones */
+            /** @description Merged by key into the stored ones. Required (the full set, replacing the stored ones) when `config` changes a setting with `credentialTarget` (where credentials are sent); the full set also replaces stored credentials that cannot be opened */
             credentials?: {
               [key: string]: string;
             };
@@ -1687,6 +1687,8 @@ export interface components {
       required: boolean;
       /** @description Entered in a password field, never returned */
       secret: boolean;
+      /** @description A config setting that decides where credentials are sent (an API base URL): changing it needs the credentials again in the same request. When absent: true for settings of type `url` */
+      credentialTarget?: boolean;
       help?: string;
       placeholder?: string;
     };

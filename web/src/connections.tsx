@@ -152,6 +152,17 @@ function toPayload(settings: Setting[], values: Values, prefix: string, keepBlan
   return out;
 }
 
+/** Does a config setting decide where the credentials are sent? (The server's rule: `url` settings by default.) */
+function isCredentialTarget(setting: Setting): boolean {
+  return setting.credentialTarget ?? setting.type === 'url';
+}
+
+/** A form value as an address, so that `https://a.test` and `https://a.test/` compare equal (as on the server). */
+function addressOf(value: string | boolean | undefined): string {
+  const text = typeof value === 'string' ? value.trim() : String(value ?? '');
+  return URL.canParse(text) ? new URL(text).href : text;
+}
+
 /** Credentials are text: the server refuses other values. */
 function asText(values: Record<string, unknown>): Record<string, string> {
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
@@ -262,6 +273,7 @@ function ConnectionFormBody({ providers, existing }: { providers: Provider[]; ex
   const provider = providers.find((p) => p.name === providerName);
   const [name, setName] = useState(existing?.name ?? '');
   const [config, setConfig] = useState<Values>(() => initialValues(provider?.config ?? [], existing?.config));
+  const [savedConfig] = useState<Values>(() => initialValues(provider?.config ?? [], existing?.config));
   const [credentials, setCredentials] = useState<Values>(() => initialValues(provider?.credentials ?? []));
   const [testAfter, setTestAfter] = useState(true);
 
@@ -272,6 +284,17 @@ function ConnectionFormBody({ providers, existing }: { providers: Provider[]; ex
     setCredentials(initialValues(next?.credentials ?? []));
   };
 
+  /**
+   * Settings that decide where the credentials are sent and were changed: the server then needs the credentials
+   * again (stored ones never follow a new address), and the ones entered replace them all.
+   */
+  const movedTargets = editing
+    ? (provider?.config ?? []).filter(
+        (s) => isCredentialTarget(s) && addressOf(config[s.name]) !== addressOf(savedConfig[s.name]),
+      )
+    : [];
+  const reenter = movedTargets.length > 0;
+
   const save = useMutation({
     mutationFn: async () => {
       const cfg = toPayload(provider?.config ?? [], config, 'config');
@@ -280,7 +303,7 @@ function ConnectionFormBody({ providers, existing }: { providers: Provider[]; ex
         ? await api.updateConnection(existing.id, {
             name: name.trim(),
             config: cfg,
-            ...(Object.keys(creds).length > 0 ? { credentials: creds } : {}),
+            ...(Object.keys(creds).length > 0 || reenter ? { credentials: creds } : {}),
           })
         : await api.createConnection({ provider: providerName, name: name.trim(), config: cfg, credentials: creds });
       const test = testAfter ? await api.testConnection(saved.id).catch(() => null) : null;
@@ -371,13 +394,19 @@ function ConnectionFormBody({ providers, existing }: { providers: Provider[]; ex
         {(provider?.credentials.length ?? 0) > 0 && (
           <fieldset>
             <legend>Credentials</legend>
+            {reenter && (
+              <p className="notice notice-warn" role="status">
+                You changed {movedTargets.map((s) => s.label).join(' and ')}: enter the credentials for the new address.
+                The stored credentials are never sent to a changed address; the ones you enter replace them all.
+              </p>
+            )}
             {groupErr('credentials') && <p className="field-error">{groupErr('credentials')}</p>}
             {provider!.credentials.map((s) => (
               <SettingInput
                 key={s.name}
                 setting={s}
                 prefix="credentials"
-                editing={editing}
+                editing={editing && !reenter}
                 value={credentials[s.name] ?? ''}
                 error={errAt(`credentials.${s.name}`)}
                 onChange={(v) => setCredentials((c) => ({ ...c, [s.name]: v }))}

@@ -3,6 +3,7 @@ import { delay } from '../../engine/abort.ts';
 import { backoffMs, DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from '../../engine/retry.ts';
 import { observedFetch, reportRetry } from '../../engine/telemetry.ts';
 import { httpError } from './classify.ts';
+import { DEFAULT_OUTBOUND_POLICY, guardedFetch, type OutboundPolicy } from './guard.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
 export interface HttpRequest {
@@ -32,15 +33,19 @@ export interface HttpClientOptions {
   timeoutMs?: number;
   retry?: TransientRetryPolicy;
   limiter?: RateLimiter;
-  /** For tests: the fetch to use. Default: the global fetch (undici). */
+  /** Where requests may go (SSRF guard), redirects, the response size cap. Default: DEFAULT_OUTBOUND_POLICY. */
+  outbound?: OutboundPolicy;
+  /** For tests: the fetch to use instead of the guarded one (no outbound policy then). */
   fetch?: typeof fetch;
 }
 
 /**
  * The HTTP behaviour every connector shares: a rate limiter per connection, a per-request timeout, the
  * run's AbortSignal on the request in flight, retries of 429/5xx/network errors with exponential backoff
- * and jitter honouring Retry-After, and failures classified (transient, record, auth, config).
- * Returns 2xx responses (207 included); throws ProviderError otherwise.
+ * and jitter honouring Retry-After, and failures classified (transient, record, auth, config); requests go
+ * through the outbound guard (see guard.ts: refused addresses, same-origin redirects, a body size cap).
+ * Returns 2xx responses (207 included); throws ProviderError otherwise (quoting at most a short excerpt of
+ * an error body).
  */
 export class HttpClient {
   private readonly timeoutMs: number;
@@ -50,7 +55,10 @@ export class HttpClient {
   constructor(private readonly options: HttpClientOptions) {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.retry = options.retry ?? DEFAULT_TRANSIENT_RETRY;
-    this.fetchFn = observedFetch(options.provider, options.fetch ?? fetch);
+    this.fetchFn = observedFetch(
+      options.provider,
+      options.fetch ?? guardedFetch(options.outbound ?? DEFAULT_OUTBOUND_POLICY, options.provider),
+    );
   }
 
   async request<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {

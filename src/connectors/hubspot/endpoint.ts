@@ -13,6 +13,7 @@ import type {
 } from '../../engine/endpoint.ts';
 import { backoffMs, type TransientRetryPolicy } from '../../engine/retry.ts';
 import { reportRetry } from '../../engine/telemetry.ts';
+import { bodyExcerpt } from '../http/classify.ts';
 import type { RequestLimiter } from '../http/rate-limiter.ts';
 import { malformedRecord } from '../records.ts';
 import { createObjectsApi, type ObjectsApi, toProviderError } from './sdk.ts';
@@ -49,6 +50,8 @@ export interface HubSpotEndpointSettings {
   retry: TransientRetryPolicy;
   /** Results a search can page through (HubSpot: 10,000). */
   searchResultCap: number;
+  /** The guarded fetch every request goes through (outbound policy). */
+  fetch: typeof fetch;
 }
 
 /** The readPage checkpoint, JSON. */
@@ -100,6 +103,7 @@ export class HubSpotEndpoint implements Endpoint {
       basePath: s.apiBase,
       timeoutMs: s.timeoutMs,
       signals: this.signals,
+      fetch: s.fetch,
     });
   }
 
@@ -455,7 +459,10 @@ export class HubSpotEndpoint implements Endpoint {
         ...(e.context?.objectWriteTraceId ?? []).map((t) => byTrace.get(t)),
         ...(e.context?.ids ?? []).map((id) => byId.get(id)),
       ];
-      const error = new ProviderError('record', `hubspot: ${e.category ?? 'ERROR'} ${e.message ?? 'rejected'}`);
+      const error = new ProviderError(
+        'record',
+        `hubspot: ${bodyExcerpt(e.category ?? '', 40) ?? 'ERROR'} ${bodyExcerpt(e.message ?? '') ?? 'rejected'}`,
+      );
       for (const k of keys) if (k !== undefined && results[k] === undefined) results[k] = { ok: false, error };
     }
     for (const k of indexes) {

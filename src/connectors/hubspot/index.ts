@@ -12,6 +12,7 @@ import type {
 } from '../../engine/endpoint.ts';
 import { DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from '../../engine/retry.ts';
 import { verifyHubSpotSignatureV3 } from '../../security/webhooks.ts';
+import { guardedFetch, type OutboundPolicy } from '../http/guard.ts';
 import { SlidingWindowLimiter } from '../http/rate-limiter.ts';
 import { parseWebhookJson, TIMEOUT_SETTING } from '../shared.ts';
 import { HUBSPOT_ENTITY_TYPES, HubSpotEndpoint, type HubSpotEntity, SEARCH_RESULT_CAP } from './endpoint.ts';
@@ -115,6 +116,7 @@ export const HUBSPOT_INFO: ProviderInfo = {
       type: 'url',
       required: false,
       secret: false,
+      credentialTarget: true,
       placeholder: 'https://api.hubapi.com',
       help: 'Leave empty for HubSpot; a sandbox URL for tests.',
     },
@@ -204,8 +206,12 @@ export function createHubSpotProvider(
     name?: string;
     /** Results one search can page through before a new window starts. Default: HubSpot's 10,000 (tests lower it). */
     searchResultCap?: number;
+    /** Where requests may go (SSRF guard); default DEFAULT_OUTBOUND_POLICY. */
+    outbound?: OutboundPolicy;
   } = {},
 ): ProviderDefinition {
+  // The SDK sends through this fetch: the guard checks the addresses it connects to, redirects and body size.
+  const fetchFn = guardedFetch(options.outbound, 'hubspot');
   const limits = new Map<string, Limits>();
   const limitsFor = (connection: ConnectionContext, config: HubSpotConfig): Limits => {
     const key = `${config.requestsPer10Seconds}/${config.searchRequestsPerSecond}`;
@@ -249,6 +255,7 @@ export function createHubSpotProvider(
         searchLimiter,
         retry: options.retry ?? DEFAULT_TRANSIENT_RETRY,
         searchResultCap: options.searchResultCap ?? SEARCH_RESULT_CAP,
+        fetch: fetchFn,
       });
     },
     async close() {

@@ -7,9 +7,8 @@ import {
 } from '@hubspot/api-client/lib/codegen/crm/objects/http/http.js';
 import { ProviderError } from '../../domain/errors.ts';
 import { observedFetch } from '../../engine/telemetry.ts';
-import { classifyStatus, retryAfterMs } from '../http/classify.ts';
-
-const hubspotFetch = observedFetch('hubspot');
+import { bodyExcerpt, classifyStatus, looksLikeHtml, retryAfterMs } from '../http/classify.ts';
+import { guardErrorIn } from '../http/guard.ts';
 
 /** The generic CRM object APIs of the official SDK (basic, batch, search), as the connector uses them. */
 export type ObjectsApi = Client['crm']['objects'];
@@ -17,15 +16,18 @@ export type ObjectsApi = Client['crm']['objects'];
 /**
  * The official SDK, with every request it sends going through our own fetch: the run's AbortSignal (carried
  * per call in an AsyncLocalStorage, so concurrent calls of one endpoint each keep theirs) and a per-request
- * timeout. The SDK's own retry and limiter decorators stay off: retries, backoff and the rate limits are the
- * connector's, one policy for every connector.
+ * timeout, and `fetch`: the guarded fetch (outbound policy, same-origin redirects, body size cap). The SDK's own
+ * retry and limiter decorators stay off: retries, backoff and the rate limits are the connector's, one policy
+ * for every connector.
  */
 export function createObjectsApi(options: {
   accessToken: string;
   basePath: string;
   timeoutMs: number;
   signals: AsyncLocalStorage<AbortSignal>;
+  fetch: typeof fetch;
 }): ObjectsApi {
+  const hubspotFetch = observedFetch('hubspot', options.fetch);
   const client = new Client({
     accessToken: options.accessToken,
     basePath: options.basePath.replace(/\/$/, ''),
@@ -93,19 +95,23 @@ function bodyField(body: unknown, key: string): string | undefined {
  * other 4xx → record. Messages carry HubSpot's own message, never the token.
  */
 export function toProviderError(err: unknown, timeoutMs: number): ProviderError {
-  if (err instanceof ProviderError) return err;
+  const guarded = guardErrorIn(err);
+  if (guarded) return guarded;
   if (isApiException(err)) {
     const status = err.code;
     const headers = new Headers();
     for (const [k, v] of Object.entries(err.headers ?? {})) if (typeof v === 'string') headers.set(k, v);
-    const message = bodyField(err.body, 'message') ?? (typeof err.body === 'string' && err.body ? err.body : 'error');
+    // From the answer's body: a short sanitized excerpt at most, never an HTML page.
+    const raw = bodyField(err.body, 'message') ?? (typeof err.body === 'string' ? err.body : '');
+    const message =
+      (looksLikeHtml(raw, headers.get('content-type')) ? 'an HTML page, not quoted' : bodyExcerpt(raw)) ?? 'error';
     let after = retryAfterMs(headers);
     const policy = bodyField(err.body, 'policyName');
     // HubSpot's rate-limit 429s name their policy and usually carry no Retry-After: the secondly search
     // limit frees within a second; the rolling 10-second one frees a slot as old requests leave the window.
     if (after === undefined && status === 429 && policy !== 'DAILY') after = 1000;
     if (after === undefined && status === 423) after = 2000;
-    return new ProviderError(classifyStatus(status, headers), `hubspot: ${status} ${message.slice(0, 500)}`, {
+    return new ProviderError(classifyStatus(status, headers), `hubspot: ${status} ${message}`, {
       cause: err,
       status,
       ...(after !== undefined ? { retryAfterMs: after } : {}),

@@ -18,6 +18,7 @@ import type {
 import { backoffMs, DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from '../../engine/retry.ts';
 import { reportRetry } from '../../engine/telemetry.ts';
 import { HttpClient } from '../http/client.ts';
+import { guardedFetch, type OutboundPolicy } from '../http/guard.ts';
 import { atPath, nextCursor, nextLinkFromHeader, nextOffset, nextPageNumber } from '../http/pagination.ts';
 import { RateLimiter } from '../http/rate-limiter.ts';
 import { malformedRecord } from '../records.ts';
@@ -128,8 +129,17 @@ type EntityConfig = RestConfig['entities'][string];
  * header/query → `apiKey`.
  */
 export function createRestProvider(
-  options: { name?: string; retry?: TransientRetryPolicy; fetch?: typeof fetch } = {},
+  options: {
+    name?: string;
+    retry?: TransientRetryPolicy;
+    /** Where requests may go (SSRF guard); default DEFAULT_OUTBOUND_POLICY. */
+    outbound?: OutboundPolicy;
+    /** For tests: the fetch to use instead of the guarded one. */
+    fetch?: typeof fetch;
+  } = {},
 ) {
+  // Built once (a bad allow-list fails here, not at the first run), shared by the connections' endpoints.
+  const fetchFn = options.fetch ?? guardedFetch(options.outbound, 'rest');
   const definition: ProviderDefinition = {
     name: options.name ?? 'rest',
     // The entity types come from each connection's config.
@@ -144,7 +154,7 @@ export function createRestProvider(
       const parsed = restConfigSchema.safeParse(connection.config);
       if (!parsed.success)
         throw new ProviderError('config', `rest: invalid connection config: ${parsed.error.message}`);
-      return new RestEndpoint(parsed.data, connection.credentials, options);
+      return new RestEndpoint(parsed.data, connection.credentials, { ...options, fetch: fetchFn });
     },
   };
   return definition;
@@ -195,6 +205,13 @@ class RestEndpoint implements Endpoint {
     const u = /^https?:\/\//.test(pathOrUrl)
       ? new URL(pathOrUrl)
       : new URL(this.config.baseUrl.replace(/\/$/, '') + pathOrUrl);
+    // A next-page link (Link header, stored cursor) goes to the API's own origin only: the credentials go with it.
+    if (u.origin !== new URL(this.config.baseUrl).origin) {
+      throw new ProviderError(
+        'config',
+        `rest: the next-page link points to another origin (${u.origin}); not followed`,
+      );
+    }
     for (const [k, v] of Object.entries({ ...query, ...this.authQuery })) u.searchParams.set(k, v);
     return u.toString();
   }
@@ -492,6 +509,7 @@ const REST_INFO: ProviderInfo = {
       type: 'url',
       required: true,
       secret: false,
+      credentialTarget: true,
       placeholder: 'https://api.example.com/v1',
     },
     {

@@ -15,7 +15,8 @@ import type {
 } from '../../engine/endpoint.ts';
 import { backoffMs, DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from '../../engine/retry.ts';
 import { observedFetch, reportRetry } from '../../engine/telemetry.ts';
-import { classifyStatus } from '../http/classify.ts';
+import { bodyExcerpt, classifyStatus } from '../http/classify.ts';
+import { guardErrorIn, guardedFetch, type OutboundPolicy } from '../http/guard.ts';
 import { RateLimiter } from '../http/rate-limiter.ts';
 import { malformedRecord } from '../records.ts';
 import { STRIPE_INFO, verifyStripeWebhook } from './info.ts';
@@ -62,8 +63,15 @@ interface ListResource {
  * the engine's idempotency key. Credentials: `apiKey`.
  */
 export function createStripeProvider(
-  options: { retry?: TransientRetryPolicy; now?: () => number } = {},
+  options: {
+    retry?: TransientRetryPolicy;
+    now?: () => number;
+    /** Where requests may go (SSRF guard); default DEFAULT_OUTBOUND_POLICY. */
+    outbound?: OutboundPolicy;
+  } = {},
 ): ProviderDefinition {
+  // The SDK sends through this fetch: the guard checks the addresses it connects to, redirects and body size.
+  const fetchFn = guardedFetch(options.outbound, 'stripe');
   return {
     name: 'stripe',
     entityTypes: STRIPE_ENTITY_TYPES,
@@ -76,7 +84,13 @@ export function createStripeProvider(
         throw new ProviderError('config', `stripe: invalid connection config: ${config.error.message}`);
       const apiKey = connection.credentials.apiKey;
       if (!apiKey) throw new ProviderError('config', 'stripe: credentials.apiKey is required');
-      return new StripeEndpoint(apiKey, config.data, options.retry ?? DEFAULT_TRANSIENT_RETRY, options.now ?? Date.now);
+      return new StripeEndpoint(
+        apiKey,
+        config.data,
+        options.retry ?? DEFAULT_TRANSIENT_RETRY,
+        options.now ?? Date.now,
+        fetchFn,
+      );
     },
   };
 }
@@ -92,10 +106,11 @@ class StripeEndpoint implements Endpoint {
     config: z.output<typeof stripeConfigSchema>,
     private readonly retry: TransientRetryPolicy,
     private readonly now: () => number,
+    fetchFn: typeof fetch,
   ) {
     this.limiter = new RateLimiter(config.requestsPerSecond, 1000);
     const base = config.apiBase ? new URL(config.apiBase) : null;
-    const observed = observedFetch('stripe');
+    const observed = observedFetch('stripe', fetchFn);
     const fetchWithSignal: typeof fetch = (input, init) =>
       observed(input, {
         ...init,
@@ -291,7 +306,9 @@ function toStripeParams(data: Record<string, unknown>): Record<string, unknown> 
 }
 
 function toProviderError(err: unknown): ProviderError {
-  if (err instanceof ProviderError) return err;
+  // A refusal of the outbound guard (or a body past the cap), wrapped by the SDK as a connection error.
+  const guarded = guardErrorIn(err);
+  if (guarded) return guarded;
   if (err instanceof Stripe.errors.StripeError) {
     const status = err.statusCode;
     const headers = new Headers();
@@ -304,7 +321,9 @@ function toProviderError(err: unknown): ProviderError {
       });
     }
     const retryAfter = headers.get('retry-after');
-    return new ProviderError(classifyStatus(status, headers), `stripe: ${status} ${err.message}`, {
+    // The message comes from the answer's body: a short sanitized excerpt only.
+    const message = bodyExcerpt(err.message) ?? `HTTP ${status}`;
+    return new ProviderError(classifyStatus(status, headers), `stripe: ${status} ${message}`, {
       cause: err,
       status,
       ...(retryAfter && /^\d+(\.\d+)?$/.test(retryAfter) ? { retryAfterMs: Number(retryAfter) * 1000 } : {}),

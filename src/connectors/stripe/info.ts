@@ -126,6 +126,7 @@ export const STRIPE_INFO: ProviderInfo = {
       type: 'url',
       required: false,
       secret: false,
+      credentialTarget: true,
       placeholder: 'https://api.stripe.com',
       help: 'Leave empty for Stripe; a sandbox URL for tests.',
     },
