@@ -243,7 +243,8 @@ describe.each(TEST_DATABASES)('REST API ($name)', (db) => {
     expect((await api('GET', `/sync-jobs?connectionId=${randomUUID()}`)).body.items).toHaveLength(0);
     expect((await api('GET', '/sync-jobs?colour=red')).status).toBe(400);
     expect((await api('DELETE', `/sync-jobs/${id}`)).status).toBe(204);
-    expect((await api('GET', `/sync-jobs/${id}`)).status).toBe(404);
+    expect((await api('GET', `/sync-jobs?connectionId=${connectionId}`)).body.items).toHaveLength(3);
+    expect((await api('GET', `/sync-jobs/${id}`)).body.archivedAt).not.toBeNull();
   });
 
   it('runs a job through the queue, streams progress, lists executions with filters and cursors', async () => {
@@ -350,6 +351,69 @@ describe.each(TEST_DATABASES)('REST API ($name)', (db) => {
     expect((await api('GET', `/sync-jobs/${job.id}/dead-letters`)).body.items).toHaveLength(2);
     expect((await api('GET', `/sync-jobs/${job.id}/dead-letters?status=discarded`)).body.items).toHaveLength(1);
     expect((await api('POST', `/dead-letters/${randomUUID()}/retry`)).status).toBe(404);
+  });
+
+  it('deleting a job archives it and keeps its history; only a confirmed purge erases it', async () => {
+    const source = await jobNamed('Invoices (demo failures)');
+    const created = await api('POST', '/sync-jobs', {
+      connectionId: source.connectionId,
+      name: 'Archived invoices',
+      entityType: source.entityType,
+      localEntity: source.localEntity,
+      direction: source.direction,
+      mode: source.mode,
+      schedule: '*/5 * * * *',
+      fieldMappings: source.fieldMappings,
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    const run = await api('POST', `/sync-jobs/${id}/run`);
+    const past = await finalExecution(run.body.executionId);
+    expect(past).toMatchObject({ status: 'completed_with_errors', failed: 3 });
+
+    // Delete = archive: gone from lists and schedules, history kept.
+    expect((await api('DELETE', `/sync-jobs/${id}`)).status).toBe(204);
+    expect((await api('GET', '/sync-jobs')).body.items.map((j: Json) => j.id)).not.toContain(id);
+    expect(
+      (await api('GET', `/sync-jobs?connectionId=${source.connectionId}`)).body.items.map((j: Json) => j.id),
+    ).not.toContain(id);
+    const archived = await api('GET', `/sync-jobs/${id}`);
+    expect(archived.status).toBe(200);
+    expect(archived.body).toMatchObject({ id, nextRunAt: null });
+    expect(Date.parse(archived.body.archivedAt)).toBeGreaterThan(0);
+    expect((await api('GET', `/executions/${past.id}`)).body).toMatchObject({ id: past.id, jobId: id });
+    expect((await api('GET', `/executions/${past.id}/failures`)).body.items).toHaveLength(3);
+    expect((await api('GET', `/sync-jobs/${id}/executions`)).body.items.map((e: Json) => e.id)).toEqual([past.id]);
+    // Deleting again keeps it archived.
+    expect((await api('DELETE', `/sync-jobs/${id}`)).status).toBe(204);
+
+    // Never run again: not triggered, not edited, not scheduled, skipped by webhooks.
+    const trigger = await api('POST', `/sync-jobs/${id}/run`);
+    expect(trigger.status).toBe(409);
+    expect(trigger.body.error.message).toMatch(/archived/);
+    expect((await api('PATCH', `/sync-jobs/${id}`, { name: 'Back' })).status).toBe(409);
+    await server.engine.database.db
+      .updateTable('sync_jobs')
+      .set({ next_run_at: new Date(Date.now() - 60_000) })
+      .where('id', '=', id)
+      .execute();
+    await server.worker.schedule();
+    const invoiceId = server.demo!.sandbox.store.ids('invoice')[0]!;
+    const queued = await server.engine.webhook(source.connectionId, 'invoice', [invoiceId]);
+    expect(queued.map((r) => r.execution.jobId)).not.toContain(id);
+    expect((await api('GET', `/sync-jobs/${id}/executions`)).body.items.map((e: Json) => e.id)).toEqual([past.id]);
+
+    // Purge needs an explicit confirmation naming the job.
+    const unconfirmed = await api('DELETE', `/sync-jobs/${id}?purge=true`);
+    expect(unconfirmed.status).toBe(400);
+    expect(unconfirmed.body.error.details.map((d: Json) => d.path)).toEqual(['confirm']);
+    const wrong = await api('DELETE', `/sync-jobs/${id}?purge=true&confirm=${randomUUID()}`);
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error.details.map((d: Json) => d.path)).toEqual(['confirm']);
+    expect((await api('GET', `/sync-jobs/${id}`)).status).toBe(200);
+    expect((await api('DELETE', `/sync-jobs/${id}?purge=true&confirm=${id}`)).status).toBe(204);
+    expect((await api('GET', `/sync-jobs/${id}`)).status).toBe(404);
+    expect((await api('GET', `/executions/${past.id}`)).status).toBe(404);
   });
 
   it('cancels a long run; a running job cannot be deleted', async () => {

@@ -99,8 +99,9 @@ describe('HubSpot connector (PGlite, sandbox over HTTP)', () => {
 
   it('a batch create answered 207 fails only the rejected records; the rest are created', async () => {
     const { h, sandbox, job } = await setup({ records: { contacts: 5 } }, { direction: 'outbound' });
+    // Ids in insertion order (the local stream reads by updated_at, then id): the bad rows are the 10th, 20th, 30th.
     await h.query(
-      "INSERT INTO customers (id, name, email) SELECT gen_random_uuid(), 'Batch ' || i, CASE WHEN i % 10 = 0 THEN 'not-an-email-' || i ELSE 'batch' || i || '@example.com' END FROM generate_series(1, 30) i",
+      "INSERT INTO customers (id, name, email) SELECT ('00000000-0000-0000-0000-' || lpad(i::text, 12, '0'))::uuid, 'Batch ' || i, CASE WHEN i % 10 = 0 THEN 'not-an-email-' || i ELSE 'batch' || i || '@example.com' END FROM generate_series(1, 30) i",
     );
     const e = await h.engine.runJob(job.id);
     expect(e.haltReason).toBeNull();

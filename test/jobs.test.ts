@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FieldIssue } from '../src/domain/errors.ts';
-import { NotFoundError, ValidationError } from '../src/domain/errors.ts';
+import { NotFoundError, StateError, ValidationError } from '../src/domain/errors.ts';
 import type { Connection, FieldMappingRule, SyncJob } from '../src/domain/types.ts';
 import { createHarness, type Harness, TEST_DATABASES } from './helpers/db.ts';
 
@@ -299,6 +299,7 @@ describe.each(TEST_DATABASES)('connections and sync jobs on $name', (db) => {
         cursor: null,
         lastRunAt: null,
         nextRunAt: null,
+        archivedAt: null,
         createdAt: expect.any(Date),
         updatedAt: expect.any(Date),
       } satisfies Record<keyof SyncJob, unknown>);
@@ -697,14 +698,26 @@ describe.each(TEST_DATABASES)('connections and sync jobs on $name', (db) => {
       else expect(outcome).toBeInstanceOf(ValidationError);
     });
 
-    it('delete removes the job and its rules; a second delete throws NotFoundError', async () => {
+    it('delete archives the job (kept, unlisted, frozen); purge removes it and its rules', async () => {
       const conn = await connection();
       const job = await h.engine.jobs.create({ ...baseJob(conn.id), fieldMappings: ONE_RULE });
       const keep = await h.engine.jobs.create({ ...baseJob(conn.id), name: 'Keep', fieldMappings: ONE_RULE });
       await h.engine.jobs.delete(job.id);
-      await notFound(h.engine.jobs.get(job.id));
-      await notFound(h.engine.jobs.delete(job.id));
+      const archived = await h.engine.jobs.get(job.id);
+      expect(archived).toMatchObject({ id: job.id, fieldMappings: job.fieldMappings, nextRunAt: null });
+      expect(archived.archivedAt).toBeInstanceOf(Date);
       expect(await h.engine.jobs.list()).toEqual([keep]);
+      expect((await h.engine.jobs.list({ includeArchived: true })).map((j) => j.id)).toEqual([job.id, keep.id]);
+      await expect(h.engine.jobs.update(job.id, { name: 'Back' })).rejects.toBeInstanceOf(StateError);
+      await expect(h.engine.trigger(job.id)).rejects.toBeInstanceOf(StateError);
+      await h.engine.jobs.delete(job.id); // again: stays archived
+      expect((await h.engine.jobs.get(job.id)).archivedAt).toEqual(archived.archivedAt);
+      expect(await count('sync_jobs')).toBe(2);
+
+      await h.engine.jobs.delete(job.id, { purge: true });
+      await notFound(h.engine.jobs.get(job.id));
+      await notFound(h.engine.jobs.delete(job.id, { purge: true }));
+      expect(await h.engine.jobs.list({ includeArchived: true })).toEqual([keep]);
       expect(await count('sync_jobs')).toBe(1);
       expect(await count('field_mapping_rules')).toBe(1);
       expect(await h.engine.connections.get(conn.id)).toEqual(conn);

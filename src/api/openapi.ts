@@ -233,6 +233,10 @@ export const schemas = {
     fieldMappings: arrayOf($ref('FieldMapping')),
     lastRunAt: nullableDateTime,
     nextRunAt: nullableDateTime,
+    archivedAt: {
+      ...nullableDateTime,
+      description: 'Set once the job was deleted (archived): it no longer runs; its history stays readable',
+    },
     lastRun: nullable($ref('ExecutionSummary')),
     createdAt: dateTime,
     updatedAt: dateTime,

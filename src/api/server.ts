@@ -38,6 +38,7 @@ import {
   apiJob,
   deadLetterListQuery,
   executionListQuery,
+  jobDeleteQuery,
   jobListQuery,
   pageQuery,
   toLibraryJob,
@@ -679,14 +680,35 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
     '/sync-jobs/:id',
     {
       schema: {
-        summary: 'Delete a sync job (409 while it runs)',
+        summary: 'Delete a sync job: archive it, keeping its history; or purge it (409 while it runs)',
+        description:
+          'Without `purge`, the job is archived: it leaves the job lists, schedules and webhooks, cannot be run or edited, ' +
+          'and GET /sync-jobs/{id}, its executions, failures and dead letters stay readable (`archivedAt` is set). ' +
+          '`purge=true&confirm=<the job id>` deletes the job with all its executions, failures and dead letters.',
         tags: ['sync jobs'],
         params: idParams,
+        querystring: {
+          type: 'object',
+          properties: {
+            purge: { type: 'boolean', description: 'Delete the job and its whole history instead of archiving it' },
+            confirm: { type: 'string', description: 'Required with purge=true: the id of the job being purged' },
+          },
+        },
         response: { 204: doc.noContent, ...doc.errors },
       },
     },
     async (req: Req, reply) => {
-      await engine.jobs.delete(req.params.id);
+      const q = query(jobDeleteQuery, req);
+      const purge = q.purge === 'true';
+      if (purge && q.confirm !== req.params.id) {
+        throw new ValidationError([
+          {
+            path: 'confirm',
+            message: 'a purge deletes the job with its whole history: confirm must be the job id',
+          },
+        ]);
+      }
+      await engine.jobs.delete(req.params.id, { purge });
       return reply.code(204).send();
     },
   );

@@ -151,6 +151,12 @@ export const deadLetterListQuery = z.strictObject({
 
 export const jobListQuery = z.strictObject({ connectionId: z.string().optional() });
 
+/** DELETE /sync-jobs/{id}: archives; `purge=true&confirm=<the job's id>` deletes it with its history. */
+export const jobDeleteQuery = z.strictObject({
+  purge: z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
+  confirm: z.string().optional(),
+});
+
 // ── responses ───────────────────────────────────────────────────────────────
 
 export interface ExecutionSummary {
@@ -196,6 +202,7 @@ export function apiJob(job: SyncJob, lastRun: SyncExecution | null) {
     fieldMappings: job.fieldMappings.map(apiRule),
     lastRunAt: job.lastRunAt,
     nextRunAt: job.nextRunAt,
+    archivedAt: job.archivedAt,
     lastRun: toSummary(lastRun),
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,

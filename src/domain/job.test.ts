@@ -404,6 +404,7 @@ describe('mergeJobPatch', () => {
       cursor: null,
       lastRunAt: now,
       nextRunAt: null,
+      archivedAt: null,
       createdAt: now,
       updatedAt: now,
     };

@@ -127,6 +127,8 @@ export interface SyncJob {
   cursor: Date | null;
   lastRunAt: Date | null;
   nextRunAt: Date | null;
+  /** Set when the job was deleted (archived): it no longer runs, its history stays readable. */
+  archivedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -147,7 +147,7 @@ export class SyncWorker {
     return this.db.transaction().execute(async (trx) => {
       const due = await sql<{ id: string; schedule_cron: string; schedule_timezone: string; next_run_at: Date }>`
         SELECT id, schedule_cron, schedule_timezone, next_run_at FROM sync_jobs
-        WHERE enabled AND schedule_cron IS NOT NULL AND next_run_at <= ${now}
+        WHERE enabled AND schedule_cron IS NOT NULL AND archived_at IS NULL AND next_run_at <= ${now}
         ORDER BY next_run_at LIMIT 20
         FOR UPDATE SKIP LOCKED`.execute(trx);
       for (const d of due.rows) {

@@ -127,8 +127,9 @@ export function jobService(deps: JobDeps) {
       return get(id);
     },
     get,
-    list: async (filter: { connectionId?: string } = {}): Promise<SyncJob[]> => {
+    list: async (filter: { connectionId?: string; includeArchived?: boolean } = {}): Promise<SyncJob[]> => {
       let q = db.selectFrom('sync_jobs').selectAll().orderBy('created_at');
+      if (!filter.includeArchived) q = q.where('archived_at', 'is', null);
       if (filter.connectionId !== undefined) {
         if (!isUuid(filter.connectionId)) return [];
         q = q.where('connection_id', '=', filter.connectionId);
@@ -149,6 +150,7 @@ export function jobService(deps: JobDeps) {
           : undefined;
         if (!locked) throw new NotFoundError('sync job', id);
         const current = await loadJob(id, trx);
+        if (current.archivedAt) throw new StateError(`sync job ${id} is archived`);
         const data = await validateJob(() => mergeJobPatch(current, patch), { ...current, ...(patch as object) }, trx);
         await trx
           .updateTable('sync_jobs')
@@ -159,16 +161,55 @@ export function jobService(deps: JobDeps) {
       });
       return get(id);
     },
-    delete: async (id: string): Promise<void> => {
-      await get(id);
-      const running = await db
-        .selectFrom('sync_executions')
-        .select('id')
-        .where('job_id', '=', id)
-        .where('status', '=', 'running')
-        .executeTakeFirst();
-      if (running) throw new StateError(`sync job ${id} has a running execution (${running.id}); cancel it first`);
-      await db.deleteFrom('sync_jobs').where('id', '=', id).execute();
+    /**
+     * Archives the job: it leaves lists, schedules, webhooks and triggers; its queued runs are cancelled;
+     * its executions, failures and dead letters stay readable. `purge` deletes it with all its history.
+     * Either way, 409 while a run of it is running.
+     */
+    delete: async (id: string, options: { purge?: boolean } = {}): Promise<void> => {
+      await db.transaction().execute(async (trx) => {
+        const locked = isUuid(id)
+          ? await trx
+              .selectFrom('sync_jobs')
+              .select(['id', 'archived_at'])
+              .where('id', '=', id)
+              .forUpdate()
+              .executeTakeFirst()
+          : undefined;
+        if (!locked) throw new NotFoundError('sync job', id);
+        const running = await trx
+          .selectFrom('sync_executions')
+          .select('id')
+          .where('job_id', '=', id)
+          .where('status', '=', 'running')
+          .executeTakeFirst();
+        if (running) throw new StateError(`sync job ${id} has a running execution (${running.id}); cancel it first`);
+        if (options.purge) {
+          await trx.deleteFrom('sync_jobs').where('id', '=', id).execute();
+          return;
+        }
+        if (locked.archived_at) return;
+        await trx
+          .updateTable('sync_jobs')
+          .set({ archived_at: sql<Date>`now()`, next_run_at: null, updated_at: sql<Date>`now()` })
+          .where('id', '=', id)
+          .execute();
+        // A worker that claims a cancelled execution's queue job later finds it cancelled and drops it.
+        await trx
+          .updateTable('sync_executions')
+          .set({
+            status: 'cancelled',
+            halt_reason: 'cancelled before it started: the job was archived',
+            halt_kind: 'cancelled',
+            cancel_requested_at: sql<Date>`now()`,
+            started_at: sql<Date>`coalesce(started_at, now())`,
+            completed_at: sql<Date>`now()`,
+            duration_seconds: 0,
+          })
+          .where('job_id', '=', id)
+          .where('status', '=', 'queued')
+          .execute();
+      });
     },
     /** A job with its rules, read through `db` (pass the open transaction when inside one). */
     loadJob,

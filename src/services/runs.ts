@@ -116,6 +116,7 @@ export class RunService implements RunLauncher {
   async startJob(jobId: string, options: RunOptions = {}): Promise<StartedRun> {
     if (this.closed) throw new StateError('the engine is closed');
     const job = await this.jobs.get(jobId);
+    if (job.archivedAt) throw new StateError(`sync job ${jobId} is archived`);
     const row = await this.insertExecution(job, { ...options, status: 'running' });
     return this.launch(job, row, {});
   }
@@ -351,7 +352,7 @@ export class RunService implements RunLauncher {
   async retryIfDue(execution: SyncExecution): Promise<SyncExecution | null> {
     if (!retryableEnd(execution.status, execution.haltKind)) return null;
     const job = await this.jobs.get(execution.jobId).catch(() => null);
-    if (!job?.retryOnFailure || !job.enabled || execution.attempt > job.maxRetries) return null;
+    if (!job?.retryOnFailure || !job.enabled || job.archivedAt || execution.attempt > job.maxRetries) return null;
     const delayMs = runRetryDelayMs(this.runRetry, execution.attempt);
     this.log.info(
       { executionId: execution.id, jobId: job.id, attempt: execution.attempt + 1, delayMs },
@@ -477,6 +478,7 @@ export class RunService implements RunLauncher {
   async trigger(jobId: string, options: { trigger?: Trigger } = {}): Promise<EnqueueResult> {
     const job = await this.jobs.get(jobId);
     const trigger = options.trigger ?? 'manual';
+    if (job.archivedAt) throw new StateError(`sync job ${jobId} is archived`);
     // Disabling a job stops its scheduled and webhook runs; a manual run is an explicit act and still runs.
     if (!job.enabled && trigger !== 'manual') throw new StateError(`sync job ${jobId} is disabled`);
     return (await this.queue()).enqueue(job, { trigger });

@@ -87,9 +87,16 @@ export interface SyncEngine {
   jobs: {
     create(input: unknown): Promise<SyncJob>;
     get(id: string): Promise<SyncJob>;
-    list(filter?: { connectionId?: string }): Promise<SyncJob[]>;
+    /** Archived jobs are left out unless `includeArchived`. */
+    list(filter?: { connectionId?: string; includeArchived?: boolean }): Promise<SyncJob[]>;
+    /** 409 (StateError) for an archived job. */
     update(id: string, patch: unknown): Promise<SyncJob>;
-    delete(id: string): Promise<void>;
+    /**
+     * Archives the job: it is no longer listed, scheduled, triggered or run by webhooks, its queued runs are
+     * cancelled, and its executions, failures and dead letters stay readable (`get` shows `archivedAt`).
+     * `{ purge: true }` deletes it with all its history. Either way, a StateError while a run of it is running.
+     */
+    delete(id: string, options?: { purge?: boolean }): Promise<void>;
   };
   executions: {
     get(id: string): Promise<SyncExecution>;

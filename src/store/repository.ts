@@ -53,6 +53,7 @@ export function toJob(row: Selectable<SyncJobsTable>, rules: FieldMappingRule[])
     cursor: row.cursor,
     lastRunAt: row.last_run_at,
     nextRunAt: row.next_run_at,
+    archivedAt: row.archived_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

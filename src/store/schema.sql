@@ -245,6 +245,7 @@ TABLE sync_jobs
   created_at timestamp with time zone NOT NULL DEFAULT now()
   updated_at timestamp with time zone NOT NULL DEFAULT now()
   local_entity text
+  archived_at timestamp with time zone
   CONSTRAINT sync_jobs_check CHECK (((schedule_cron IS NULL) = (schedule_timezone IS NULL)))
   CONSTRAINT sync_jobs_check1 CHECK (((direction = 'bidirectional'::text) = (conflict_strategy IS NOT NULL)))
   CONSTRAINT sync_jobs_conflict_strategy_check CHECK ((conflict_strategy = ANY (ARRAY['provider_wins'::text, 'local_wins'::text, 'newest_wins'::text, 'manual'::text])))

@@ -35,6 +35,7 @@ export interface SyncJobsTable {
   enabled: boolean;
   local_entity: string | null;
   cursor: NullableTimestamp;
+  archived_at: NullableTimestamp;
   last_run_at: NullableTimestamp;
   next_run_at: NullableTimestamp;
   created_at: Timestamp;

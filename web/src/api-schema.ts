@@ -754,10 +754,18 @@ export interface paths {
     };
     put?: never;
     post?: never;
-    /** Delete a sync job (409 while it runs) */
+    /**
+     * Delete a sync job: archive it, keeping its history; or purge it (409 while it runs)
+     * @description Without `purge`, the job is archived: it leaves the job lists, schedules and webhooks, cannot be run or edited, and GET /sync-jobs/{id}, its executions, failures and dead letters stay readable (`archivedAt` is set). `purge=true&confirm=<the job id>` deletes the job with all its executions, failures and dead letters.
+     */
     delete: {
       parameters: {
-        query?: never;
+        query?: {
+          /** @description Delete the job and its whole history instead of archiving it */
+          purge?: boolean;
+          /** @description Required with purge=true: the id of the job being purged */
+          confirm?: string;
+        };
         header?: never;
         path: {
           id: string;
@@ -1587,6 +1595,11 @@ export interface components {
       lastRunAt: string | null;
       /** Format: date-time */
       nextRunAt: string | null;
+      /**
+       * Format: date-time
+       * @description Set once the job was deleted (archived): it no longer runs; its history stays readable
+       */
+      archivedAt: string | null;
       lastRun: components['schemas']['ExecutionSummary'] | null;
       /** Format: date-time */
       createdAt: string;

@@ -155,7 +155,11 @@ export const api = {
   createJob: (body: JobInput) => ok(client.POST('/api/v1/sync-jobs', { body })),
   updateJob: (id: string, body: BodyOf<paths['/api/v1/sync-jobs/{id}']['patch']>) =>
     ok(client.PATCH('/api/v1/sync-jobs/{id}', { ...byId(id), body })),
+  /** Archives the job: it stops running; its history stays readable. */
   deleteJob: (id: string) => ok(client.DELETE('/api/v1/sync-jobs/{id}', byId(id))),
+  /** Deletes the job with its whole history (executions, failures, dead letters). */
+  purgeJob: (id: string) =>
+    ok(client.DELETE('/api/v1/sync-jobs/{id}', { params: { path: { id }, query: { purge: true, confirm: id } } })),
   runJob: (id: string) => ok(client.POST('/api/v1/sync-jobs/{id}/run', byId(id))),
 
   executions: (jobId: string, p: QueryOf<paths['/api/v1/sync-jobs/{id}/executions']['get']>) =>

@@ -1,6 +1,6 @@
 /** The sync job detail view: Configuration, Execution History (with Execution Detail), Dead Letter Queue. */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useId, useRef, useState } from 'react';
 import { Link } from 'wouter';
 import { api, type Job } from './api.ts';
 import { useProviders } from './connections.tsx';
@@ -55,7 +55,7 @@ export function JobDetail({ jobId, executionId }: { jobId: string; executionId?:
     },
   });
   const remove = useMutation({
-    mutationFn: () => api.deleteJob(jobId),
+    mutationFn: (purge: boolean) => (purge ? api.purgeJob(jobId) : api.deleteJob(jobId)),
     onSuccess: () => {
       const connId = job.data?.connectionId;
       queryClient.removeQueries({ queryKey: ['job', jobId] });
@@ -80,8 +80,9 @@ export function JobDetail({ jobId, executionId }: { jobId: string; executionId?:
         <div>
           <h1 id="job-title">{j.name}</h1>
           <p className="subtitle">
-            <StatusBadge status={j.enabled ? 'enabled' : 'disabled'} /> {scheduleInWords(j.schedule, j.timezone)}
-            {j.schedule && j.enabled && j.nextRunAt && (
+            <StatusBadge status={j.archivedAt ? 'archived' : j.enabled ? 'enabled' : 'disabled'} />{' '}
+            {scheduleInWords(j.schedule, j.timezone)}
+            {j.schedule && j.enabled && !j.archivedAt && j.nextRunAt && (
               <>
                 {' · next run '}
                 <DateTime iso={j.nextRunAt} />
@@ -90,25 +91,40 @@ export function JobDetail({ jobId, executionId }: { jobId: string; executionId?:
           </p>
         </div>
         <div className="actions">
-          <button type="button" className="btn btn-primary" onClick={() => run.mutate()} disabled={run.isPending}>
-            {run.isPending ? 'Starting…' : 'Run Now'}
-          </button>
-          <button type="button" className="btn" onClick={() => toggle.mutate(!j.enabled)} disabled={toggle.isPending}>
-            {j.enabled ? 'Disable' : 'Enable'}
-          </button>
-          <Link to={paths.editJob(j.id)} className="btn">
-            Edit
-          </Link>
-          <ConfirmButton
-            title={`Delete ${j.name}?`}
-            message="The job, its execution history and its dead letters are removed. Records already synced stay."
-            confirmLabel="Delete sync job"
-            onConfirm={() => remove.mutate()}
-          >
-            Delete
-          </ConfirmButton>
+          {!j.archivedAt && (
+            <>
+              <button type="button" className="btn btn-primary" onClick={() => run.mutate()} disabled={run.isPending}>
+                {run.isPending ? 'Starting…' : 'Run Now'}
+              </button>
+              <button
+                type="button"
+                className="btn"
+                onClick={() => toggle.mutate(!j.enabled)}
+                disabled={toggle.isPending}
+              >
+                {j.enabled ? 'Disable' : 'Enable'}
+              </button>
+              <Link to={paths.editJob(j.id)} className="btn">
+                Edit
+              </Link>
+              <ConfirmButton
+                title={`Delete ${j.name}?`}
+                message="The job is archived: it stops running and leaves the job lists. Its execution history and dead letters are kept and stay readable. Records already synced stay."
+                confirmLabel="Delete sync job"
+                onConfirm={() => remove.mutate(false)}
+              >
+                Delete
+              </ConfirmButton>
+            </>
+          )}
+          <PurgeButton job={j} onConfirm={() => remove.mutate(true)} />
         </div>
       </div>
+      {j.archivedAt && (
+        <p className="notice" role="status">
+          Archived <DateTime iso={j.archivedAt} />: this job no longer runs. Its history is kept.
+        </p>
+      )}
       <div aria-live="polite">
         {notice && (
           <p className="notice notice-ok" role="status">
@@ -122,6 +138,64 @@ export function JobDetail({ jobId, executionId }: { jobId: string; executionId?:
       <ExecutionHistory job={j} executionId={executionId} />
       <DeadLetterQueue jobId={j.id} />
     </section>
+  );
+}
+
+/** "Delete permanently": the job and its whole history; typing the job's name confirms it. */
+function PurgeButton({ job, onConfirm }: { job: Job; onConfirm: () => void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  const inputId = useId();
+  const [typed, setTyped] = useState('');
+  const confirmed = typed.trim() === job.name.trim();
+  return (
+    <>
+      <button
+        type="button"
+        className="btn btn-danger"
+        onClick={() => {
+          setTyped('');
+          ref.current?.showModal();
+        }}
+      >
+        Delete permanently
+      </button>
+      <dialog ref={ref} className="dialog" aria-labelledby={titleId}>
+        <form method="dialog">
+          <h2 id={titleId}>Permanently delete {job.name}?</h2>
+          <div className="dialog-body">
+            <p>
+              The job, all its executions, record failures and dead letters are deleted. This cannot be undone. Records
+              already synced stay.
+            </p>
+            <label htmlFor={inputId}>Type the job name to confirm</label>
+            <input
+              id={inputId}
+              name="confirmName"
+              autoComplete="off"
+              value={typed}
+              onChange={(e) => setTyped(e.target.value)}
+            />
+          </div>
+          <div className="actions">
+            <button type="submit" className="btn" value="cancel">
+              Cancel
+            </button>
+            <button
+              type="button"
+              className="btn btn-danger"
+              disabled={!confirmed}
+              onClick={() => {
+                ref.current?.close();
+                onConfirm();
+              }}
+            >
+              Delete permanently
+            </button>
+          </div>
+        </form>
+      </dialog>
+    </>
   );
 }
 

@@ -19,6 +19,7 @@ const STATUS_LABEL: Record<string, string> = {
   discarded: 'Discarded',
   enabled: 'Enabled',
   disabled: 'Disabled',
+  archived: 'Archived',
 };
 
 const STATUS_TONE: Record<string, string> = {
@@ -38,6 +39,7 @@ const STATUS_TONE: Record<string, string> = {
   discarded: 'neutral',
   enabled: 'ok',
   disabled: 'neutral',
+  archived: 'neutral',
 };
 
 /** What disabling a job stops, and what it does not. */
@@ -51,6 +53,7 @@ const STATUS_HELP: Record<string, string> = {
   cancelled:
     "Cancelled: stopped by a person, or connection lost: the provider could not be reached at all (no response) through the run's retries",
   disabled: DISABLED_HELP,
+  archived: 'Archived (deleted): it no longer runs; its execution history and dead letters are kept',
 };
 /** A failed run's halt reason when its worker stopped (crash) without finishing it. */
 const WORKER_LOST = 'worker lost';
