@@ -17,7 +17,7 @@ import type { SyncWorker } from '../queue/worker.ts';
 import { createSyncEngine, type SyncEngine } from '../sync-engine.ts';
 import { type LocalSide, loadServerConfig, localSide } from './config.ts';
 import { type Demo, prepareDemo } from './demo.ts';
-import { buildServer, checkApiToken } from './server.ts';
+import { buildServer, checkApiToken, checkPublicUrl } from './server.ts';
 
 export interface ServeOptions {
   /** postgres:// URL or a PGlite data directory. */
@@ -41,6 +41,11 @@ export interface ServeOptions {
   providers?: ProviderDefinition[];
   /** Hosts and CIDRs the providers may reach beyond the outbound policy. Default: $OTESSE_SYNC_ALLOWED_HOSTS. */
   allowedHosts?: string;
+  /**
+   * The URL providers call this server at, behind a TLS-terminating proxy (webhook signatures cover it).
+   * Default: $OTESSE_SYNC_PUBLIC_URL, else the URL as the server sees it.
+   */
+  publicUrl?: string;
 }
 
 export interface RunningServer {
@@ -73,6 +78,9 @@ export function defaultLogger(): Logger {
 export async function serve(options: ServeOptions): Promise<RunningServer> {
   const token = options.token ?? null;
   checkApiToken(token);
+  // A bad public URL stops the server before anything starts.
+  const publicUrl = options.publicUrl ?? process.env.OTESSE_SYNC_PUBLIC_URL;
+  if (publicUrl) checkPublicUrl(publicUrl);
   if (!isLoopback(options.host) && !token) {
     throw new ValidationError([
       {
@@ -127,6 +135,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       local,
       token,
       webDir: existsSync(WEB_DIR) ? WEB_DIR : null,
+      publicUrl: publicUrl ?? null,
       logger: log.child({ component: 'http' }, { level: 'warn' }),
     });
     const address = await app.listen({ host: options.host, port: options.port });

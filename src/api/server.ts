@@ -59,6 +59,27 @@ export interface ApiServerOptions {
   bodyLimit?: number;
   /** How often SSE progress polls the execution. Default: 500 ms. */
   progressIntervalMs?: number;
+  /**
+   * The URL providers call this server at, when it differs from what the server sees (behind a TLS-terminating
+   * proxy): webhook signatures that cover the URL (HubSpot v3) are checked against it. Default: as seen.
+   */
+  publicUrl?: string | null;
+}
+
+/** A public base URL: http(s), no query or fragment; returned without its trailing slash. */
+export function checkPublicUrl(value: string): string {
+  let url: URL | null = null;
+  try {
+    url = new URL(value);
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash) {
+    throw new ValidationError([
+      { path: 'publicUrl', message: `must be an http(s) URL without query or fragment (got "${value}")` },
+    ]);
+  }
+  return url.href.replace(/\/+$/, '');
 }
 
 const TRANSFORM_DESCRIPTIONS: Record<(typeof TRANSFORM_NAMES)[number], string> = {
@@ -208,6 +229,7 @@ function sqlState(err: unknown): string | undefined {
 export async function buildServer(options: ApiServerOptions): Promise<FastifyInstance> {
   const { engine } = options;
   checkApiToken(options.token);
+  const publicUrl = options.publicUrl ? checkPublicUrl(options.publicUrl) : null;
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger as unknown as FastifyBaseLogger } : { logger: false }),
     bodyLimit: options.bodyLimit ?? 256 * 1024,
@@ -405,7 +427,7 @@ export async function buildServer(options: ApiServerOptions): Promise<FastifyIns
             rawBody,
             headers,
             method: req.method,
-            url: `${req.protocol}://${req.host}${req.url}`,
+            url: `${publicUrl ?? `${req.protocol}://${req.host}`}${req.url}`,
           });
           return reply.code(200).send(result);
         } catch (err) {
@@ -462,7 +484,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
     return apiConnection(conn, {
       jobCount: jobs.length,
       lastRun: runs[0] ?? null,
-      webhookUrl: `/webhooks/${conn.id}`,
+      webhookUrl: `${options.publicUrl ? checkPublicUrl(options.publicUrl) : ''}/webhooks/${conn.id}`,
     });
   };
 
