@@ -208,8 +208,10 @@ describe('generic REST connector (PGlite)', () => {
   it('outbound: creates carry the idempotency key, updates go to the update path, bad records fail alone', async () => {
     seedWidgets(0);
     const { job } = await setup('cursor', TOKEN, 'outbound');
+    // Changed a second before the first run: the incremental cursor (the run's start, kept to the millisecond)
+    // cannot fall within the same millisecond and read B again in the second run.
     await h.query(
-      "INSERT INTO customers (id, name, email) VALUES (gen_random_uuid(), 'A', 'a@x.test'), (gen_random_uuid(), 'B', 'b@x.test')",
+      "INSERT INTO customers (id, name, email, updated_at) VALUES (gen_random_uuid(), 'A', 'a@x.test', clock_timestamp() - interval '1 second'), (gen_random_uuid(), 'B', 'b@x.test', clock_timestamp() - interval '1 second')",
     );
     const e = await h.engine.runJob(job.id);
     expect(counters(e)).toEqual({ processed: 2, created: 2, updated: 0, skipped: 0, failed: 0 });
