@@ -455,7 +455,7 @@ export async function buildServer(options: ApiServerOptions): Promise<FastifyIns
           return sendError(reply, 401, 'unauthorized', 'missing or wrong API token (Authorization: Bearer <token>)');
         }
       });
-      registerRoutes(api, options);
+      registerRoutes(api, { ...options, publicUrl });
     },
     { prefix: '/api/v1' },
   );
@@ -484,7 +484,7 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
     return apiConnection(conn, {
       jobCount: jobs.length,
       lastRun: runs[0] ?? null,
-      webhookUrl: `${options.publicUrl ? checkPublicUrl(options.publicUrl) : ''}/webhooks/${conn.id}`,
+      webhookUrl: `${options.publicUrl ?? ''}/webhooks/${conn.id}`,
     });
   };
 

@@ -21,9 +21,7 @@ export function isTransient(err: unknown): boolean {
 export function backoffMs(policy: TransientRetryPolicy, attempt: number, err?: unknown): number {
   const retryAfter = err instanceof ProviderError ? err.retryAfterMs : undefined;
   if (retryAfter !== undefined) return Math.min(policy.maxDelayMs, Math.max(0, retryAfter));
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  // "Equal jitter": at least half the ceiling, so a retry never fires immediately.
-  return ceiling / 2 + Math.random() * (ceiling / 2);
+  return runRetryDelayMs(policy, attempt);
 }
 
 /** Runs `fn`, retrying while it throws a transient ProviderError, up to the policy's attempts. */
@@ -51,8 +49,9 @@ export interface RunRetryDelays {
 }
 
 /**
- * The delay before retrying an execution that was attempt number `attempt` (1 = the first run): between half
- * and all of base × 2^(attempt-1), capped at the maximum. `random` is in [0, 1).
+ * The delay before retry number `attempt` (1 = after the first try): between half and all of
+ * base × 2^(attempt-1), capped at the maximum ("equal jitter": a retry never fires at once). Used for whole-run
+ * retries and, without Retry-After, for transient retries inside a run. `random` is in [0, 1).
  */
 export function runRetryDelayMs(delays: RunRetryDelays, attempt: number, random = Math.random()): number {
   const ceiling = Math.min(delays.maxDelayMs, delays.baseDelayMs * 2 ** (attempt - 1));

@@ -5,7 +5,7 @@ import { mergeJobPatch, type SyncJobInput, syncJobInputSchema, validateEntityTyp
 import type { SyncJob } from '../domain/types.ts';
 import { parseInput } from '../domain/validate.ts';
 import type { LocalStoreDefinition } from '../local/postgres.ts';
-import { jobColumns, loadRules, replaceRules, toJob } from '../store/repository.ts';
+import { cancelledBeforeStart, jobColumns, loadRules, replaceRules, toJob } from '../store/repository.ts';
 import type { DB } from '../store/schema.ts';
 import { isUuid } from './paging.ts';
 import type { ProviderRegistry } from './providers.ts';
@@ -197,15 +197,7 @@ export function jobService(deps: JobDeps) {
         // A worker that claims a cancelled execution's queue job later finds it cancelled and drops it.
         await trx
           .updateTable('sync_executions')
-          .set({
-            status: 'cancelled',
-            halt_reason: 'cancelled before it started: the job was archived',
-            halt_kind: 'cancelled',
-            cancel_requested_at: sql<Date>`now()`,
-            started_at: sql<Date>`coalesce(started_at, now())`,
-            completed_at: sql<Date>`now()`,
-            duration_seconds: 0,
-          })
+          .set(cancelledBeforeStart('cancelled before it started: the job was archived'))
           .where('job_id', '=', id)
           .where('status', '=', 'queued')
           .execute();

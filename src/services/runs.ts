@@ -27,7 +27,7 @@ import { type Checkpoint, executeRun, type RunInput, runHaltOf } from '../engine
 import type { ExecutionRow, QueuedRunOptions, RunLauncher } from '../queue/ports.ts';
 import type { EnqueueResult, SyncQueue } from '../queue/queue.ts';
 import type { Database } from '../store/database.ts';
-import { toExecution } from '../store/repository.ts';
+import { cancelledBeforeStart, toExecution } from '../store/repository.ts';
 import type { DB } from '../store/schema.ts';
 import { ActiveRuns } from './active-runs.ts';
 import type { JobService } from './jobs.ts';
@@ -442,15 +442,7 @@ export class RunService implements RunLauncher {
     // (in any process) notices at the next page or heartbeat.
     const queued = await this.db
       .updateTable('sync_executions')
-      .set({
-        status: 'cancelled',
-        halt_reason: 'cancelled before it started',
-        halt_kind: 'cancelled',
-        cancel_requested_at: sql<Date>`now()`,
-        started_at: sql<Date>`coalesce(started_at, now())`,
-        completed_at: sql<Date>`now()`,
-        duration_seconds: 0,
-      })
+      .set(cancelledBeforeStart('cancelled before it started'))
       .where('id', '=', executionId)
       .where('status', '=', 'queued')
       .returningAll()

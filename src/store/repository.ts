@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import type { SyncJobInput } from '../domain/job.ts';
 import type {
   Connection,
@@ -174,4 +174,17 @@ export function toDeadLetter(row: Selectable<DB['dead_letters']>): DeadLetter {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+/** The columns of a queued execution cancelled before any worker started it (it is final at once). */
+export function cancelledBeforeStart(reason: string) {
+  return {
+    status: 'cancelled',
+    halt_reason: reason,
+    halt_kind: 'cancelled',
+    cancel_requested_at: sql<Date>`now()`,
+    started_at: sql<Date>`coalesce(started_at, now())`,
+    completed_at: sql<Date>`now()`,
+    duration_seconds: 0,
+  } as const;
 }
