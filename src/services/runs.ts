@@ -27,7 +27,7 @@ import { type Checkpoint, executeRun, type RunInput, runHaltOf } from '../engine
 import type { ExecutionRow, QueuedRunOptions, RunLauncher } from '../queue/ports.ts';
 import type { EnqueueResult, SyncQueue } from '../queue/queue.ts';
 import type { Database } from '../store/database.ts';
-import { cancelledBeforeStart, toExecution } from '../store/repository.ts';
+import { cancelledBeforeStart, countersOf, toExecution } from '../store/repository.ts';
 import type { DB } from '../store/schema.ts';
 import { ActiveRuns } from './active-runs.ts';
 import type { JobService } from './jobs.ts';
@@ -243,14 +243,7 @@ export class RunService implements RunLauncher {
       'run started',
     );
     let outcome: Awaited<ReturnType<typeof executeRun>>;
-    const initial = {
-      processed: row.processed,
-      created: row.created,
-      updated: row.updated,
-      skipped: row.skipped,
-      failed: row.failed,
-      conflicts: row.conflicts,
-    };
+    const initial = countersOf(row);
     let endpoints: [Endpoint, Endpoint] | undefined;
     try {
       endpoints = await this.endpointsFor(job);

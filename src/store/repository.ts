@@ -3,6 +3,7 @@ import type { SyncJobInput } from '../domain/job.ts';
 import type {
   Connection,
   DeadLetter,
+  ExecutionCounters,
   ExecutionStatus,
   FieldMappingRule,
   HaltKind,
@@ -121,6 +122,18 @@ export async function replaceRules(db: Kysely<DB>, jobId: string, rules: FieldMa
     .execute();
 }
 
+/** An execution's counters as stored. */
+export function countersOf(row: Selectable<SyncExecutionsTable>): ExecutionCounters {
+  return {
+    processed: row.processed,
+    created: row.created,
+    updated: row.updated,
+    skipped: row.skipped,
+    failed: row.failed,
+    conflicts: row.conflicts,
+  };
+}
+
 export function toExecution(row: Selectable<SyncExecutionsTable>): SyncExecution {
   return {
     id: row.id,
@@ -128,12 +141,7 @@ export function toExecution(row: Selectable<SyncExecutionsTable>): SyncExecution
     trigger: row.trigger as Trigger,
     attempt: row.attempt,
     status: row.status as ExecutionStatus,
-    processed: row.processed,
-    created: row.created,
-    updated: row.updated,
-    skipped: row.skipped,
-    failed: row.failed,
-    conflicts: row.conflicts,
+    ...countersOf(row),
     haltReason: row.halt_reason,
     haltKind: row.halt_kind as HaltKind | null,
     recordKeys: row.record_keys,
