@@ -155,6 +155,17 @@ describe.each(TEST_DATABASES)('stored credentials and the configured keys ($name
       // The key is lost; the operator starts anyway to enter the credentials again.
       process.env.OTESSE_SYNC_ALLOW_MISSING_KEYS = '1';
       server = await serve({ ...options, encryptionKeys: [keyB] });
+      // A webhook for it cannot be verified (the signing secret is sealed under the lost key): 503 with the
+      // reason, so the provider delivers it again later; never a 500.
+      const hook = await fetch(`${server.url}/webhooks/${id}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'stripe-signature': 't=1,v1=00' },
+        body: JSON.stringify({ id: 'evt_1', type: 'customer.updated', data: { object: { id: 'cus_1' } } }),
+      });
+      expect(hook.status).toBe(503);
+      const hookBody = (await hook.json()) as { error: { code: string; message: string } };
+      expect(hookBody.error.code).toBe('credentials_unavailable');
+      expect(hookBody.error.message).toContain(keyId(keyA));
       const partial = await api('PATCH', `/connections/${id}`, { credentials: { webhookSecret: 'whsec_new' } });
       expect(partial.status).toBe(400);
       const details = (partial.body as { error: { details: { path: string; message: string }[] } }).error.details;

@@ -140,6 +140,8 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     });
     const address = await app.listen({ host: options.host, port: options.port });
     const url = address.replace('[::1]', 'localhost');
+    // The CLI on the same data directory finds the server here (PGlite is single-process: it must go through it).
+    engine.database.lock?.setUrl(url);
     if (demo) await demo.connectWebhooks(url);
     return {
       url,

@@ -23,7 +23,14 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import * as z from 'zod';
-import { errorMessage, NotFoundError, ProviderError, StateError, ValidationError } from '../domain/errors.ts';
+import {
+  CredentialsUnavailableError,
+  errorMessage,
+  NotFoundError,
+  ProviderError,
+  StateError,
+  ValidationError,
+} from '../domain/errors.ts';
 import { TRANSFORM_NAMES } from '../domain/transforms.ts';
 import { type Connection, FINAL_STATUSES, type SyncExecution, type SyncJob } from '../domain/types.ts';
 import { jsonTooDeep, MAX_INPUT_DEPTH, parseInput } from '../domain/validate.ts';
@@ -327,6 +334,7 @@ export async function buildServer(options: ApiServerOptions): Promise<FastifyIns
     }
     if (err instanceof NotFoundError) return sendError(reply, 404, 'not_found', err.message);
     if (err instanceof StateError) return sendError(reply, 409, 'conflict', err.message);
+    if (err instanceof CredentialsUnavailableError) return sendError(reply, 503, err.code, err.message);
     if (err instanceof ProviderError && (err.kind === 'config' || err.kind === 'record')) {
       return sendError(reply, 400, 'bad_request', err.message);
     }

@@ -5,10 +5,12 @@ import { createMemoryProvider } from '../connectors/memory.ts';
 import { ValidationError } from '../domain/errors.ts';
 import { createPostgresLocalStore } from '../local/postgres.ts';
 import type { WorkerOptions } from '../queue/worker.ts';
+import { lockHolder } from '../store/data-dir-lock.ts';
 import { DEFAULT_DATA_DIR, openDatabase } from '../store/database.ts';
 import { migrate } from '../store/migrate.ts';
 import { createSyncEngine, type SyncEngineOptions } from '../sync-engine.ts';
 import { dlqCommand, executionsCommand, jobsCommand, runCommand } from './operator.ts';
+import { serverUrl } from './server-client.ts';
 
 const USAGE = `otesse-sync <command> [options]
 
@@ -22,12 +24,15 @@ Commands:
       --data-dir D    the embedded database's directory (default ${DEFAULT_DATA_DIR}); ignored with DATABASE_URL
       --concurrency N runs at a time in this process (default 2)
   jobs list           sync jobs with their last and next run
-  run <jobId>         run a job now in this process and print the execution; exit code 0 completed,
+  run <jobId>         run a job now and print the execution; exit code 0 completed,
                       2 completed_with_errors, 1 otherwise
       --follow        live progress (processed, created, updated, skipped, failed, rate, elapsed)
-      --queue         hand the run to the workers instead (a server or worker must be running)
+      --queue         hand the run to the workers and return (a server or worker must be running)
   executions list <jobId> | show <executionId>
   dlq list <jobId> [--status open|retried|discarded] | retry <deadLetterId> | discard <deadLetterId>
+                      jobs, run, executions and dlq go through a running server's REST API when one is
+                      given (--server URL or $OTESSE_SYNC_URL, with $OTESSE_SYNC_API_TOKEN) or holds the
+                      PGlite data directory (found from its lock); otherwise they open the database here
   migrate             apply pending database migrations
   demo [--records N]  sync N generated customers from the in-memory provider into a local table, twice,
                       and print both executions (the second shows unchanged records skipped)
@@ -48,6 +53,7 @@ Options:
   --limit N           rows to list (default 20)
   --schema S          PostgreSQL schema of the engine's tables (default $OTESSE_SYNC_SCHEMA or otesse_sync)
   --database <url>    postgres://… URL, a PGlite data directory, or memory:// (default: $DATABASE_URL or ${DEFAULT_DATA_DIR})
+  --server URL        the server the operator commands go through (default $OTESSE_SYNC_URL)
   -h, --help          this help
 `;
 
@@ -77,6 +83,7 @@ async function main(argv: string[]): Promise<number> {
       queue: { type: 'boolean' },
       status: { type: 'string' },
       limit: { type: 'string' },
+      server: { type: 'string' },
     },
   });
   const command = positionals[0];
@@ -95,6 +102,9 @@ async function main(argv: string[]): Promise<number> {
     queue: values.queue,
     status: values.status,
     limit: values.limit,
+    server: ['jobs', 'run', 'executions', 'dlq'].includes(command)
+      ? operatorServer(values.server, database, values.json ?? false)
+      : undefined,
   };
   switch (command) {
     case 'serve':
@@ -133,6 +143,21 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
       return 2;
   }
+}
+
+/**
+ * The server the operator commands go through: the one named (`--server`, `$OTESSE_SYNC_URL`), else the one that
+ * holds the PGlite data directory (its lock records its URL; PGlite cannot be opened by a second process).
+ */
+function operatorServer(named: string | undefined, database: string, json: boolean): string | undefined {
+  const explicit = named ?? (process.env.OTESSE_SYNC_URL || undefined);
+  if (explicit !== undefined) return serverUrl(explicit);
+  if (/^postgres(ql)?:\/\//.test(database) || database === 'memory://') return undefined;
+  const holder = lockHolder(database);
+  if (!holder?.url) return undefined;
+  if (!json)
+    process.stderr.write(`using the server at ${holder.url} (process ${holder.pid} holds ${resolve(database)})\n`);
+  return holder.url;
 }
 
 async function sandbox(kind: string | undefined, argv: string[]): Promise<number> {

@@ -1,13 +1,19 @@
 /**
- * Operator commands over the engine's database: jobs, runs with live progress, executions, dead letters.
- * Every command takes `--json` for scripts; human output is a table or a progress line.
+ * Operator commands: jobs, runs with live progress, executions, dead letters. Every command takes `--json` for
+ * scripts; human output is a table or a progress line.
+ *
+ * They work through one of two backends with the same answers (the REST API's JSON):
+ * - a running server's REST API (`--server URL`, `OTESSE_SYNC_URL`, or the server that holds the PGlite data
+ *   directory, found from its lock): the server runs what is asked, with the local entities only it knows;
+ * - the engine in this process, on the database (PostgreSQL, or a PGlite directory no process holds).
  */
 import { loadServerConfig, localSide } from '../api/config.ts';
 import { apiDeadLetter, apiExecution, apiJob } from '../api/shapes.ts';
 import { builtInProviders } from '../connectors/index.ts';
 import { ValidationError } from '../domain/errors.ts';
-import { FINAL_STATUSES, type SyncExecution } from '../domain/types.ts';
+import { FINAL_STATUSES, type RecordFailure, type SyncExecution } from '../domain/types.ts';
 import { createSyncEngine, type SyncEngine } from '../sync-engine.ts';
+import { ServerClient } from './server-client.ts';
 
 export interface OperatorOptions {
   database: string;
@@ -18,6 +24,39 @@ export interface OperatorOptions {
   queue?: boolean | undefined;
   status?: string | undefined;
   limit?: string | undefined;
+  /** The server to go through; unset: the engine in this process. */
+  server?: string | undefined;
+}
+
+/** A value as it crosses the API: dates as ISO strings. */
+export type Wire<T> = T extends Date
+  ? string
+  : T extends (infer U)[]
+    ? Wire<U>[]
+    : T extends object
+      ? { [K in keyof T]: Wire<T[K]> }
+      : T;
+const wire = <T>(value: T): Wire<T> => JSON.parse(JSON.stringify(value)) as Wire<T>;
+
+export type ApiJob = Wire<ReturnType<typeof apiJob>>;
+export type ApiExecution = Wire<ReturnType<typeof apiExecution>>;
+export type ApiDeadLetter = Wire<ReturnType<typeof apiDeadLetter>>;
+export type ApiFailure = Wire<RecordFailure>;
+
+/** What the commands need, answered by the engine in this process or by a server. */
+export interface Operator {
+  jobs(): Promise<ApiJob[]>;
+  /** Starts a run (here, or on the server); `done` is the final execution unless only queued. */
+  run(jobId: string, queue: boolean): Promise<{ executionId: string; done: Promise<ApiExecution> | null }>;
+  execution(id: string): Promise<ApiExecution>;
+  /** Calls `progress` with the execution as it changes; resolves with the final one. */
+  watch(id: string, progress: (e: ApiExecution) => void): Promise<ApiExecution>;
+  executions(jobId: string, limit: number): Promise<ApiExecution[]>;
+  failures(executionId: string, limit: number): Promise<ApiFailure[]>;
+  deadLetters(jobId: string, status: string, limit: number): Promise<ApiDeadLetter[]>;
+  /** Retries a dead letter's record; resolves with the retry's final execution. */
+  retryDeadLetter(id: string): Promise<ApiExecution>;
+  discardDeadLetter(id: string): Promise<ApiDeadLetter>;
 }
 
 /** Exit codes of `run`: 0 completed, 2 completed with errors, 1 anything else. */
@@ -27,17 +66,112 @@ export function exitCodeFor(status: SyncExecution['status']): number {
   return 1;
 }
 
-async function withEngine<T>(options: OperatorOptions, fn: (engine: SyncEngine) => Promise<T>): Promise<T> {
+const isFinal = (e: { status: string }) => (FINAL_STATUSES as readonly string[]).includes(e.status);
+
+/** The engine in this process as an Operator. */
+function engineOperator(engine: SyncEngine): Operator {
+  return {
+    async jobs() {
+      const jobs = await engine.jobs.list();
+      const last = await engine.executions.latest(jobs.map((j) => j.id));
+      return jobs.map((j) => wire(apiJob(j, last.get(j.id) ?? null)));
+    },
+    async run(jobId, queue) {
+      if (queue) {
+        // Hand the run to the workers (a server or `otesse-sync worker` must be running).
+        return { executionId: (await engine.trigger(jobId, { trigger: 'manual' })).execution.id, done: null };
+      }
+      const started = await engine.startJob(jobId, { trigger: 'manual' });
+      return { executionId: started.execution.id, done: started.done.then((e) => wire(apiExecution(e))) };
+    },
+    async execution(id) {
+      return wire(apiExecution(await engine.executions.get(id)));
+    },
+    async watch(id, progress) {
+      for (;;) {
+        const e = wire(apiExecution(await engine.executions.get(id)));
+        progress(e);
+        if (isFinal(e)) return e;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    },
+    async executions(jobId, limit) {
+      await engine.jobs.get(jobId);
+      return (await engine.executions.page(jobId, { limit })).items.map((e) => wire(apiExecution(e)));
+    },
+    async failures(executionId, limit) {
+      return wire((await engine.executions.failuresPage(executionId, { limit })).items);
+    },
+    async deadLetters(jobId, status, limit) {
+      await engine.jobs.get(jobId);
+      const page = await engine.deadLetters.page(jobId, { limit, status: status as 'open' });
+      return page.items.map((d) => wire(apiDeadLetter(d)));
+    },
+    async retryDeadLetter(id) {
+      return wire(apiExecution(await engine.deadLetters.retry(id)));
+    },
+    async discardDeadLetter(id) {
+      return wire(apiDeadLetter(await engine.deadLetters.discard(id)));
+    },
+  };
+}
+
+/** A server's REST API as an Operator. */
+function serverOperator(client: ServerClient): Operator {
+  const watch = (id: string, progress: (e: ApiExecution) => void) =>
+    client.events<ApiExecution>(`/executions/${encodeURIComponent(id)}/events`, (event, e) => {
+      progress(e);
+      return event === 'done' || isFinal(e);
+    });
+  const job = (id: string) => `/sync-jobs/${encodeURIComponent(id)}`;
+  return {
+    async jobs() {
+      return (await client.get<{ items: ApiJob[] }>('/sync-jobs')).items;
+    },
+    async run(jobId, queue) {
+      const { executionId } = await client.post<{ executionId: string }>(`${job(jobId)}/run`);
+      return { executionId, done: queue ? null : watch(executionId, () => {}) };
+    },
+    execution: (id) => client.get<ApiExecution>(`/executions/${encodeURIComponent(id)}`),
+    watch,
+    async executions(jobId, limit) {
+      return (await client.get<{ items: ApiExecution[] }>(`${job(jobId)}/executions?limit=${limit}`)).items;
+    },
+    async failures(executionId, limit) {
+      const path = `/executions/${encodeURIComponent(executionId)}/failures?limit=${limit}`;
+      return (await client.get<{ items: ApiFailure[] }>(path)).items;
+    },
+    async deadLetters(jobId, status, limit) {
+      const path = `${job(jobId)}/dead-letters?status=${encodeURIComponent(status)}&limit=${limit}`;
+      return (await client.get<{ items: ApiDeadLetter[] }>(path)).items;
+    },
+    async retryDeadLetter(id) {
+      const path = `/dead-letters/${encodeURIComponent(id)}/retry`;
+      const { executionId } = await client.post<{ executionId: string }>(path);
+      return watch(executionId, () => {});
+    },
+    discardDeadLetter: (id) => client.post<ApiDeadLetter>(`/dead-letters/${encodeURIComponent(id)}/discard`),
+  };
+}
+
+async function withOperator<T>(options: OperatorOptions, fn: (operator: Operator) => Promise<T>): Promise<T> {
+  if (options.server) return fn(serverOperator(new ServerClient(options.server, process.env.OTESSE_SYNC_API_TOKEN)));
   const { config } = loadServerConfig(options.config);
   const local = localSide(config);
-  const engine = await createSyncEngine({
-    database: options.database,
-    ...(options.schema ? { schema: options.schema } : {}),
-    providers: builtInProviders(),
-    ...(local.store ? { local: local.store } : {}),
-  });
+  let engine: SyncEngine;
   try {
-    return await fn(engine);
+    engine = await createSyncEngine({
+      database: options.database,
+      ...(options.schema ? { schema: options.schema } : {}),
+      providers: builtInProviders(),
+      ...(local.store ? { local: local.store } : {}),
+    });
+  } catch (err) {
+    await local.close();
+    throw err;
+  }
+  try {
+    return await fn(engineOperator(engine));
   } finally {
     await engine.close();
     await local.close();
@@ -61,7 +195,7 @@ function table(rows: string[][]): string {
     .join('\n');
 }
 
-const when = (d: Date | null) => (d ? d.toISOString().replace('T', ' ').slice(0, 19) : '-');
+const when = (d: string | null | undefined) => (d ? d.replace('T', ' ').slice(0, 19) : '-');
 
 function need(value: string | undefined, name: string): string {
   if (!value) throw new ValidationError([{ path: name, message: 'is required' }]);
@@ -79,10 +213,8 @@ function limitOf(options: OperatorOptions): number {
 
 export async function jobsCommand(sub: string | undefined, options: OperatorOptions): Promise<number> {
   if (sub !== 'list') throw new ValidationError([{ path: 'jobs', message: 'expected "jobs list"' }]);
-  return withEngine(options, async (engine) => {
-    const jobs = await engine.jobs.list();
-    const last = await engine.executions.latest(jobs.map((j) => j.id));
-    const rows = jobs.map((j) => apiJob(j, last.get(j.id) ?? null));
+  return withOperator(options, async (operator) => {
+    const rows = await operator.jobs();
     out(options, rows, () =>
       rows.length === 0
         ? 'no sync jobs'
@@ -105,70 +237,56 @@ export async function jobsCommand(sub: string | undefined, options: OperatorOpti
 }
 
 /** One progress line: processed, outcome counters, rate and elapsed time. */
-export function progressLine(e: SyncExecution, startedMs: number): string {
+export function progressLine(e: ApiExecution, startedMs: number): string {
   const elapsed = Math.max(0.001, (Date.now() - startedMs) / 1000);
   const rate = Math.round(e.processed / elapsed);
   const width = 20;
-  const done = FINAL_STATUSES.includes(e.status);
-  const bar = done ? '#'.repeat(width) : `${'#'.repeat(Math.floor(elapsed * 4) % (width + 1))}`.padEnd(width, '.');
+  const bar = isFinal(e)
+    ? '#'.repeat(width)
+    : `${'#'.repeat(Math.floor(elapsed * 4) % (width + 1))}`.padEnd(width, '.');
   return (
     `[${bar}] ${e.status.padEnd(21)} processed ${e.processed}  created ${e.created}  updated ${e.updated}  ` +
     `skipped ${e.skipped}  failed ${e.failed}  ${rate}/s  ${elapsed.toFixed(1)}s`
   );
 }
 
-/** Polls an execution until it is final, drawing progress on stderr. */
-async function follow(engine: SyncEngine, executionId: string, options: OperatorOptions): Promise<SyncExecution> {
+/** Follows an execution until it is final, drawing progress on stderr. */
+async function follow(operator: Operator, executionId: string, options: OperatorOptions): Promise<ApiExecution> {
   const started = Date.now();
   const tty = process.stderr.isTTY && !options.json;
   let last = '';
   let lastPrinted = 0;
-  for (;;) {
-    const e = await engine.executions.get(executionId);
-    const final = FINAL_STATUSES.includes(e.status);
-    if (!options.json) {
-      const line = progressLine(e, started);
-      if (tty) process.stderr.write(`\r${line}\u001b[K`);
-      else if (final || (line !== last && Date.now() - lastPrinted >= 1000)) {
-        process.stderr.write(`${line}\n`);
-        lastPrinted = Date.now();
-      }
-      last = line;
+  const final = await operator.watch(executionId, (e) => {
+    if (options.json) return;
+    const line = progressLine(e, started);
+    if (tty) process.stderr.write(`\r${line}\u001b[K`);
+    else if (isFinal(e) || (line !== last && Date.now() - lastPrinted >= 1000)) {
+      process.stderr.write(`${line}\n`);
+      lastPrinted = Date.now();
     }
-    if (final) {
-      if (tty) process.stderr.write('\n');
-      return e;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
+    last = line;
+  });
+  if (tty) process.stderr.write('\n');
+  return final;
 }
 
 export async function runCommand(jobId: string | undefined, options: OperatorOptions): Promise<number> {
   const id = need(jobId, 'jobId');
-  return withEngine(options, async (engine) => {
-    let executionId: string;
-    let done: Promise<SyncExecution> | null = null;
-    if (options.queue) {
-      // Hand the run to the workers (a server or `otesse-sync worker` must be running).
-      executionId = (await engine.trigger(id, { trigger: 'manual' })).execution.id;
-    } else {
-      const started = await engine.startJob(id, { trigger: 'manual' });
-      executionId = started.execution.id;
-      done = started.done;
-    }
+  return withOperator(options, async (operator) => {
+    const { executionId, done } = await operator.run(id, options.queue ?? false);
     if (!options.follow) {
-      const final = done ? await done : await engine.executions.get(executionId);
-      out(options, apiExecution(final), () => summaryLine(final));
+      const final = done ? await done : await operator.execution(executionId);
+      out(options, final, () => summaryLine(final));
       return done ? exitCodeFor(final.status) : 0;
     }
-    const final = await follow(engine, executionId, options);
+    const final = await follow(operator, executionId, options);
     if (done) await done;
-    out(options, apiExecution(final), () => summaryLine(final));
+    out(options, final, () => summaryLine(final));
     return exitCodeFor(final.status);
   });
 }
 
-function summaryLine(e: SyncExecution): string {
+function summaryLine(e: ApiExecution): string {
   return (
     `execution ${e.id}: ${e.status}${e.durationSeconds === null ? '' : ` in ${e.durationSeconds}s`} — processed ` +
     `${e.processed}, created ${e.created}, updated ${e.updated}, skipped ${e.skipped}, failed ${e.failed}` +
@@ -181,12 +299,15 @@ export async function executionsCommand(
   arg: string | undefined,
   options: OperatorOptions,
 ): Promise<number> {
-  return withEngine(options, async (engine) => {
+  if (sub !== 'list' && sub !== 'show') {
+    throw new ValidationError([
+      { path: 'executions', message: 'expected "executions list <jobId>" or "executions show <id>"' },
+    ]);
+  }
+  const id = need(arg, sub === 'list' ? 'jobId' : 'executionId');
+  return withOperator(options, async (operator) => {
     if (sub === 'list') {
-      const jobId = need(arg, 'jobId');
-      await engine.jobs.get(jobId);
-      const page = await engine.executions.page(jobId, { limit: limitOf(options) });
-      const items = page.items.map(apiExecution);
+      const items = await operator.executions(id, limitOf(options));
       out(options, items, () =>
         items.length === 0
           ? 'no executions'
@@ -204,7 +325,7 @@ export async function executionsCommand(
                 'SKIPPED',
                 'FAILED',
               ],
-              ...page.items.map((e) => [
+              ...items.map((e) => [
                 e.id,
                 e.status,
                 e.trigger,
@@ -221,20 +342,15 @@ export async function executionsCommand(
       );
       return 0;
     }
-    if (sub === 'show') {
-      const e = await engine.executions.get(need(arg, 'executionId'));
-      const failures = await engine.executions.failuresPage(e.id, { limit: limitOf(options) });
-      out(options, { ...apiExecution(e), failures: failures.items }, () =>
-        [
-          summaryLine(e),
-          ...failures.items.map((f) => `  ${f.side} ${f.recordKey} [${f.phase}/${f.errorKind}] ${f.message}`),
-        ].join('\n'),
-      );
-      return 0;
-    }
-    throw new ValidationError([
-      { path: 'executions', message: 'expected "executions list <jobId>" or "executions show <id>"' },
-    ]);
+    const e = await operator.execution(id);
+    const failures = await operator.failures(e.id, limitOf(options));
+    out(options, { ...e, failures }, () =>
+      [
+        summaryLine(e),
+        ...failures.map((f) => `  ${f.side} ${f.recordKey} [${f.phase}/${f.errorKind}] ${f.message}`),
+      ].join('\n'),
+    );
+    return 0;
   });
 }
 
@@ -243,42 +359,32 @@ export async function dlqCommand(
   arg: string | undefined,
   options: OperatorOptions,
 ): Promise<number> {
-  return withEngine(options, async (engine) => {
+  if (sub !== 'list' && sub !== 'retry' && sub !== 'discard') {
+    throw new ValidationError([
+      { path: 'dlq', message: 'expected "dlq list <jobId>", "dlq retry <id>" or "dlq discard <id>"' },
+    ]);
+  }
+  const id = need(arg, sub === 'list' ? 'jobId' : 'deadLetterId');
+  return withOperator(options, async (operator) => {
     if (sub === 'list') {
-      const jobId = need(arg, 'jobId');
-      await engine.jobs.get(jobId);
-      const status = (options.status ?? 'open') as 'open';
-      const page = await engine.deadLetters.page(jobId, { limit: limitOf(options), status });
-      const items = page.items.map(apiDeadLetter);
+      const items = await operator.deadLetters(id, options.status ?? 'open', limitOf(options));
       out(options, items, () =>
         items.length === 0
           ? 'the dead letter queue is empty'
           : table([
               ['ID', 'RECORD', 'SIDE', 'FAILURES', 'LAST FAILED', 'LAST ERROR'],
-              ...page.items.map((d) => [
-                d.id,
-                d.recordKey,
-                d.side,
-                String(d.failureCount),
-                when(d.updatedAt),
-                d.lastError,
-              ]),
+              ...items.map((d) => [d.id, d.recordKey, d.side, String(d.failureCount), when(d.updatedAt), d.lastError]),
             ]),
       );
       return 0;
     }
     if (sub === 'retry') {
-      const e = await engine.deadLetters.retry(need(arg, 'deadLetterId'));
-      out(options, apiExecution(e), () => summaryLine(e));
+      const e = await operator.retryDeadLetter(id);
+      out(options, e, () => summaryLine(e));
       return exitCodeFor(e.status);
     }
-    if (sub === 'discard') {
-      const d = await engine.deadLetters.discard(need(arg, 'deadLetterId'));
-      out(options, apiDeadLetter(d), () => `dead letter ${d.id} (${d.recordKey}) discarded`);
-      return 0;
-    }
-    throw new ValidationError([
-      { path: 'dlq', message: 'expected "dlq list <jobId>", "dlq retry <id>" or "dlq discard <id>"' },
-    ]);
+    const d = await operator.discardDeadLetter(id);
+    out(options, d, () => `dead letter ${d.id} (${d.recordKey}) discarded`);
+    return 0;
   });
 }

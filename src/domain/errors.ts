@@ -38,6 +38,12 @@ export class StateError extends Error {
   readonly code = 'invalid_state';
 }
 
+/** Stored credentials that cannot be opened here (sealed under a key this process is not configured with). */
+export class CredentialsUnavailableError extends Error {
+  override readonly name = 'CredentialsUnavailableError';
+  readonly code = 'credentials_unavailable';
+}
+
 /**
  * How a failure should be treated:
  * - `transient`: 429, 5xx, timeout, network; retried inside the run with backoff before it counts.

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
-import { errorMessage, ProviderError, ValidationError } from '../domain/errors.ts';
+import { CredentialsUnavailableError, errorMessage, ProviderError, ValidationError } from '../domain/errors.ts';
 import type { WebhookDelivery } from '../engine/endpoint.ts';
 import type { EnqueueResult, SyncQueue } from '../queue/queue.ts';
 import type { CredentialVault } from '../security/vault.ts';
@@ -53,7 +53,17 @@ export function webhookService({ db, log, vault, providers, connections, jobs, q
     if (!provider?.webhook) {
       throw new ProviderError('config', `provider "${conn.provider}" does not send webhooks`);
     }
-    const credentials = conn.credentials === null ? {} : vault.open(conn.credentials);
+    let credentials: Record<string, string> = {};
+    try {
+      if (conn.credentials !== null) credentials = vault.open(conn.credentials);
+    } catch (err) {
+      // Without the signing secret the delivery cannot be verified: refused as unavailable, so the provider
+      // delivers it again once the credentials are entered again (or the key is configured).
+      throw new CredentialsUnavailableError(
+        `connection ${conn.id}: its credentials cannot be opened (${errorMessage(err)}); enter them again or ` +
+          'configure the key that sealed them',
+      );
+    }
     const events = provider.webhook.verify(delivery, {
       id: conn.id,
       provider: conn.provider,

@@ -4,6 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { ValidationError } from '../domain/errors.ts';
+import { type DataDirectoryLock, lockDataDirectory } from './data-dir-lock.ts';
 import { quoteIdentifier } from './identifiers.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
 import type { DB } from './schema.ts';
@@ -42,6 +43,8 @@ export interface Database {
   close(): Promise<void>;
   /** Set on PGlite databases: the instance, for adapters that share it (pg-boss). */
   readonly pglite?: PGlite;
+  /** Set on a PGlite data directory this process opened: its lock (a server records its URL there). */
+  readonly lock?: DataDirectoryLock;
   /** Set on PostgreSQL databases: the pool, for adapters that share it. */
   readonly pool?: pg.Pool;
   /** Set on PostgreSQL databases: the connection URL (pg-boss opens its own small pool for LISTEN/NOTIFY). */
@@ -96,6 +99,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
 
   let pglite: PGlite;
   let owned = true;
+  let lock: DataDirectoryLock | undefined;
   if (typeof target === 'string') {
     if (target === '') throw new ValidationError([{ path: 'database', message: 'must not be empty' }]);
     if (target === 'memory://') pglite = await PGlite.create();
@@ -103,14 +107,27 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
       // The directory holds the database and (by default) the credential key: private to this user.
       mkdirSync(target, { recursive: true, mode: 0o700 });
       makePrivate(target);
-      pglite = await PGlite.create(target);
+      // One process per directory: a second opener is refused, naming the holder.
+      lock = lockDataDirectory(target);
+      try {
+        pglite = await PGlite.create(target);
+      } catch (err) {
+        lock.release();
+        throw err;
+      }
       makePrivate(target, true);
     }
   } else {
     pglite = target.pglite;
     owned = false;
   }
-  await pglite.exec(`CREATE SCHEMA IF NOT EXISTS ${quotedSchema}; SET search_path TO ${searchPath};`);
+  try {
+    await pglite.exec(`CREATE SCHEMA IF NOT EXISTS ${quotedSchema}; SET search_path TO ${searchPath};`);
+  } catch (err) {
+    if (owned) await pglite.close();
+    lock?.release();
+    throw err;
+  }
   const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
   return {
     kind: 'pglite',
@@ -118,12 +135,17 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     db,
     pageDb: db,
     pglite,
+    ...(lock ? { lock } : {}),
     async exec(sqlText) {
       await pglite.exec(sqlText);
     },
     async close() {
-      await db.destroy();
-      if (owned) await pglite.close();
+      try {
+        await db.destroy();
+        if (owned) await pglite.close();
+      } finally {
+        lock?.release();
+      }
     },
   };
 }
