@@ -73,6 +73,13 @@ export interface EndpointRecord {
    * counts it as one record failure (phase `fetch`) and writes its neighbours. `data` is then not used.
    */
   error?: unknown;
+  /**
+   * A tombstone: the record was deleted on this side (`data` is `{}`, `updatedAt` is when it was deleted, when
+   * known). Endpoints return tombstones only when the request asks for deletions (`ReadPageRequest.deletions`),
+   * and from `fetch` for records they know were deleted (others are left out). The job's `deletePolicy` says
+   * what the run does with it.
+   */
+  deleted?: true;
 }
 
 export interface ReadPageRequest {
@@ -83,11 +90,23 @@ export interface ReadPageRequest {
   cursor: string | null;
   pageSize: number;
   signal: AbortSignal;
+  /**
+   * Set when the job propagates deletions (its `deletePolicy` is not `ignore`): incremental reads also return
+   * tombstones of records deleted at or after `since`, where the source can tell (Stripe `*.deleted` events,
+   * HubSpot archived objects, a local `deletedAt` column). Full reads need not: the run sweeps references it did
+   * not see. Unset: exactly the requests of a job that ignores deletions.
+   */
+  deletions?: boolean;
 }
 
 export interface ReadPage {
   records: EndpointRecord[];
   nextCursor: string | null;
+  /**
+   * Set when the page left out records it could not read at all (not even as a record with `error`, e.g. an item
+   * without an id): the run then does not sweep, since a record it did not see may still exist.
+   */
+  incomplete?: true;
 }
 
 export interface FetchRequest {
@@ -97,9 +116,18 @@ export interface FetchRequest {
 }
 
 export interface WriteOp {
-  action: 'create' | 'update';
-  /** The id on the target side for updates; null for creates. */
+  /**
+   * `delete`: remove the record `targetId` (`data` is `{}`). Deleting a record that is already gone is a success
+   * (`{ ok: true, id: targetId }`): deletions are idempotent. With `soft`, the target keeps the record and marks it
+   * deleted where it can (a local `deletedAt` column; HubSpot archives, which is its only delete).
+   */
+  action: 'create' | 'update' | 'delete';
+  /** The id on the target side for updates and deletes; null for creates. */
   targetId: string | null;
+  /** Deletes only: keep the record and mark it deleted (the job's `soft_delete` policy). */
+  soft?: boolean;
+  /** Deletes only: when the source deleted it (ISO 8601), for the mark of a soft delete. */
+  deletedAt?: string | null;
   /** Mapped content: the fields to set. */
   data: Record<string, unknown>;
   /**
@@ -170,7 +198,14 @@ export interface EntityTypeInfo {
   label: string;
   fields: FieldInfo[];
   /** The provider can be read (inbound), written (outbound), read by change time (incremental), pushes webhooks. */
-  supports: { inbound: boolean; outbound: boolean; incremental: boolean; webhooks: boolean };
+  supports: {
+    inbound: boolean;
+    outbound: boolean;
+    incremental: boolean;
+    webhooks: boolean;
+    /** The endpoint reports deletions (tombstones in incremental reads, webhooks) and can delete (outbound). */
+    deletes?: boolean;
+  };
 }
 
 /** One setting of a connection: non-secret `config` or secret `credentials`. */
@@ -220,6 +255,8 @@ export interface WebhookEvent {
   eventId: string;
   entityType: string;
   recordId: string;
+  /** The event says the record was deleted (Stripe `*.deleted`, HubSpot `*.deletion`); the run re-fetches anyway. */
+  deleted?: boolean;
 }
 
 export interface WebhookHandler {
