@@ -99,7 +99,7 @@ function compose(database: Database, options: SyncEngineOptions, vault: Credenti
   const providers = providerRegistry(options.providers ?? []);
   const connections = connectionService({ db, vault, providers });
   const jobs = jobService({ db, providers, local: options.local });
-  const executions = executionService({ db });
+  const executions = executionService({ db, startJob: (jobId, o) => runs.startJob(jobId, o) });
   const localFor = localEndpoints(options.local, db);
   const workers = new Set<SyncWorker>();
   let closed = false;

@@ -273,8 +273,8 @@ describe.each(TEST_DATABASES)('engine edges on $name', (db) => {
       const first = await h.engine.runJob(j.id);
       expect(counters(first)).toEqual({ processed: 6, created: 3, updated: 0, skipped: 3, failed: 0 });
       expect(first.directions).toEqual({
-        inbound: { processed: 3, created: 3, updated: 0, skipped: 0, failed: 0, conflicts: 0 },
-        outbound: { processed: 3, created: 0, updated: 0, skipped: 3, failed: 0, conflicts: 0 },
+        inbound: { processed: 3, created: 3, updated: 0, deleted: 0, skipped: 0, failed: 0, conflicts: 0 },
+        outbound: { processed: 3, created: 0, updated: 0, deleted: 0, skipped: 3, failed: 0, conflicts: 0 },
       });
       for (let i = 0; i < 3; i++) {
         h.provider.patch('customer', cid(i), { name: `provider edit ${i}` });

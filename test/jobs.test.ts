@@ -294,6 +294,8 @@ describe.each(TEST_DATABASES)('connections and sync jobs on $name', (db) => {
         maxRetries: 3,
         timeoutMinutes: 60,
         conflictStrategy: null,
+        deletePolicy: 'ignore',
+        massDeleteThreshold: 20,
         enabled: true,
         fieldMappings: [],
         cursor: null,

@@ -4,7 +4,8 @@
  *
  * ```json
  * { "localDatabaseUrl": "postgres://…",
- *   "localEntities": { "customers": { "table": "app.customers", "primaryKey": "id", "updatedAt": "updated_at" } } }
+ *   "localEntities": { "customers": { "table": "app.customers", "primaryKey": "id", "updatedAt": "updated_at",
+ *                                     "deletedAt": "deleted_at" } } }
  * ```
  * Without `localDatabaseUrl` the tables live in the engine's own database, and a page's local rows commit in
  * the same transaction as its references. With it, local writes commit on their own (a crash between the
@@ -39,6 +40,7 @@ export const serverConfigSchema = z.strictObject({
         table: z.string().refine(isTableName, { error: 'must be a table name, optionally schema.table' }),
         primaryKey: z.string().refine(isIdentifier, { error: 'must be a column name' }).default('id'),
         updatedAt: z.string().refine(isIdentifier, { error: 'must be a column name' }).nullable().default('updated_at'),
+        deletedAt: z.string().refine(isIdentifier, { error: 'must be a column name' }).nullable().default(null),
       }),
     )
     .default(() => ({})),
@@ -84,6 +86,8 @@ export interface LocalEntityInfo {
   table: string;
   primaryKey: string;
   updatedAt: string | null;
+  /** The soft-delete column (`soft_delete` jobs mark rows deleted there), or null. */
+  deletedAt: string | null;
   /** Null when the table does not exist (yet). */
   fields: { name: string; type: string }[] | null;
 }
@@ -102,13 +106,19 @@ export function localSide(config: ServerConfig): LocalSide {
       entities: Object.fromEntries(
         entries.map(([name, e]) => [
           name,
-          { table: e.table, primaryKey: e.primaryKey, ...(e.updatedAt ? { updatedAtColumn: e.updatedAt } : {}) },
+          {
+            table: e.table,
+            primaryKey: e.primaryKey,
+            ...(e.updatedAt ? { updatedAtColumn: e.updatedAt } : {}),
+            ...(e.deletedAt ? { deletedAtColumn: e.deletedAt } : {}),
+          },
         ]),
       ),
     });
     store = separate
       ? {
           entityTypes: inner.entityTypes,
+          ...(inner.softDeleteColumn ? { softDeleteColumn: inner.softDeleteColumn } : {}),
           createEndpoint: async () => notColocated(await inner.createEndpoint(separate)),
         }
       : inner;
@@ -129,6 +139,7 @@ export function localSide(config: ServerConfig): LocalSide {
           table: e.table,
           primaryKey: e.primaryKey,
           updatedAt: e.updatedAt,
+          deletedAt: e.deletedAt,
           fields: rows.length === 0 ? null : rows,
         });
       }

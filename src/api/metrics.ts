@@ -32,16 +32,17 @@ export function createMetrics(engine: SyncEngine): Metrics {
 
   new Gauge({
     name: 'otesse_sync_records',
-    help: 'Records processed by all executions in the database, by outcome (created, updated, skipped, failed)',
+    help: 'Records processed by all executions in the database, by outcome (created, updated, deleted, skipped, failed)',
     labelNames: ['outcome'],
     registers: [registry],
     async collect() {
-      const { rows } = await sql<{ created: string; updated: string; skipped: string; failed: string }>`
+      const { rows } = await sql<{ created: string; updated: string; deleted: string; skipped: string; failed: string }>`
         SELECT coalesce(sum(created), 0) AS created, coalesce(sum(updated), 0) AS updated,
-               coalesce(sum(skipped), 0) AS skipped, coalesce(sum(failed), 0) AS failed
+               coalesce(sum(deleted), 0) AS deleted, coalesce(sum(skipped), 0) AS skipped,
+               coalesce(sum(failed), 0) AS failed
         FROM sync_executions`.execute(db);
       const r = rows[0]!;
-      for (const outcome of ['created', 'updated', 'skipped', 'failed'] as const) {
+      for (const outcome of ['created', 'updated', 'deleted', 'skipped', 'failed'] as const) {
         this.set({ outcome }, Number(r[outcome]));
       }
     },

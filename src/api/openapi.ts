@@ -10,6 +10,7 @@
  */
 import {
   CONFLICT_STRATEGIES,
+  DELETE_POLICIES,
   DIRECTIONS,
   EXECUTION_STATUSES,
   HALT_KINDS,
@@ -74,6 +75,22 @@ const jobFields = {
     enum: [...CONFLICT_STRATEGIES, null],
     description: 'Required for bidirectional jobs, refused for the others',
   },
+  deletePolicy: {
+    enum: DELETE_POLICIES,
+    default: 'ignore',
+    description:
+      'A record deleted at the source: ignore (the target keeps it), soft_delete (the target keeps it, marked ' +
+      'deleted: a local entity needs its deletedAt column), hard_delete (the target record is deleted)',
+  },
+  massDeleteThreshold: {
+    type: 'number',
+    exclusiveMinimum: 0,
+    maximum: 100,
+    default: 20,
+    description:
+      'Mass-delete protection: a run that would delete more than this percentage of the synced records deletes ' +
+      'nothing and holds its deletions for POST /executions/{id}/apply-deletions',
+  },
   enabled: { type: 'boolean', default: true },
   fieldMappings: arrayOf(rule),
 };
@@ -128,6 +145,7 @@ const counterProperties = {
   processed: int,
   created: int,
   updated: int,
+  deleted: { ...int, description: 'Records deleted (or marked deleted) on the target: deleted at the source' },
   skipped: int,
   failed: int,
   conflicts: { ...int, description: 'Records left in conflict for review (manual strategy); counted in skipped' },
@@ -206,6 +224,11 @@ export const schemas = {
       enum: [...HALT_KINDS, null],
       description:
         'configuration: not retried; connection_lost: the provider could not be reached (status cancelled); worker_lost: its worker stopped',
+    },
+    heldDeletions: {
+      type: ['integer', 'null'],
+      description:
+        'haltKind mass_delete: the deletions held back for a person (POST /executions/{id}/apply-deletions)',
     },
     error: { ...nullableStr, description: 'For failed, timed out and cancelled runs: the halt reason or the status' },
     recordKeys: {
@@ -319,6 +342,10 @@ export const schemas = {
     table: str,
     primaryKey: str,
     updatedAt: { ...nullableStr, description: 'The column incremental outbound runs read changes by' },
+    deletedAt: {
+      ...nullableStr,
+      description: 'The soft-delete column (soft_delete jobs mark rows there); null: soft_delete is not possible',
+    },
     fields: {
       ...nullable(arrayOf(object({ name: str, type: str }))),
       description: 'The table’s columns; null when the table does not exist (yet)',

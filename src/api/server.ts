@@ -960,6 +960,27 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
     },
   );
   api.post(
+    '/executions/:id/apply-deletions',
+    {
+      schema: {
+        summary: 'Apply the deletions a run’s mass-delete protection held back',
+        description:
+          'For an execution with haltKind mass_delete: a new execution (trigger manual) deletes the held records ' +
+          'that are still gone at the source. 409 when the execution holds no deletions.',
+        tags: ['executions'],
+        params: idParams,
+        response: { 202: doc.ref('RetryStarted'), ...doc.errors },
+      },
+    },
+    async (req: Req, reply) => {
+      const started = await engine.executions.startApplyDeletions(req.params.id);
+      started.done.catch((err: unknown) =>
+        req.log.error({ executionId: req.params.id, err: errorMessage(err) }, 'apply deletions failed'),
+      );
+      return reply.code(202).send({ executionId: started.execution.id });
+    },
+  );
+  api.post(
     '/dead-letters/:id/discard',
     {
       schema: {

@@ -246,7 +246,7 @@ export function progressLine(e: ApiExecution, startedMs: number): string {
     : `${'#'.repeat(Math.floor(elapsed * 4) % (width + 1))}`.padEnd(width, '.');
   return (
     `[${bar}] ${e.status.padEnd(21)} processed ${e.processed}  created ${e.created}  updated ${e.updated}  ` +
-    `skipped ${e.skipped}  failed ${e.failed}  ${rate}/s  ${elapsed.toFixed(1)}s`
+    `${e.deleted ? `deleted ${e.deleted}  ` : ''}skipped ${e.skipped}  failed ${e.failed}  ${rate}/s  ${elapsed.toFixed(1)}s`
   );
 }
 
@@ -289,7 +289,8 @@ export async function runCommand(jobId: string | undefined, options: OperatorOpt
 function summaryLine(e: ApiExecution): string {
   return (
     `execution ${e.id}: ${e.status}${e.durationSeconds === null ? '' : ` in ${e.durationSeconds}s`} — processed ` +
-    `${e.processed}, created ${e.created}, updated ${e.updated}, skipped ${e.skipped}, failed ${e.failed}` +
+    `${e.processed}, created ${e.created}, updated ${e.updated}, deleted ${e.deleted}, skipped ${e.skipped}, ` +
+    `failed ${e.failed}` +
     (e.haltReason ? `\nreason: ${e.haltReason}` : '')
   );
 }
@@ -322,6 +323,7 @@ export async function executionsCommand(
                 'PROCESSED',
                 'CREATED',
                 'UPDATED',
+                'DELETED',
                 'SKIPPED',
                 'FAILED',
               ],
@@ -335,6 +337,7 @@ export async function executionsCommand(
                 String(e.processed),
                 String(e.created),
                 String(e.updated),
+                String(e.deleted),
                 String(e.skipped),
                 String(e.failed),
               ]),

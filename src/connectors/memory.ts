@@ -16,6 +16,8 @@ interface StoredRecord {
   id: string;
   data: Record<string, unknown>;
   updatedAt: string;
+  /** Set when the record was deleted: kept as a tombstone for incremental reads that ask for deletions. */
+  deletedAt?: string;
 }
 
 /** A generated, read-only collection: record `i` is made on demand, so a million records cost no memory. */
@@ -67,7 +69,7 @@ export class MemoryProvider {
   readonly entityTypes: readonly string[];
   readonly faults: MemoryFaults = {};
   /** Calls seen, for assertions on work per page (not on behaviour). */
-  readonly stats = { readPage: 0, fetch: 0, write: 0, createdRecords: 0, updatedRecords: 0 };
+  readonly stats = { readPage: 0, fetch: 0, write: 0, createdRecords: 0, updatedRecords: 0, deletedRecords: 0 };
   private readonly tables = new Map<string, Map<string, StoredRecord>>();
   private readonly sorted = new Map<string, string[]>();
   private readonly synthetic = new Map<string, SyntheticSet>();
@@ -106,25 +108,33 @@ export class MemoryProvider {
     return rid;
   }
 
+  /** Deletes a record as if a user deleted it at the provider (a tombstone stays for incremental reads). */
+  remove(entityType: string, id: string): void {
+    const r = this.table(entityType).get(id);
+    if (!r || r.deletedAt) throw new Error(`no ${entityType} ${id}`);
+    r.deletedAt = this.now();
+    r.updatedAt = r.deletedAt;
+  }
+
   /** Changes some fields of an existing record, bumping its update time. */
   patch(entityType: string, id: string, fields: Record<string, unknown>): void {
     const r = this.table(entityType).get(id);
-    if (!r) throw new Error(`no ${entityType} ${id}`);
+    if (!r || r.deletedAt) throw new Error(`no ${entityType} ${id}`);
     r.data = { ...r.data, ...structuredClone(fields) };
     r.updatedAt = this.now();
   }
 
   get(entityType: string, id: string): EndpointRecord | undefined {
     const r = this.table(entityType).get(id);
-    return r && { id: r.id, data: structuredClone(r.data), updatedAt: r.updatedAt };
+    return r && !r.deletedAt ? { id: r.id, data: structuredClone(r.data), updatedAt: r.updatedAt } : undefined;
   }
 
   all(entityType: string): EndpointRecord[] {
-    return this.ids(entityType).map((id) => this.get(entityType, id)!);
+    return this.ids(entityType).flatMap((id) => this.get(entityType, id) ?? []);
   }
 
   count(entityType: string): number {
-    return this.synthetic.get(entityType)?.count ?? this.table(entityType).size;
+    return this.synthetic.get(entityType)?.count ?? this.all(entityType).length;
   }
 
   /** Serves `count` generated records for `entityType` (read-only), ids ordered by index. */
@@ -201,6 +211,12 @@ export class MemoryProvider {
     for (; i < ids.length && records.length < req.pageSize; i++) {
       const r = table.get(ids[i]!)!;
       if (since !== undefined && r.updatedAt < since) continue;
+      if (r.deletedAt) {
+        // Deleted: a tombstone for incremental reads that ask for deletions, else left out.
+        if (since !== undefined && req.deletions)
+          records.push({ id: r.id, data: {}, updatedAt: r.deletedAt, deleted: true });
+        continue;
+      }
       records.push({ id: r.id, data: structuredClone(r.data), updatedAt: r.updatedAt });
     }
     const last = records.at(-1);
@@ -244,6 +260,15 @@ export class MemoryProvider {
       const rejected = this.faults.rejectWrite?.(op, req.entityType);
       if (rejected instanceof ProviderError) return { ok: false, error: rejected };
       if (rejected) return { ok: false, error: new ProviderError('record', rejected, { status: 400 }) };
+      if (op.action === 'delete') {
+        // Idempotent: deleting what is gone is a success.
+        const target = op.targetId === null ? undefined : table.get(op.targetId);
+        if (target && !target.deletedAt) {
+          this.remove(req.entityType, target.id);
+          this.stats.deletedRecords++;
+        }
+        return { ok: true, id: op.targetId ?? '' };
+      }
       if (op.action === 'create') {
         const seen = this.idempotency.get(op.idempotencyKey);
         if (seen) return { ok: true, id: seen, updatedAt: table.get(seen)?.updatedAt ?? null };
@@ -252,7 +277,8 @@ export class MemoryProvider {
         this.stats.createdRecords++;
         return { ok: true, id, updatedAt: table.get(id)!.updatedAt };
       }
-      const existing = op.targetId === null ? undefined : table.get(op.targetId);
+      const found = op.targetId === null ? undefined : table.get(op.targetId);
+      const existing = found?.deletedAt ? undefined : found;
       if (!existing) {
         return {
           ok: false,

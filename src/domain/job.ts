@@ -10,7 +10,7 @@ import { validateCron, validateTimezone } from './cron.ts';
 import type { FieldIssue } from './errors.ts';
 import { fieldMappingRulesSchema } from './mapping.ts';
 import type { SyncJob } from './types.ts';
-import { CONFLICT_STRATEGIES, DIRECTIONS, SYNC_MODES } from './types.ts';
+import { CONFLICT_STRATEGIES, DELETE_POLICIES, DIRECTIONS, SYNC_MODES } from './types.ts';
 import { parseInput } from './validate.ts';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -102,6 +102,11 @@ const jobFields = {
     .min(1, between(1, 1440, ' minutes'))
     .max(1440, between(1, 1440, ' minutes')),
   conflictStrategy: z.enum(CONFLICT_STRATEGIES).nullable(),
+  deletePolicy: z.enum(DELETE_POLICIES, { error: 'must be one of ignore, soft_delete, hard_delete' }),
+  massDeleteThreshold: z
+    .number({ error: 'must be a percentage between 0 and 100' })
+    .gt(0, 'must be a percentage greater than 0 and at most 100')
+    .max(100, 'must be a percentage greater than 0 and at most 100'),
   enabled: z.boolean(),
   fieldMappings: fieldMappingRulesSchema,
 };
@@ -137,6 +142,8 @@ export const syncJobInputSchema = z
     maxRetries: jobFields.maxRetries.default(3),
     timeoutMinutes: jobFields.timeoutMinutes.default(60),
     conflictStrategy: jobFields.conflictStrategy.default(null),
+    deletePolicy: jobFields.deletePolicy.default('ignore'),
+    massDeleteThreshold: jobFields.massDeleteThreshold.default(20),
     enabled: jobFields.enabled.default(true),
     fieldMappings: fieldMappingRulesSchema.default(() => []),
   })
@@ -163,6 +170,8 @@ export const syncJobPatchSchema = z.strictObject({
   maxRetries: jobFields.maxRetries.optional(),
   timeoutMinutes: jobFields.timeoutMinutes.optional(),
   conflictStrategy: jobFields.conflictStrategy.optional(),
+  deletePolicy: jobFields.deletePolicy.optional(),
+  massDeleteThreshold: jobFields.massDeleteThreshold.optional(),
   enabled: jobFields.enabled.optional(),
   fieldMappings: jobFields.fieldMappings.optional(),
 });

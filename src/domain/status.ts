@@ -37,7 +37,22 @@ export type RunHalt =
   /** The provider could not be reached at all (no answer) through the run's retries: cancelled by the system. */
   | { kind: 'connection_lost'; message: string }
   /** A worker shutting down handed the run back at a checkpoint; it goes back to the queue. */
-  | { kind: 'released' };
+  | { kind: 'released' }
+  /** Mass-delete protection: the run's deletions were held back (nothing deleted) for a person to apply. */
+  | { kind: 'mass_delete'; held: number; live: number; thresholdPercent: number };
+
+/** Whether deleting `doomed` of `live` synced records is more than `thresholdPercent` of them. */
+export function massDeleteTripped(doomed: number, live: number, thresholdPercent: number): boolean {
+  return doomed > 0 && doomed * 100 > thresholdPercent * live;
+}
+
+export function massDeleteReason(held: number, live: number, thresholdPercent: number): string {
+  const share = live === 0 ? 100 : Math.round((held * 1000) / live) / 10;
+  return (
+    `mass-delete protection: ${held} of ${live} synced records (${share}%) would be deleted, more than this job's ` +
+    `${thresholdPercent}% threshold; nothing was deleted. Review the source, then apply the deletions if they are right`
+  );
+}
 
 export function haltKindOf(halt: RunHalt | null): HaltKind | null {
   if (halt === null || halt.kind === 'released') return null;
@@ -71,6 +86,9 @@ export function resolveStatus(c: ExecutionCounters, halt: RunHalt | null): Execu
       case 'circuit_breaker':
       case 'error':
         return 'failed';
+      case 'mass_delete':
+        // Everything else of the run was done; the deletions wait for a person.
+        return c.failed > 0 && c.failed >= c.processed ? 'failed' : 'completed_with_errors';
     }
   }
   if (c.failed === 0) return 'completed';

@@ -67,6 +67,7 @@ export const HALT_KINDS = [
   'cancelled',
   'connection_lost',
   'worker_lost',
+  'mass_delete',
 ] as const;
 export type HaltKind = (typeof HALT_KINDS)[number];
 
@@ -121,6 +122,13 @@ export interface SyncJob {
   maxRetries: number;
   timeoutMinutes: number;
   conflictStrategy: ConflictStrategy | null;
+  /** What the job does with a record deleted at its source (see DeletePolicy). Default `ignore`. */
+  deletePolicy: DeletePolicy;
+  /**
+   * Mass-delete protection: a run whose deletions would remove more than this percentage of the target's synced
+   * records deletes nothing and waits for a person ("Apply deletions"). Default 20.
+   */
+  massDeleteThreshold: number;
   enabled: boolean;
   fieldMappings: FieldMappingRule[];
   /** Start of the last successful run minus the overlap; incremental runs read changes since then. */
@@ -144,10 +152,21 @@ export interface Connection {
   updatedAt: Date;
 }
 
+/**
+ * What a job does with a record deleted at its source: `ignore` (the target keeps it, as if nothing happened),
+ * `soft_delete` (the target keeps the record and marks it deleted: a local `deletedAt` column, a HubSpot archive),
+ * `hard_delete` (the target's record is deleted).
+ */
+export const DELETE_POLICIES = ['ignore', 'soft_delete', 'hard_delete'] as const;
+export type DeletePolicy = (typeof DELETE_POLICIES)[number];
+
+/** processed = created + updated + deleted + skipped + failed. */
 export interface ExecutionCounters {
   processed: number;
   created: number;
   updated: number;
+  /** Records deleted (or marked deleted) on the target because they were deleted at the source. */
+  deleted: number;
   skipped: number;
   failed: number;
   /** Records left in conflict for review (`manual` strategy); they are counted among `skipped`. */
@@ -168,6 +187,11 @@ export interface SyncExecution extends ExecutionCounters {
    * `connection_lost` (the provider could not be reached at all; status cancelled), `worker_lost`.
    */
   haltKind: HaltKind | null;
+  /**
+   * Mass-delete protection held this many deletions back (haltKind `mass_delete`): a person may apply them
+   * (`executions.applyDeletions`). Null otherwise.
+   */
+  heldDeletions: number | null;
   /** Ids that a single-record run (webhook, dead-letter retry) was limited to, or null for a whole run. */
   recordKeys: string[] | null;
   /** The side a single-record run read its records from; null for a whole run. */
@@ -221,6 +245,11 @@ export interface RunOptions {
   side?: Side;
   /** Resume a previous attempt from its last committed page. */
   resumeFrom?: string;
+  /**
+   * Apply the deletions this execution's mass-delete protection held back: the run reads no stream, deletes what
+   * is still gone at the source, and leaves the job's cursor where it is.
+   */
+  applyDeletionsOf?: string;
 }
 
 export interface StartedRun {

@@ -16,6 +16,14 @@ export interface RefRow {
   external_id: string;
   inbound_hash: string | null;
   outbound_hash: string | null;
+  /** Set when the target record was soft-deleted by a run (the reference is kept, marked). */
+  deleted_at?: Date | string | null;
+}
+
+/** A deletion a run found: the record's id on the side it was deleted on, and when (if known). */
+export interface StagedDeletion {
+  recordKey: string;
+  deletedAt: string | null;
 }
 
 /** An ExternalReference to create or update after a successful write. Null hashes keep the stored value. */
@@ -68,7 +76,15 @@ export interface PageCommit {
   directions?: { inbound: ExecutionCounters; outbound: ExecutionCounters };
   /** Present on the last chunk of a page: where the source stream stands now. */
   checkpoint?: unknown;
+  /**
+   * Deletions applied by this commit: their references (keyed on `refKey`, the source side's ids) are removed
+   * (`soft: false`) or marked deleted (`soft: true`), and their staged rows leave `run_deletions` (`unstaged`:
+   * every staged key this commit dealt with, applied, skipped or failed).
+   */
+  deletions?: { side: Side; deletedKeys: string[]; soft: boolean; unstaged: string[] };
 }
+
+type RunScope = { executionId: string; jobId: string; connectionId: string; entityType: string };
 
 /** The storage a run needs. Implemented by src/store over Kysely; the engine never writes SQL. */
 export interface RunStore {
@@ -104,4 +120,33 @@ export interface RunStore {
   ): Promise<{ created: number; updated: number; skipped: number; cancelRequested: boolean }>;
   /** Removes records from the retry set (e.g. deleted at the source, nothing left to sync). */
   dropRetryItems(jobId: string, side: Side, keys: string[]): Promise<void>;
+
+  // ── deletions (jobs whose delete policy is not `ignore`) ──
+  /**
+   * Remembers source ids a whole run read, for the sweep. `fromStart` marks that this execution read the
+   * side's stream from its first page (only then may it sweep).
+   */
+  markSeen(executionId: string, side: Side, keys: string[], fromStart: boolean): Promise<void>;
+  /** Stages deletions found while reading (tombstones, ids gone); repeating one is a no-op. */
+  stageDeletions(scope: RunScope, side: Side, items: StagedDeletion[]): Promise<void>;
+  /**
+   * The sweep of a full run: stages the references (not soft-deleted, not created by this execution) whose source
+   * id was not seen. Does nothing unless the stream was read from its start by this execution. Returns how many.
+   */
+  sweep(scope: RunScope, side: Side, sourceKey: 'local_id' | 'external_id'): Promise<number>;
+  /**
+   * Mass-delete protection's figures: `doomed`, staged deletions with a live reference; `live`, references of
+   * the connection's entity type that are not soft-deleted.
+   */
+  deletionCounts(
+    scope: RunScope,
+    side: Side,
+    sourceKey: 'local_id' | 'external_id',
+  ): Promise<{ doomed: number; live: number }>;
+  /** Holds the execution's staged deletions back for a person; returns how many. */
+  holdDeletions(executionId: string): Promise<number>;
+  /** A page of the execution's staged deletions of one side, in key order after `afterKey`. */
+  stagedDeletions(executionId: string, side: Side, afterKey: string | null, limit: number): Promise<StagedDeletion[]>;
+  /** Takes over the deletions another execution held back (Apply deletions); returns how many. */
+  adoptHeldDeletions(fromExecutionId: string, toExecutionId: string): Promise<number>;
 }

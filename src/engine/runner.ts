@@ -15,13 +15,22 @@
  */
 import { errorKindOf, errorMessage, ProviderError } from '../domain/errors.ts';
 import { applyMapping, type CompiledMapping, compileMapping } from '../domain/mapping.ts';
-import { circuitBreakerTripped, type RunHalt, recordsBeforeBreakerCheck } from '../domain/status.ts';
+import { circuitBreakerTripped, massDeleteTripped, type RunHalt, recordsBeforeBreakerCheck } from '../domain/status.ts';
 import type { ConflictStrategy, ExecutionCounters, FailurePhase, Side, SyncJob } from '../domain/types.ts';
 import { delay, RunAbort, raceAbort } from './abort.ts';
 import type { Endpoint, EndpointRecord, ReadPage, WriteOp, WriteResult } from './endpoint.ts';
 import { contentHash, idempotencyKey } from './hash.ts';
 import { PageReader } from './page-reader.ts';
-import type { FailureRow, FastRow, PageCommit, RefRow, RefUpsert, RunStore, TrackedRecord } from './ports.ts';
+import type {
+  FailureRow,
+  FastRow,
+  PageCommit,
+  RefRow,
+  RefUpsert,
+  RunStore,
+  StagedDeletion,
+  TrackedRecord,
+} from './ports.ts';
 import { backoffMs, isTransient, type TransientRetryPolicy, withTransientRetry } from './retry.ts';
 
 /** Where a run stands in its source streams; saved per page so a later attempt can resume. */
@@ -68,6 +77,11 @@ export interface RunInput {
    * halt `released` so another worker can resume from the checkpoint.
    */
   release?: AbortSignal;
+  /**
+   * Apply deletions: this run reads no stream; it takes over the deletions that execution held back (mass-delete
+   * protection) and applies them, without the protection.
+   */
+  applyDeletionsOf?: string;
 }
 
 export interface RunOutcome {
@@ -115,15 +129,29 @@ type Plan =
       reverseHash: string | null;
       /** The id on the other side of the record being written (target id for forward, source id for reverse). */
       otherId: string | null;
-    };
+    }
+  /**
+   * A deletion: `forward` deletes (or marks) the target record of a record deleted at the source; `reverse`
+   * deletes the source record, when a deletion at the target won a conflict with its update at the source.
+   */
+  | { kind: 'delete'; record: EndpointRecord; op: WriteOp; way: 'forward' | 'reverse' };
 
-const zero = (): ExecutionCounters => ({ processed: 0, created: 0, updated: 0, skipped: 0, failed: 0, conflicts: 0 });
+const zero = (): ExecutionCounters => ({
+  processed: 0,
+  created: 0,
+  updated: 0,
+  deleted: 0,
+  skipped: 0,
+  failed: 0,
+  conflicts: 0,
+});
 
 function addCounters(to: ExecutionCounters, delta: ExecutionCounters): ExecutionCounters {
   return {
     processed: to.processed + delta.processed,
     created: to.created + delta.created,
     updated: to.updated + delta.updated,
+    deleted: to.deleted + delta.deleted,
     skipped: to.skipped + delta.skipped,
     failed: to.failed + delta.failed,
     conflicts: to.conflicts + delta.conflicts,
@@ -168,6 +196,10 @@ class Run {
   private fastDisabled = false;
   /** Local ids of records left in conflict (manual) by an earlier leg of this run: the later leg leaves them be. */
   private readonly conflicted = new Set<string>();
+  /** The job propagates deletions (its delete policy is not `ignore`). */
+  private readonly deleting: boolean;
+  /** Sides whose stream this run must not sweep (a page left records out). */
+  private readonly noSweep = new Set<Side>();
 
   constructor(
     private readonly store: RunStore,
@@ -176,6 +208,7 @@ class Run {
   ) {
     this.job = input.job;
     this.signal = input.signal;
+    this.deleting = input.job.deletePolicy !== 'ignore';
     this.counters = { ...zero(), ...input.initialCounters };
     this.directions =
       this.job.direction === 'bidirectional'
@@ -195,7 +228,8 @@ class Run {
     });
     try {
       const halted = await this.runLegs();
-      return outcome(halted ? { kind: 'circuit_breaker', judged: { ...this.judged } } : null);
+      if (halted) return outcome({ kind: 'circuit_breaker', judged: { ...this.judged } });
+      return outcome(this.deleting ? await this.deletionPhase() : null);
     } catch (err) {
       if (err instanceof Released) return outcome({ kind: 'released' });
       // A cancel noticed in the database at a page commit (asked from another process).
@@ -261,6 +295,10 @@ class Run {
         bySide.set(item.recordKey, item);
       }
     }
+    if (this.input.applyDeletionsOf) {
+      await this.store.adoptHeldDeletions(this.input.applyDeletionsOf, this.input.executionId);
+      return false;
+    }
     if (records) {
       const leg = legs.find((l) => l.sourceSide === records.side);
       if (!leg)
@@ -296,30 +334,64 @@ class Run {
     const size = this.options.pageSize;
     for (let i = 0; i < keys.length; i += size) {
       const ids = keys.slice(i, i + size);
-      const found = await this.call(() =>
+      const fetched = await this.call(() =>
         leg.source.fetch({ entityType: this.job.entityType, ids, signal: this.signal }),
       );
+      const found = fetched.filter((r) => r.deleted !== true);
       const foundIds = new Set(found.map((r) => r.id));
-      // Gone at the source: nothing left to sync, so it leaves the retry set.
       const gone = ids.filter((id) => !foundIds.has(id));
-      if (gone.length > 0) await this.store.dropRetryItems(this.job.id, leg.sourceSide, gone);
+      if (gone.length > 0) {
+        if (this.deleting) {
+          // Deleted at the source: a deletion, applied after the streams (it leaves the retry set when applied).
+          const when = new Map(fetched.filter((r) => r.deleted === true).map((r) => [r.id, r.updatedAt ?? null]));
+          await this.store.stageDeletions(
+            this.scope(),
+            leg.sourceSide,
+            gone.map((id) => ({ recordKey: id, deletedAt: when.get(id) ?? null })),
+          );
+        } else {
+          // Gone at the source: nothing left to sync, so it leaves the retry set.
+          await this.store.dropRetryItems(this.job.id, leg.sourceSide, gone);
+        }
+      }
       for (const r of found) seen.add(r.id);
       if (await this.processRecords(leg, found, undefined)) return true;
     }
     return false;
   }
 
+  private scope() {
+    return {
+      executionId: this.input.executionId,
+      jobId: this.job.id,
+      connectionId: this.job.connectionId,
+      entityType: this.job.entityType,
+    };
+  }
+
+  /** Whether this run sweeps the leg's side: a full whole run of a job that propagates deletions. */
+  private sweeps(): boolean {
+    return this.deleting && this.input.since === null && this.input.records === null;
+  }
+
   private async processStream(leg: Leg, startCursor: string | null, seen: Set<string>): Promise<boolean> {
-    const read = (cursor: string | null) =>
-      this.call(() =>
+    const deletions = this.deleting;
+    const read = async (cursor: string | null) => {
+      const page = await this.call(() =>
         leg.source.readPage({
           entityType: this.job.entityType,
           since: this.input.since,
           cursor,
           pageSize: this.options.pageSize,
           signal: this.signal,
+          ...(deletions ? { deletions: true } : {}),
         }),
       );
+      return deletions ? this.trackPage(leg, page) : page;
+    };
+    // A full run reads the whole stream from here: it may sweep what it did not see (marked for a resume).
+    if (this.sweeps() && startCursor === null)
+      await this.store.markSeen(this.input.executionId, leg.sourceSide, [], true);
     // Pages are read ahead while the ones before them are written: the provider and the database work at once.
     // Several clean pages may go in one commit (see RunnerOptions.batchRecords); otherwise one page per commit.
     const batch = this.batchFor(leg);
@@ -340,6 +412,142 @@ class Run {
     } finally {
       reader.stop();
     }
+  }
+
+  /**
+   * Jobs that propagate deletions: a page's tombstones are staged (applied after the streams), its ids noted for
+   * the sweep of a full run; the page goes on with its live records. Staging is idempotent, so a page read again
+   * after a crash stages nothing twice.
+   */
+  private async trackPage(leg: Leg, page: ReadPage): Promise<ReadPage> {
+    if (page.incomplete) this.noSweep.add(leg.sourceSide);
+    const tombstones = page.records.filter((r) => r.deleted === true);
+    const live = tombstones.length === 0 ? page.records : page.records.filter((r) => r.deleted !== true);
+    if (tombstones.length > 0) {
+      await this.store.stageDeletions(
+        this.scope(),
+        leg.sourceSide,
+        tombstones.map((r) => ({ recordKey: r.id, deletedAt: r.updatedAt ?? null })),
+      );
+    }
+    if (this.sweeps() && live.length > 0) {
+      await this.store.markSeen(
+        this.input.executionId,
+        leg.sourceSide,
+        live.map((r) => r.id),
+        false,
+      );
+    }
+    return tombstones.length === 0 ? page : { ...page, records: live };
+  }
+
+  /**
+   * After the streams: the sweep of a full run (references not seen are deletions), the mass-delete protection,
+   * then the staged deletions applied page by page through the normal write and commit path (failures join the
+   * retry set and the dead letter queue like any write). A halted run never gets here, so it never sweeps.
+   */
+  private async deletionPhase(): Promise<RunHalt | null> {
+    const legs = this.legs();
+    const { records } = this.input;
+    const active = records ? legs.filter((l) => l.sourceSide === records.side) : legs;
+    const scope = this.scope();
+    if (!this.input.applyDeletionsOf && records === null) {
+      if (this.sweeps()) {
+        for (const leg of active) {
+          if (!this.noSweep.has(leg.sourceSide)) await this.store.sweep(scope, leg.sourceSide, leg.sourceKey);
+        }
+      }
+      // Mass-delete protection: judged over the whole run's deletions, before any is applied.
+      let doomed = 0;
+      let live = 0;
+      for (const leg of active) {
+        const c = await this.store.deletionCounts(scope, leg.sourceSide, leg.sourceKey);
+        doomed += c.doomed;
+        live = Math.max(live, c.live);
+      }
+      if (massDeleteTripped(doomed, live, this.job.massDeleteThreshold)) {
+        const held = await this.store.holdDeletions(this.input.executionId);
+        return { kind: 'mass_delete', held, live, thresholdPercent: this.job.massDeleteThreshold };
+      }
+    }
+    this.judging = false;
+    for (const leg of active) {
+      let after: string | null = null;
+      for (;;) {
+        if (this.signal.aborted) throw this.signal.reason;
+        const page = await this.store.stagedDeletions(
+          this.input.executionId,
+          leg.sourceSide,
+          after,
+          this.options.pageSize,
+        );
+        if (page.length === 0) break;
+        after = page.at(-1)!.recordKey;
+        await this.processDeletions(leg, page);
+        if (this.input.release?.aborted) throw new Released();
+      }
+    }
+    return null;
+  }
+
+  /** One page of staged deletions: checked at the source again, then written and committed like a page. */
+  private async processDeletions(leg: Leg, staged: StagedDeletion[]): Promise<void> {
+    const { job } = this;
+    const keys = staged.map((d) => d.recordKey);
+    // A record that exists at the source after all (it came back, or a read missed it) is not deleted.
+    const present = new Set(
+      (await this.call(() => leg.source.fetch({ entityType: job.entityType, ids: keys, signal: this.signal })))
+        .filter((r) => r.deleted !== true)
+        .map((r) => r.id),
+    );
+    const gone = staged.filter((d) => !present.has(d.recordKey));
+    const refs = await this.store.lookupRefs(
+      job.connectionId,
+      job.entityType,
+      leg.sourceKey,
+      gone.map((d) => d.recordKey),
+    );
+    const soft = job.deletePolicy === 'soft_delete';
+    const plans: Plan[] = gone.map((d) => {
+      const record: EndpointRecord = { id: d.recordKey, data: {}, updatedAt: d.deletedAt, deleted: true };
+      const ref = refs.get(d.recordKey);
+      // Never synced, already deleted (marked) on the target, or left in conflict by a leg of this run (a
+      // deletion against an update, strategy manual): nothing to do.
+      if (!ref || ref.deleted_at != null || this.conflicted.has(ref.local_id)) return { kind: 'skip', record };
+      return {
+        kind: 'delete',
+        record,
+        way: 'forward',
+        op: {
+          action: 'delete',
+          targetId: ref[leg.targetKey],
+          data: {},
+          soft,
+          deletedAt: d.deletedAt,
+          idempotencyKey: idempotencyKey(job.id, d.recordKey, 'delete'),
+          sourceId: d.recordKey,
+        },
+      };
+    });
+    const idx = plans.flatMap((p, i) => (p.kind === 'delete' ? [i] : []));
+    const results = new Map<number, WriteResult>();
+    const writeTo = async (transaction?: unknown) => {
+      if (idx.length === 0) return;
+      const ops = idx.map((i) => (plans[i] as Extract<Plan, { kind: 'delete' }>).op);
+      const res = await this.writeWithRetry(leg.target, ops, transaction);
+      for (const [k, planIndex] of idx.entries()) results.set(planIndex, res[k]!);
+    };
+    if (!leg.target.colocated) await writeTo();
+    await this.commitWith(
+      leg,
+      plans,
+      results,
+      undefined,
+      async (transaction) => {
+        if (leg.target.colocated) await writeTo(transaction);
+      },
+      keys,
+    );
   }
 
   /** How many records one commit may gather from several pages: only when the fast path applies. */
@@ -456,12 +664,14 @@ class Run {
     if (toCheck.length > 0) await this.detectConflicts(leg, plans, toCheck);
 
     // Writes to non-colocated endpoints (providers) happen before the transaction; colocated ones inside it.
-    const forward = plans.flatMap((p, i) => (p.kind === 'write' && p.way === 'forward' ? [i] : []));
-    const reverse = plans.flatMap((p, i) => (p.kind === 'write' && p.way === 'reverse' ? [i] : []));
+    const writes = (way: 'forward' | 'reverse') =>
+      plans.flatMap((p, i) => ((p.kind === 'write' || p.kind === 'delete') && p.way === way ? [i] : []));
+    const forward = writes('forward');
+    const reverse = writes('reverse');
     const results = new Map<number, WriteResult>();
     const writeTo = async (endpoint: Endpoint, idx: number[], transaction?: unknown) => {
       if (idx.length === 0) return;
-      const ops = idx.map((i) => (plans[i] as Extract<Plan, { kind: 'write' }>).op);
+      const ops = idx.map((i) => (plans[i] as Extract<Plan, { kind: 'write' | 'delete' }>).op);
       const res = await this.writeWithRetry(endpoint, ops, transaction);
       for (const [k, planIndex] of idx.entries()) results.set(planIndex, res[k]!);
     };
@@ -574,7 +784,13 @@ class Run {
     const byId = new Map(targets.map((t) => [t.id, t]));
     for (const { index, ref } of toCheck) {
       const plan = plans[index] as Extract<Plan, { kind: 'write' }>;
-      const target = byId.get(ref[leg.targetKey]);
+      const found = byId.get(ref[leg.targetKey]);
+      // Deleted at the target while updated at the source: a conflict when the job propagates deletions.
+      if ((!found || found.deleted === true) && this.deleting && ref.deleted_at == null) {
+        this.deleteAgainstUpdate(leg, plans, index, ref, found ?? null);
+        continue;
+      }
+      const target = found?.deleted === true ? undefined : found;
       if (target && target.error === undefined) {
         // The echo the other leg will see is the target after this update: an update sets the mapped fields
         // and leaves the rest, so its current content with the payload on top (not the payload alone, which
@@ -633,6 +849,51 @@ class Run {
     }
   }
 
+  /**
+   * A record updated at the source whose target record was deleted (bidirectional jobs that propagate deletions):
+   * the job's strategy decides. The update wins: the record is written to the target again (a create at a
+   * provider; an upsert of the same row locally). The deletion wins: the source record is deleted too. Manual:
+   * left in conflict for review. `newest_wins` compares the update time with the deletion time (unknown for a
+   * row deleted outright: the update wins).
+   */
+  private deleteAgainstUpdate(leg: Leg, plans: Plan[], index: number, ref: RefRow, tombstone: EndpointRecord | null) {
+    const { job } = this;
+    const plan = plans[index] as Extract<Plan, { kind: 'write' }>;
+    const deletedAt = tombstone?.updatedAt ?? null;
+    const deletion: EndpointRecord = { id: ref[leg.targetKey], data: {}, updatedAt: deletedAt, deleted: true };
+    const winner = conflictWinner(job.conflictStrategy!, leg.sourceSide, plan.record, deletion);
+    if (winner === 'source') {
+      if (!leg.target.colocated) {
+        plan.op = { ...plan.op, action: 'create', targetId: null };
+        plan.otherId = null;
+      }
+      return;
+    }
+    if (winner === 'manual') {
+      this.conflicted.add(ref.local_id);
+      plans[index] = {
+        kind: 'conflict',
+        record: plan.record,
+        message: `${leg.sourceSide} ${plan.record.id} changed while ${leg.targetSide} ${deletion.id} was deleted; strategy manual leaves it for review`,
+      };
+      return;
+    }
+    plans[index] = {
+      kind: 'delete',
+      record: plan.record,
+      way: 'reverse',
+      op: {
+        action: 'delete',
+        targetId: plan.record.id,
+        data: {},
+        soft: job.deletePolicy === 'soft_delete',
+        deletedAt,
+        idempotencyKey: idempotencyKey(job.id, deletion.id, 'delete'),
+        sourceId: deletion.id,
+      },
+    };
+  }
+
   /** The hash the other direction will compute for content we just wrote; null if it cannot be mapped. */
   private echoHash(mapping: CompiledMapping | null, content: Record<string, unknown>): string | null {
     if (!mapping) return null;
@@ -649,6 +910,8 @@ class Run {
     results: Map<number, WriteResult>,
     checkpoint: Checkpoint | undefined,
     inside: (transaction: unknown) => Promise<void>,
+    /** Staged deletions this commit deals with (a page of the deletion phase). */
+    unstaged?: string[],
   ) {
     const { job } = this;
     const tracked = this.tracked.get(leg.sourceSide);
@@ -673,6 +936,7 @@ class Run {
         runLevel = undefined;
         const refs: RefUpsert[] = [];
         const failures: FailureRow[] = [];
+        const deletedKeys: string[] = [];
         const fail = (key: string, side: Side, phase: FailurePhase, error: unknown, sourceHash?: string) => {
           const park = parked?.get(key);
           failures.push({
@@ -712,6 +976,29 @@ class Run {
               delta.failed++;
               fail(key, plan.side, plan.phase, plan.error, plan.sourceHash ?? sourceContentHash(plan.record));
               break;
+            case 'delete': {
+              const result = results.get(i)!;
+              if (!result.ok) {
+                const kind = errorKindOf(result.error);
+                if (kind === 'auth' || kind === 'config') {
+                  runLevel ??= result.error;
+                  return;
+                }
+                delta.failed++;
+                fail(
+                  key,
+                  plan.way === 'forward' ? leg.targetSide : leg.sourceSide,
+                  'write',
+                  result.error,
+                  sourceContentHash(plan.record),
+                );
+                break;
+              }
+              ok = true;
+              delta.deleted++;
+              deletedKeys.push(key);
+              break;
+            }
             case 'write': {
               const result = results.get(i)!;
               const writtenSide = plan.way === 'forward' ? leg.targetSide : leg.sourceSide;
@@ -756,6 +1043,15 @@ class Run {
         };
         if (this.directions) {
           commit.directions = { ...this.directions, [leg.dir]: addCounters(this.directions[leg.dir], delta) };
+        }
+        if (unstaged || deletedKeys.length > 0) {
+          commit.deletions = {
+            side: leg.sourceSide,
+            deletedKeys,
+            soft: job.deletePolicy === 'soft_delete',
+            // A deletion the run could not apply for a run-level reason stays staged.
+            unstaged: !unstaged ? [] : runLevel === undefined ? unstaged : unstaged.filter((k) => deletedKeys.includes(k)),
+          };
         }
         // Records of this page were left unwritten by a run-level fault: the checkpoint stays before it.
         if (checkpoint && runLevel === undefined) commit.checkpoint = checkpoint;

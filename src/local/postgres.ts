@@ -21,10 +21,18 @@ export interface LocalEntityConfig {
   primaryKey?: string;
   /** Column that the application bumps on every change; incremental outbound runs read by it. Default: `updated_at`. */
   updatedAtColumn?: string;
+  /**
+   * Column (a timestamp) that marks a row deleted: the `soft_delete` policy sets it instead of deleting the row,
+   * a row with it set is read as deleted (a tombstone) by jobs that propagate deletions, and a record written
+   * again clears it. Default: none.
+   */
+  deletedAtColumn?: string;
 }
 
 export interface LocalStoreDefinition {
   entityTypes: readonly string[];
+  /** The soft-delete column of a local entity type, or null when it has none (checked when a job is saved). */
+  softDeleteColumn?(entityType: string): string | null;
   // biome-ignore lint/suspicious/noExplicitAny: the application's own tables
   createEndpoint(db: Kysely<any>): Promise<Endpoint>;
 }
@@ -39,6 +47,8 @@ interface ResolvedEntity {
   pk: string;
   pkType: string;
   updatedAt: string | null;
+  /** Quoted soft-delete column, or null. */
+  deletedAt: string | null;
   columns: Map<string, Column>;
   idKind: 'uuid' | 'text' | 'sequence';
 }
@@ -61,9 +71,11 @@ export function createPostgresLocalStore(options: {
     quoteIdentifier(cfg.table, `entities.${name}.table`);
     quoteIdentifier(cfg.primaryKey ?? 'id', `entities.${name}.primaryKey`);
     if (cfg.updatedAtColumn) quoteIdentifier(cfg.updatedAtColumn, `entities.${name}.updatedAtColumn`);
+    if (cfg.deletedAtColumn) quoteIdentifier(cfg.deletedAtColumn, `entities.${name}.deletedAtColumn`);
   }
   return {
     entityTypes: entries.map(([name]) => name),
+    softDeleteColumn: (entityType) => options.entities[entityType]?.deletedAtColumn ?? null,
     async createEndpoint(db) {
       const resolved = new Map<string, ResolvedEntity>();
       for (const [name, cfg] of entries) resolved.set(name, await resolveEntity(db, name, cfg));
@@ -97,12 +109,30 @@ async function resolveEntity(db: Kysely<any>, name: string, cfg: LocalEntityConf
       { path: `entities.${name}.updatedAtColumn`, message: `column ${updatedAtName} does not exist in ${cfg.table}` },
     ]);
   }
+  const deletedAtName = cfg.deletedAtColumn ?? null;
+  if (deletedAtName !== null) {
+    const column = columns.get(deletedAtName);
+    if (!column) {
+      throw new ValidationError([
+        { path: `entities.${name}.deletedAtColumn`, message: `column ${deletedAtName} does not exist in ${cfg.table}` },
+      ]);
+    }
+    if (!/^timestamp|^date$/.test(column.type)) {
+      throw new ValidationError([
+        {
+          path: `entities.${name}.deletedAtColumn`,
+          message: `column ${deletedAtName} of ${cfg.table} is ${column.type}; it must be a timestamp`,
+        },
+      ]);
+    }
+  }
   const idKind = pk.type === 'uuid' ? 'uuid' : /^(integer|bigint|smallint)$/.test(pk.type) ? 'sequence' : 'text';
   return {
     table,
     pk: quoteIdentifier(pkName),
     pkType: pk.type,
     updatedAt: updatedAtName === null ? null : quoteIdentifier(updatedAtName),
+    deletedAt: deletedAtName === null ? null : quoteIdentifier(deletedAtName),
     columns,
     idKind,
   };
@@ -147,11 +177,22 @@ class PostgresLocalEndpoint implements Endpoint {
     return e;
   }
 
-  private toRecord(e: ResolvedEntity, row: Record<string, unknown>, pkName: string, updName: string | null) {
+  /** A row as a record; a row marked deleted (the soft-delete column set) is a tombstone when `tombstones`. */
+  private toRecord(
+    e: ResolvedEntity,
+    row: Record<string, unknown>,
+    pkName: string,
+    updName: string | null,
+    tombstones = false,
+  ) {
     const data = toRecordData(row);
-    const rec: EndpointRecord = { id: String(row[pkName]), data };
+    const id = String(row[pkName]);
+    const delName = e.deletedAt === null ? null : unquote(e.deletedAt);
+    if (tombstones && delName !== null && data[delName] != null) {
+      return { id, data: {}, updatedAt: data[delName] as string, deleted: true as const };
+    }
+    const rec: EndpointRecord = { id, data };
     if (updName !== null) rec.updatedAt = (data[updName] as string | null) ?? null;
-    void e;
     return rec;
   }
 
@@ -195,7 +236,7 @@ class PostgresLocalEndpoint implements Endpoint {
     }
     const records = rows.map((row) => {
       delete row.__otesse_ts;
-      return this.toRecord(e, row, pkName, updName);
+      return this.toRecord(e, row, pkName, updName, req.deletions === true);
     });
     return { records, nextCursor };
   }
@@ -207,7 +248,8 @@ class PostgresLocalEndpoint implements Endpoint {
     const updName = e.updatedAt === null ? null : unquote(e.updatedAt);
     const { rows } = await sql<Record<string, unknown>>`SELECT * FROM ${sql.raw(e.table)}
       WHERE ${sql.raw(e.pk)}::text = ANY(${req.ids}::text[])`.execute(this.db);
-    return rows.map((row) => this.toRecord(e, row, pkName, updName));
+    // A row marked deleted is a tombstone: the record is known to be deleted.
+    return rows.map((row) => this.toRecord(e, row, pkName, updName, true));
   }
 
   async write(req: {
@@ -220,16 +262,66 @@ class PostgresLocalEndpoint implements Endpoint {
     const e = this.entity(req.entityType);
     const db = req.transaction ?? this.db;
     if (req.ops.length === 0) return [];
-    const pkName = unquote(e.pk);
-    const columns = upsertColumns(
-      e,
-      req.ops.map((op) => op.data),
-    );
-    const ids = await this.allocateIds(db, e, req.ops);
-    const rows = req.ops.map((op, i) => ({ ...op.data, [pkName]: ids[i] }));
     const results: WriteResult[] = new Array(req.ops.length);
-    await this.upsert(db, e, columns, rows, ids, results, 0);
+    const writes = req.ops.flatMap((op, i) => (op.action === 'delete' ? [] : [i]));
+    const deletes = req.ops.flatMap((op, i) => (op.action === 'delete' ? [i] : []));
+    if (writes.length > 0) {
+      const pkName = unquote(e.pk);
+      const ops = writes.map((i) => req.ops[i]!);
+      const columns = upsertColumns(
+        e,
+        ops.map((op) => op.data),
+      );
+      const ids = await this.allocateIds(db, e, ops);
+      const rows = ops.map((op, i) => ({ ...op.data, [pkName]: ids[i] }));
+      const written: WriteResult[] = new Array(ops.length);
+      await this.upsert(db, e, columns, rows, ids, written, 0);
+      writes.forEach((opIndex, k) => {
+        results[opIndex] = written[k]!;
+      });
+    }
+    for (const i of deletes) results[i] = await this.deleteOne(db, e, req.ops[i]!);
     return results;
+  }
+
+  /**
+   * Deletes a row, or marks it deleted (`soft`, the entity's soft-delete column). A row already gone (or already
+   * marked) is a success. A row the database refuses to delete (a foreign key) is that record's failure.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: the application's own tables
+  private async deleteOne(db: Kysely<any>, e: ResolvedEntity, op: WriteOp): Promise<WriteResult> {
+    const id = op.targetId!;
+    if (op.soft && e.deletedAt === null) {
+      return {
+        ok: false,
+        error: new ProviderError(
+          'config',
+          `local ${e.table} has no soft-delete column (deletedAt) to mark rows deleted`,
+        ),
+      };
+    }
+    const savepoint = 'otesse_del';
+    const inTx = db.isTransaction;
+    if (inTx) await sql`SAVEPOINT ${sql.raw(savepoint)}`.execute(db);
+    try {
+      const where = sql`${sql.raw(e.pk)}::text = ${id}`;
+      if (op.soft) {
+        const del = sql.raw(e.deletedAt!);
+        const touch = e.updatedAt === null ? sql`` : sql`, ${sql.raw(e.updatedAt)} = clock_timestamp()`;
+        await sql`UPDATE ${sql.raw(e.table)} SET ${del} = coalesce(${op.deletedAt ?? null}::timestamptz, clock_timestamp())${touch}
+          WHERE ${where} AND ${del} IS NULL`.execute(db);
+      } else {
+        await sql`DELETE FROM ${sql.raw(e.table)} WHERE ${where}`.execute(db);
+      }
+      if (inTx) await sql`RELEASE SAVEPOINT ${sql.raw(savepoint)}`.execute(db);
+      return { ok: true, id };
+    } catch (err) {
+      if (inTx) await sql`ROLLBACK TO SAVEPOINT ${sql.raw(savepoint)}`.execute(db);
+      return {
+        ok: false,
+        error: new ProviderError('record', `local ${e.table}: ${(err as Error).message}`, { cause: err }),
+      };
+    }
   }
 
   private async allocateIds(
@@ -327,9 +419,21 @@ function upsertColumns(e: ResolvedEntity, rows: readonly Record<string, unknown>
     }
   }
   const setUpdatedAt = e.updatedAt !== null && !columns.includes(unquote(e.updatedAt));
+  // A record written again is not deleted any more (it came back at the source).
+  const clearDeletedAt = e.deletedAt !== null && !columns.includes(unquote(e.deletedAt));
   const quoted = columns.map((c) => quoteIdentifier(c));
-  const insertCols = [e.pk, ...quoted, ...(setUpdatedAt ? [e.updatedAt!] : [])];
-  const selectCols = [`r.${e.pk}`, ...quoted.map((c) => `r.${c}`), ...(setUpdatedAt ? ['clock_timestamp()'] : [])];
+  const insertCols = [
+    e.pk,
+    ...quoted,
+    ...(setUpdatedAt ? [e.updatedAt!] : []),
+    ...(clearDeletedAt ? [e.deletedAt!] : []),
+  ];
+  const selectCols = [
+    `r.${e.pk}`,
+    ...quoted.map((c) => `r.${c}`),
+    ...(setUpdatedAt ? ['clock_timestamp()'] : []),
+    ...(clearDeletedAt ? ['NULL'] : []),
+  ];
   const updates = insertCols.slice(1).map((c) => `${c} = EXCLUDED.${c}`);
   return {
     insert: insertCols.join(', '),

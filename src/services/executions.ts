@@ -1,12 +1,26 @@
 import { type Kysely, sql } from 'kysely';
-import { NotFoundError } from '../domain/errors.ts';
-import type { ExecutionStatus, RecordFailure, SyncExecution, Trigger } from '../domain/types.ts';
+import { NotFoundError, StateError } from '../domain/errors.ts';
+import type {
+  ExecutionStatus,
+  RecordFailure,
+  RunOptions,
+  StartedRun,
+  SyncExecution,
+  Trigger,
+} from '../domain/types.ts';
 import { toExecution, toFailure } from '../store/repository.ts';
 import type { DB } from '../store/schema.ts';
 import { decodeCursor, isUuid, type ListOptions, type Page, type PageOptions, pageLimit, toPage } from './paging.ts';
 
 /** Executions (runs) as recorded: one, a job's history newest first, the latest per job, record failures. */
-export function executionService({ db }: { db: Kysely<DB> }) {
+export function executionService({
+  db,
+  startJob,
+}: {
+  db: Kysely<DB>;
+  /** Starts a run (Apply deletions). */
+  startJob(jobId: string, options: RunOptions): Promise<StartedRun>;
+}) {
   const api = {
     get: async (id: string): Promise<SyncExecution> => {
       const row = isUuid(id)
@@ -39,6 +53,20 @@ export function executionService({ db }: { db: Kysely<DB> }) {
         .execute();
       return toPage(rows, limit, toExecution, (r) => ({ at: r.cursor_at, id: r.id }));
     },
+    /**
+     * Apply deletions: applies the deletions an execution's mass-delete protection held back, in a new execution
+     * (trigger manual) that reads no stream; records that exist at the source again are left alone.
+     */
+    startApplyDeletions: async (id: string): Promise<StartedRun> => {
+      const e = await api.get(id);
+      if (e.haltKind !== 'mass_delete' || !e.heldDeletions) {
+        throw new StateError(
+          `execution ${id} holds no deletions back (only a run stopped by mass-delete protection does)`,
+        );
+      }
+      return startJob(e.jobId, { trigger: 'manual', applyDeletionsOf: id });
+    },
+    applyDeletions: async (id: string): Promise<SyncExecution> => (await api.startApplyDeletions(id)).done,
     latest: async (jobIds: readonly string[]): Promise<Map<string, SyncExecution>> => {
       const ids = jobIds.filter(isUuid);
       if (ids.length === 0) return new Map();

@@ -75,6 +75,8 @@ export function jobService(deps: JobDeps) {
       connectionId: string;
       entityType: string;
       localEntity?: string | null;
+      direction?: string;
+      deletePolicy?: string;
     },
     q: Kysely<DB>,
   ): Promise<FieldIssue[]> {
@@ -104,6 +106,21 @@ export function jobService(deps: JobDeps) {
         issues.push({
           path,
           message: `must be one of ${local.entityTypes.join(', ')} (declared by the local store)`,
+        });
+      }
+      // Marking local rows deleted needs the entity's soft-delete column.
+      const writesLocal = data.direction === 'inbound' || data.direction === 'bidirectional';
+      if (
+        data.deletePolicy === 'soft_delete' &&
+        writesLocal &&
+        local.entityTypes.includes(name) &&
+        (local.softDeleteColumn?.(name) ?? null) === null
+      ) {
+        issues.push({
+          path: 'deletePolicy',
+          message:
+            `soft_delete marks local rows deleted, and local entity "${name}" declares no soft-delete column: set ` +
+            `"deletedAt" in localEntities.${name} of the config file (deletedAtColumn in the library), or choose hard_delete`,
         });
       }
     }

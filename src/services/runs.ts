@@ -5,6 +5,7 @@ import {
   advancesCursor,
   circuitBreakerReason,
   haltKindOf,
+  massDeleteReason,
   type RunHalt,
   resolveStatus,
   retryableEnd,
@@ -149,8 +150,9 @@ export class RunService implements RunLauncher {
       if (!resumed) throw new NotFoundError('execution', options.resumeFrom);
     }
     const running = options.status === 'running';
+    let row: ExecutionRow;
     try {
-      return await (db as Kysely<DB>)
+      row = await (db as Kysely<DB>)
         .insertInto('sync_executions')
         .values({
           ...(options.id ? { id: options.id } : {}),
@@ -162,6 +164,7 @@ export class RunService implements RunLauncher {
           record_keys: recordKeys,
           record_side: recordKeys === null ? null : side,
           resumed_from: options.resumeFrom ?? null,
+          apply_deletions_of: options.applyDeletionsOf ?? null,
           checkpoint: resumed?.checkpoint == null ? null : JSON.stringify(resumed.checkpoint),
           window_start: resumed ? (resumed.window_start ?? resumed.started_at) : null,
           scheduled_for: options.scheduledFor ?? null,
@@ -176,6 +179,16 @@ export class RunService implements RunLauncher {
       }
       throw err;
     }
+    if (options.resumeFrom !== undefined) {
+      // Deletions the earlier attempt found (tombstones of pages before its checkpoint) go on with this one.
+      await (db as Kysely<DB>)
+        .updateTable('run_deletions')
+        .set({ execution_id: row.id })
+        .where('execution_id', '=', options.resumeFrom)
+        .where('status', '=', 'pending')
+        .execute();
+    }
+    return row;
   }
 
   /**
@@ -236,7 +249,9 @@ export class RunService implements RunLauncher {
   ): Promise<SyncExecution> {
     const recordKeys = row.record_keys;
     const side = (row.record_side ?? 'provider') as Side;
-    const whole = recordKeys === null;
+    // A run that applies held deletions reads no stream: it is not a whole run (the cursor stays).
+    const applyDeletionsOf = row.apply_deletions_of;
+    const whole = recordKeys === null && applyDeletionsOf === null;
     const log = this.log.child({ executionId: row.id, jobId: job.id, connectionId: job.connectionId });
     log.info(
       { trigger: row.trigger, attempt: row.attempt, entityType: job.entityType, direction: job.direction },
@@ -267,7 +282,8 @@ export class RunService implements RunLauncher {
           provider,
           local,
           since: whole && job.mode === 'incremental' ? job.cursor : null,
-          records: whole ? null : { side, keys: recordKeys },
+          records: recordKeys === null ? null : { side, keys: recordKeys },
+          ...(applyDeletionsOf ? { applyDeletionsOf } : {}),
           resumeFrom: (row.checkpoint as Checkpoint | null) ?? null,
           initialCounters: initial,
           initialDirections: row.direction_counters as RunInput['initialDirections'],
@@ -297,6 +313,7 @@ export class RunService implements RunLauncher {
         processed: done.processed,
         created: done.created,
         updated: done.updated,
+        deleted: done.deleted,
         skipped: done.skipped,
         failed: done.failed,
         conflicts: done.conflicts,
@@ -323,6 +340,8 @@ export class RunService implements RunLauncher {
           : `${halt.message} (not retried: a configuration problem; fix it, then run the job again)`;
       case 'connection_lost':
         return halt.message;
+      case 'mass_delete':
+        return massDeleteReason(halt.held, halt.live, halt.thresholdPercent);
       default:
         if (abortReason instanceof RunAbort) return abortReason.message;
         return halt.kind === 'cancelled' ? 'cancelled by request' : halt.kind;
@@ -395,6 +414,16 @@ export class RunService implements RunLauncher {
         return toExecution(
           await trx.selectFrom('sync_executions').selectAll().where('id', '=', executionId).executeTakeFirstOrThrow(),
         );
+      }
+      // What the run noted for deletions is done with; staged deletions of a run that did not finish its work stay
+      // for the attempt that resumes it (held ones wait for a person).
+      await trx.deleteFrom('run_seen').where('execution_id', '=', executionId).execute();
+      if (status === 'completed' || status === 'completed_with_errors') {
+        await trx
+          .deleteFrom('run_deletions')
+          .where('execution_id', '=', executionId)
+          .where('status', '=', 'pending')
+          .execute();
       }
       if (whole) {
         const overlap = this.cursorOverlapMs;

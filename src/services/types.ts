@@ -110,6 +110,13 @@ export interface SyncEngine {
     failuresPage(executionId: string, options?: PageOptions): Promise<Page<RecordFailure>>;
     /** The newest whole run of each of these jobs (single-record runs aside, as for lastRunAt), in one query. */
     latest(jobIds: readonly string[]): Promise<Map<string, SyncExecution>>;
+    /**
+     * Applies the deletions a run's mass-delete protection held back (haltKind `mass_delete`), in a new
+     * execution; resolves when it is final. StateError when the execution holds none.
+     */
+    applyDeletions(executionId: string): Promise<SyncExecution>;
+    /** Like `applyDeletions`, but resolves once the new execution is running. */
+    startApplyDeletions(executionId: string): Promise<StartedRun>;
   };
   deadLetters: {
     list(jobId: string, options?: ListOptions & { status?: DeadLetter['status'] }): Promise<DeadLetter[]>;

@@ -49,6 +49,8 @@ export function toJob(row: Selectable<SyncJobsTable>, rules: FieldMappingRule[])
     maxRetries: row.max_retries,
     timeoutMinutes: row.timeout_minutes,
     conflictStrategy: row.conflict_strategy as SyncJob['conflictStrategy'],
+    deletePolicy: row.delete_policy as SyncJob['deletePolicy'],
+    massDeleteThreshold: Number(row.mass_delete_threshold),
     enabled: row.enabled,
     fieldMappings: rules,
     cursor: row.cursor,
@@ -73,6 +75,8 @@ export function jobColumns(input: SyncJobInput) {
     max_retries: input.maxRetries,
     timeout_minutes: input.timeoutMinutes,
     conflict_strategy: input.conflictStrategy ?? null,
+    delete_policy: input.deletePolicy,
+    mass_delete_threshold: input.massDeleteThreshold,
     enabled: input.enabled,
   };
 }
@@ -128,6 +132,7 @@ export function countersOf(row: Selectable<SyncExecutionsTable>): ExecutionCount
     processed: row.processed,
     created: row.created,
     updated: row.updated,
+    deleted: row.deleted,
     skipped: row.skipped,
     failed: row.failed,
     conflicts: row.conflicts,
@@ -144,6 +149,7 @@ export function toExecution(row: Selectable<SyncExecutionsTable>): SyncExecution
     ...countersOf(row),
     haltReason: row.halt_reason,
     haltKind: row.halt_kind as HaltKind | null,
+    heldDeletions: row.held_deletions,
     recordKeys: row.record_keys,
     recordSide: row.record_side as Side | null,
     directions: (row.direction_counters as SyncExecution['directions'] | null) ?? null,

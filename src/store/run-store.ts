@@ -36,7 +36,7 @@ export function createRunStore(database: Database): RunStore {
       const out = new Map<string, RefRow>();
       if (ids.length === 0) return out;
       const { rows } = await sql<RefRow>`
-        SELECT local_id, external_id, inbound_hash, outbound_hash FROM external_references
+        SELECT local_id, external_id, inbound_hash, outbound_hash, deleted_at FROM external_references
         WHERE connection_id = ${connectionId} AND entity_type = ${entityType} AND ${sql.ref(by)} = ANY(${ids}::text[])`.execute(
         db,
       );
@@ -115,6 +115,7 @@ export function createRunStore(database: Database): RunStore {
             local_id = EXCLUDED.local_id,
             inbound_hash = EXCLUDED.inbound_hash,
             outbound_hash = COALESCE(EXCLUDED.outbound_hash, e.outbound_hash),
+            deleted_at = NULL,
             last_synced_at = now()
         ),
         -- (Data-modifying CTEs run to completion whether or not anything reads them.)
@@ -166,6 +167,91 @@ export function createRunStore(database: Database): RunStore {
       }));
     },
 
+    async markSeen(executionId, side, keys, fromStart) {
+      const all = fromStart ? ['', ...keys] : keys;
+      if (all.length === 0) return;
+      await sql`
+        INSERT INTO run_seen (execution_id, side, record_key)
+        SELECT ${executionId}::uuid, ${side}, k FROM unnest(${all}::text[]) AS k
+        ON CONFLICT DO NOTHING`.execute(db);
+    },
+
+    async stageDeletions(scope, side, items) {
+      if (items.length === 0) return;
+      await sql`
+        INSERT INTO run_deletions (execution_id, job_id, side, record_key, deleted_at)
+        SELECT ${scope.executionId}::uuid, ${scope.jobId}::uuid, ${side}, d.key, d.at
+        FROM jsonb_to_recordset(${JSON.stringify(items.map((i) => ({ key: i.recordKey, at: i.deletedAt })))}::jsonb)
+          AS d(key text, at timestamptz)
+        ON CONFLICT DO NOTHING`.execute(db);
+    },
+
+    async sweep(scope, side, sourceKey) {
+      const key = sql.ref(`r.${sourceKey}`);
+      const result = await sql`
+        INSERT INTO run_deletions (execution_id, job_id, side, record_key, deleted_at)
+        SELECT ${scope.executionId}::uuid, ${scope.jobId}::uuid, ${side}, ${key}, NULL
+        FROM external_references r
+        WHERE r.connection_id = ${scope.connectionId}::uuid AND r.entity_type = ${scope.entityType}
+          AND r.deleted_at IS NULL
+          AND EXISTS (SELECT 1 FROM run_seen m
+                      WHERE m.execution_id = ${scope.executionId}::uuid AND m.side = ${side} AND m.record_key = '')
+          AND r.created_at < (SELECT coalesce(window_start, started_at, now()) FROM sync_executions
+                              WHERE id = ${scope.executionId}::uuid)
+          AND NOT EXISTS (SELECT 1 FROM run_seen s
+                          WHERE s.execution_id = ${scope.executionId}::uuid AND s.side = ${side}
+                            AND s.record_key = ${key})
+        ON CONFLICT DO NOTHING`.execute(db);
+      return Number(result.numAffectedRows ?? 0);
+    },
+
+    async deletionCounts(scope, side, sourceKey) {
+      const key = sql.ref(`r.${sourceKey}`);
+      const { rows } = await sql<{ doomed: number; live: number }>`
+        SELECT
+          (SELECT count(*) FROM run_deletions d JOIN external_references r
+             ON r.connection_id = ${scope.connectionId}::uuid AND r.entity_type = ${scope.entityType}
+            AND ${key} = d.record_key AND r.deleted_at IS NULL
+           WHERE d.execution_id = ${scope.executionId}::uuid AND d.side = ${side} AND d.status = 'pending')::int AS doomed,
+          (SELECT count(*) FROM external_references r
+           WHERE r.connection_id = ${scope.connectionId}::uuid AND r.entity_type = ${scope.entityType}
+             AND r.deleted_at IS NULL)::int AS live`.execute(db);
+      return rows[0]!;
+    },
+
+    async holdDeletions(executionId) {
+      const result = await sql`
+        UPDATE run_deletions SET status = 'held' WHERE execution_id = ${executionId}::uuid AND status = 'pending'`.execute(
+        db,
+      );
+      const held = Number(result.numAffectedRows ?? 0);
+      await db.updateTable('sync_executions').set({ held_deletions: held }).where('id', '=', executionId).execute();
+      return held;
+    },
+
+    async stagedDeletions(executionId, side, afterKey, limit) {
+      const { rows } = await sql<{ record_key: string; deleted_at: Date | null }>`
+        SELECT record_key, deleted_at FROM run_deletions
+        WHERE execution_id = ${executionId}::uuid AND side = ${side} AND status = 'pending'
+          AND (${afterKey}::text IS NULL OR record_key > ${afterKey})
+        ORDER BY record_key LIMIT ${limit}`.execute(db);
+      return rows.map((r) => ({
+        recordKey: r.record_key,
+        deletedAt: r.deleted_at === null ? null : new Date(r.deleted_at).toISOString(),
+      }));
+    },
+
+    async adoptHeldDeletions(fromExecutionId, toExecutionId) {
+      const result = await sql`
+        UPDATE run_deletions SET execution_id = ${toExecutionId}::uuid, status = 'pending'
+        WHERE execution_id = ${fromExecutionId}::uuid AND status = 'held'`.execute(db);
+      const n = Number(result.numAffectedRows ?? 0);
+      if (n > 0) {
+        await db.updateTable('sync_executions').set({ held_deletions: 0 }).where('id', '=', fromExecutionId).execute();
+      }
+      return n;
+    },
+
     async dropRetryItems(jobId, side, keys) {
       if (keys.length === 0) return;
       await db
@@ -176,6 +262,30 @@ export function createRunStore(database: Database): RunStore {
         .execute();
     },
   };
+}
+
+/** Deletions applied by a page: references removed or marked, staged rows done. */
+async function writeDeletions(
+  trx: Kysely<DB>,
+  scope: Scope,
+  refKey: 'local_id' | 'external_id',
+  d: NonNullable<PageCommit['deletions']>,
+): Promise<void> {
+  if (d.deletedKeys.length > 0) {
+    const where = sql`connection_id = ${scope.connectionId}::uuid AND entity_type = ${scope.entityType}
+      AND ${sql.ref(refKey)} = ANY(${d.deletedKeys}::text[])`;
+    if (d.soft) {
+      // Kept and marked; the hashes are cleared so that a record that comes back is written again.
+      await sql`UPDATE external_references SET deleted_at = now(), inbound_hash = NULL, outbound_hash = NULL,
+        last_synced_at = now() WHERE ${where}`.execute(trx);
+    } else {
+      await sql`DELETE FROM external_references WHERE ${where}`.execute(trx);
+    }
+  }
+  if (d.unstaged.length > 0) {
+    await sql`DELETE FROM run_deletions WHERE execution_id = ${scope.executionId}::uuid AND side = ${d.side}
+      AND record_key = ANY(${d.unstaged}::text[])`.execute(trx);
+  }
 }
 
 function quoteLiteral(text: string): string {
@@ -201,8 +311,10 @@ async function writePage(trx: Kysely<DB>, scope: Scope, page: PageCommit): Promi
         outbound_hash = COALESCE(EXCLUDED.outbound_hash, e.outbound_hash),
         local_version = COALESCE(EXCLUDED.local_version, e.local_version),
         external_version = COALESCE(EXCLUDED.external_version, e.external_version),
+        deleted_at = NULL,
         last_synced_at = now()`.execute(trx);
   }
+  if (page.deletions) await writeDeletions(trx, scope, page.refKey, page.deletions);
   if (page.failures.length > 0) {
     await trx
       .insertInto('record_failures')
@@ -308,6 +420,7 @@ async function saveProgress(trx: Kysely<DB>, executionId: string, page: PageComm
   const { rows } = await sql<{ cancel: boolean }>`
     UPDATE sync_executions SET
       processed = processed + ${c.processed}, created = created + ${c.created}, updated = updated + ${c.updated},
+      deleted = deleted + ${c.deleted},
       skipped = skipped + ${c.skipped}, failed = failed + ${c.failed}, conflicts = conflicts + ${c.conflicts},
       direction_counters = COALESCE(${directions}::jsonb, direction_counters),
       checkpoint = COALESCE(${checkpoint}::jsonb, checkpoint)

@@ -69,6 +69,7 @@ TABLE external_references
   external_version text
   last_synced_at timestamp with time zone NOT NULL DEFAULT now()
   created_at timestamp with time zone NOT NULL DEFAULT now()
+  deleted_at timestamp with time zone
   CONSTRAINT external_references_connection_id_not_null NOT NULL connection_id
   CONSTRAINT external_references_created_at_not_null NOT NULL created_at
   CONSTRAINT external_references_entity_type_not_null NOT NULL entity_type
@@ -158,6 +159,38 @@ TABLE retry_items
   CONSTRAINT retry_items_side_not_null NOT NULL side
   CREATE UNIQUE INDEX retry_items_pkey ON retry_items USING btree (job_id, side, record_key)
 
+TABLE run_deletions
+  execution_id uuid NOT NULL
+  job_id uuid NOT NULL
+  side text NOT NULL
+  record_key text NOT NULL
+  deleted_at timestamp with time zone
+  status text NOT NULL DEFAULT 'pending'::text
+  CONSTRAINT run_deletions_execution_id_fkey FOREIGN KEY (execution_id) REFERENCES sync_executions(id) ON DELETE CASCADE
+  CONSTRAINT run_deletions_execution_id_not_null NOT NULL execution_id
+  CONSTRAINT run_deletions_job_id_fkey FOREIGN KEY (job_id) REFERENCES sync_jobs(id) ON DELETE CASCADE
+  CONSTRAINT run_deletions_job_id_not_null NOT NULL job_id
+  CONSTRAINT run_deletions_pkey PRIMARY KEY (execution_id, side, record_key)
+  CONSTRAINT run_deletions_record_key_not_null NOT NULL record_key
+  CONSTRAINT run_deletions_side_check CHECK ((side = ANY (ARRAY['local'::text, 'provider'::text])))
+  CONSTRAINT run_deletions_side_not_null NOT NULL side
+  CONSTRAINT run_deletions_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'held'::text])))
+  CONSTRAINT run_deletions_status_not_null NOT NULL status
+  CREATE INDEX run_deletions_held_idx ON run_deletions USING btree (job_id) WHERE (status = 'held'::text)
+  CREATE UNIQUE INDEX run_deletions_pkey ON run_deletions USING btree (execution_id, side, record_key)
+
+TABLE run_seen
+  execution_id uuid NOT NULL
+  side text NOT NULL
+  record_key text NOT NULL
+  CONSTRAINT run_seen_execution_id_fkey FOREIGN KEY (execution_id) REFERENCES sync_executions(id) ON DELETE CASCADE
+  CONSTRAINT run_seen_execution_id_not_null NOT NULL execution_id
+  CONSTRAINT run_seen_pkey PRIMARY KEY (execution_id, side, record_key)
+  CONSTRAINT run_seen_record_key_not_null NOT NULL record_key
+  CONSTRAINT run_seen_side_check CHECK ((side = ANY (ARRAY['local'::text, 'provider'::text])))
+  CONSTRAINT run_seen_side_not_null NOT NULL side
+  CREATE UNIQUE INDEX run_seen_pkey ON run_seen USING btree (execution_id, side, record_key)
+
 TABLE sync_executions
   id uuid NOT NULL DEFAULT gen_random_uuid()
   job_id uuid NOT NULL
@@ -187,22 +220,29 @@ TABLE sync_executions
   conflicts integer NOT NULL DEFAULT 0
   direction_counters jsonb
   halt_kind text
+  deleted integer NOT NULL DEFAULT 0
+  held_deletions integer
+  apply_deletions_of uuid
+  CONSTRAINT sync_executions_apply_deletions_of_fkey FOREIGN KEY (apply_deletions_of) REFERENCES sync_executions(id) ON DELETE SET NULL
   CONSTRAINT sync_executions_attempt_check CHECK ((attempt >= 1))
   CONSTRAINT sync_executions_attempt_not_null NOT NULL attempt
   CONSTRAINT sync_executions_check CHECK (((record_keys IS NULL) = (record_side IS NULL)))
-  CONSTRAINT sync_executions_check1 CHECK (((((created + updated) + skipped) + failed) = processed))
   CONSTRAINT sync_executions_check2 CHECK (((status = ANY (ARRAY['queued'::text, 'running'::text])) = (completed_at IS NULL)))
   CONSTRAINT sync_executions_check3 CHECK (((status = 'queued'::text) OR (started_at IS NOT NULL)))
   CONSTRAINT sync_executions_check4 CHECK ((conflicts <= skipped))
   CONSTRAINT sync_executions_conflicts_check CHECK ((conflicts >= 0))
   CONSTRAINT sync_executions_conflicts_not_null NOT NULL conflicts
+  CONSTRAINT sync_executions_counters_sum CHECK ((((((created + updated) + deleted) + skipped) + failed) = processed))
   CONSTRAINT sync_executions_created_at_not_null NOT NULL created_at
   CONSTRAINT sync_executions_created_check CHECK ((created >= 0))
   CONSTRAINT sync_executions_created_not_null NOT NULL created
+  CONSTRAINT sync_executions_deleted_check CHECK ((deleted >= 0))
+  CONSTRAINT sync_executions_deleted_not_null NOT NULL deleted
   CONSTRAINT sync_executions_duration_seconds_check CHECK ((duration_seconds >= (0)::numeric))
   CONSTRAINT sync_executions_failed_check CHECK ((failed >= 0))
   CONSTRAINT sync_executions_failed_not_null NOT NULL failed
-  CONSTRAINT sync_executions_halt_kind_check CHECK ((halt_kind = ANY (ARRAY['circuit_breaker'::text, 'error'::text, 'configuration'::text, 'timed_out'::text, 'cancelled'::text, 'connection_lost'::text, 'worker_lost'::text])))
+  CONSTRAINT sync_executions_halt_kind_check CHECK ((halt_kind = ANY (ARRAY['circuit_breaker'::text, 'error'::text, 'configuration'::text, 'timed_out'::text, 'cancelled'::text, 'connection_lost'::text, 'worker_lost'::text, 'mass_delete'::text])))
+  CONSTRAINT sync_executions_held_deletions_check CHECK ((held_deletions >= 0))
   CONSTRAINT sync_executions_id_not_null NOT NULL id
   CONSTRAINT sync_executions_job_id_fkey FOREIGN KEY (job_id) REFERENCES sync_jobs(id) ON DELETE CASCADE
   CONSTRAINT sync_executions_job_id_not_null NOT NULL job_id
@@ -246,12 +286,16 @@ TABLE sync_jobs
   updated_at timestamp with time zone NOT NULL DEFAULT now()
   local_entity text
   archived_at timestamp with time zone
+  delete_policy text NOT NULL DEFAULT 'ignore'::text
+  mass_delete_threshold numeric(5,2) NOT NULL DEFAULT 20
   CONSTRAINT sync_jobs_check CHECK (((schedule_cron IS NULL) = (schedule_timezone IS NULL)))
   CONSTRAINT sync_jobs_check1 CHECK (((direction = 'bidirectional'::text) = (conflict_strategy IS NOT NULL)))
   CONSTRAINT sync_jobs_conflict_strategy_check CHECK ((conflict_strategy = ANY (ARRAY['provider_wins'::text, 'local_wins'::text, 'newest_wins'::text, 'manual'::text])))
   CONSTRAINT sync_jobs_connection_id_fkey FOREIGN KEY (connection_id) REFERENCES connections(id) ON DELETE CASCADE
   CONSTRAINT sync_jobs_connection_id_not_null NOT NULL connection_id
   CONSTRAINT sync_jobs_created_at_not_null NOT NULL created_at
+  CONSTRAINT sync_jobs_delete_policy_check CHECK ((delete_policy = ANY (ARRAY['ignore'::text, 'soft_delete'::text, 'hard_delete'::text])))
+  CONSTRAINT sync_jobs_delete_policy_not_null NOT NULL delete_policy
   CONSTRAINT sync_jobs_direction_check CHECK ((direction = ANY (ARRAY['inbound'::text, 'outbound'::text, 'bidirectional'::text])))
   CONSTRAINT sync_jobs_direction_not_null NOT NULL direction
   CONSTRAINT sync_jobs_enabled_not_null NOT NULL enabled
@@ -259,6 +303,8 @@ TABLE sync_jobs
   CONSTRAINT sync_jobs_entity_type_not_null NOT NULL entity_type
   CONSTRAINT sync_jobs_id_not_null NOT NULL id
   CONSTRAINT sync_jobs_local_entity_check CHECK ((local_entity <> ''::text))
+  CONSTRAINT sync_jobs_mass_delete_threshold_check CHECK (((mass_delete_threshold > (0)::numeric) AND (mass_delete_threshold <= (100)::numeric)))
+  CONSTRAINT sync_jobs_mass_delete_threshold_not_null NOT NULL mass_delete_threshold
   CONSTRAINT sync_jobs_max_retries_check CHECK (((max_retries >= 1) AND (max_retries <= 10)))
   CONSTRAINT sync_jobs_max_retries_not_null NOT NULL max_retries
   CONSTRAINT sync_jobs_mode_check CHECK ((mode = ANY (ARRAY['full'::text, 'incremental'::text])))

@@ -32,6 +32,8 @@ export interface SyncJobsTable {
   max_retries: number;
   timeout_minutes: number;
   conflict_strategy: string | null;
+  delete_policy: ColumnType<string, string | undefined, string>;
+  mass_delete_threshold: ColumnType<string, number | undefined, number>;
   enabled: boolean;
   local_entity: string | null;
   cursor: NullableTimestamp;
@@ -64,6 +66,7 @@ export interface ExternalReferencesTable {
   external_version: string | null;
   last_synced_at: Timestamp;
   created_at: Timestamp;
+  deleted_at: NullableTimestamp;
 }
 
 export interface SyncExecutionsTable {
@@ -78,6 +81,9 @@ export interface SyncExecutionsTable {
   skipped: ColumnType<number, number | undefined, number>;
   failed: ColumnType<number, number | undefined, number>;
   conflicts: ColumnType<number, number | undefined, number>;
+  deleted: ColumnType<number, number | undefined, number>;
+  held_deletions: number | null;
+  apply_deletions_of: string | null;
   direction_counters: Json | null;
   halt_reason: string | null;
   halt_kind: string | null;
@@ -146,6 +152,23 @@ export interface DB {
   retry_items: RetryItemsTable;
   dead_letters: DeadLettersTable;
   webhook_events: WebhookEventsTable;
+  run_seen: RunSeenTable;
+  run_deletions: RunDeletionsTable;
+}
+
+export interface RunSeenTable {
+  execution_id: string;
+  side: string;
+  record_key: string;
+}
+
+export interface RunDeletionsTable {
+  execution_id: string;
+  job_id: string;
+  side: string;
+  record_key: string;
+  deleted_at: NullableTimestamp;
+  status: ColumnType<string, string | undefined, string>;
 }
 
 export interface WebhookEventsTable {

@@ -644,6 +644,17 @@ export interface paths {
              * @enum {unknown}
              */
             conflictStrategy?: 'provider_wins' | 'local_wins' | 'newest_wins' | 'manual' | null;
+            /**
+             * @description A record deleted at the source: ignore (the target keeps it), soft_delete (the target keeps it, marked deleted: a local entity needs its deletedAt column), hard_delete (the target record is deleted)
+             * @default ignore
+             * @enum {unknown}
+             */
+            deletePolicy?: 'ignore' | 'soft_delete' | 'hard_delete';
+            /**
+             * @description Mass-delete protection: a run that would delete more than this percentage of the synced records deletes nothing and holds its deletions for POST /executions/{id}/apply-deletions
+             * @default 20
+             */
+            massDeleteThreshold?: number;
             /** @default true */
             enabled?: boolean;
             fieldMappings?: {
@@ -846,6 +857,17 @@ export interface paths {
              * @enum {unknown}
              */
             conflictStrategy?: 'provider_wins' | 'local_wins' | 'newest_wins' | 'manual' | null;
+            /**
+             * @description A record deleted at the source: ignore (the target keeps it), soft_delete (the target keeps it, marked deleted: a local entity needs its deletedAt column), hard_delete (the target record is deleted)
+             * @default ignore
+             * @enum {unknown}
+             */
+            deletePolicy?: 'ignore' | 'soft_delete' | 'hard_delete';
+            /**
+             * @description Mass-delete protection: a run that would delete more than this percentage of the synced records deletes nothing and holds its deletions for POST /executions/{id}/apply-deletions
+             * @default 20
+             */
+            massDeleteThreshold?: number;
             /** @default true */
             enabled?: boolean;
             fieldMappings?: {
@@ -1382,6 +1404,65 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/executions/{id}/apply-deletions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Apply the deletions a run’s mass-delete protection held back
+     * @description For an execution with haltKind mass_delete: a new execution (trigger manual) deletes the held records that are still gone at the source. 409 when the execution holds no deletions.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['RetryStarted'];
+          };
+        };
+        /** @description Refused: validation_failed (400), unauthorized (401), not_found (404), conflict (409), … */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Internal error (see the server log) */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/dead-letters/{id}/discard': {
     parameters: {
       query?: never;
@@ -1465,6 +1546,8 @@ export interface components {
       processed: number;
       created: number;
       updated: number;
+      /** @description Records deleted (or marked deleted) on the target: deleted at the source */
+      deleted: number;
       skipped: number;
       failed: number;
       /** @description Records left in conflict for review (manual strategy); counted in skipped */
@@ -1496,6 +1579,8 @@ export interface components {
       processed: number;
       created: number;
       updated: number;
+      /** @description Records deleted (or marked deleted) on the target: deleted at the source */
+      deleted: number;
       skipped: number;
       failed: number;
       /** @description Records left in conflict for review (manual strategy); counted in skipped */
@@ -1524,7 +1609,10 @@ export interface components {
         | 'cancelled'
         | 'connection_lost'
         | 'worker_lost'
+        | 'mass_delete'
         | null;
+      /** @description haltKind mass_delete: the deletions held back for a person (POST /executions/{id}/apply-deletions) */
+      heldDeletions: number | null;
       /** @description For failed, timed out and cancelled runs: the halt reason or the status */
       error: string | null;
       /** @description The records a single-record run (webhook, dead letter retry) was limited to; null: a whole run */
@@ -1588,6 +1676,17 @@ export interface components {
        * @enum {unknown}
        */
       conflictStrategy: 'provider_wins' | 'local_wins' | 'newest_wins' | 'manual' | null;
+      /**
+       * @description A record deleted at the source: ignore (the target keeps it), soft_delete (the target keeps it, marked deleted: a local entity needs its deletedAt column), hard_delete (the target record is deleted)
+       * @default ignore
+       * @enum {unknown}
+       */
+      deletePolicy: 'ignore' | 'soft_delete' | 'hard_delete';
+      /**
+       * @description Mass-delete protection: a run that would delete more than this percentage of the synced records deletes nothing and holds its deletions for POST /executions/{id}/apply-deletions
+       * @default 20
+       */
+      massDeleteThreshold: number;
       /** @default true */
       enabled: boolean;
       fieldMappings: components['schemas']['FieldMapping'][];
@@ -1742,6 +1841,8 @@ export interface components {
       primaryKey: string;
       /** @description The column incremental outbound runs read changes by */
       updatedAt: string | null;
+      /** @description The soft-delete column (soft_delete jobs mark rows there); null: soft_delete is not possible */
+      deletedAt: string | null;
       /** @description The table’s columns; null when the table does not exist (yet) */
       fields:
         | {
