@@ -16,6 +16,7 @@ import { SyncQueue } from './queue/queue.ts';
 import { SyncWorker, type WorkerOptions } from './queue/worker.ts';
 import { openVault } from './security/keys.ts';
 import type { CredentialVault } from './security/vault.ts';
+import { conflictService } from './services/conflicts.ts';
 import { connectionService } from './services/connections.ts';
 import { deadLetterService } from './services/dead-letters.ts';
 import { localEndpoints } from './services/endpoints.ts';
@@ -130,6 +131,11 @@ function compose(database: Database, options: SyncEngineOptions, vault: Credenti
     cursorOverlapMs: options.cursorOverlapMs ?? 60_000,
     minuteMs: options.minuteMs ?? 60_000,
   });
+  const conflicts = conflictService({
+    db,
+    jobs,
+    endpointsFor: (job) => Promise.all([connections.endpointFor(job), localFor(job)]),
+  });
   const deadLetters = deadLetterService({ db, startJob: (jobId, o) => runs.startJob(jobId, o) });
   const webhooks = webhookService({ db, log, vault, providers, connections, jobs, queue });
 
@@ -153,6 +159,12 @@ function compose(database: Database, options: SyncEngineOptions, vault: Credenti
       retry: deadLetters.retry,
       startRetry: deadLetters.startRetry,
       discard: deadLetters.discard,
+    },
+    conflicts: {
+      page: conflicts.page,
+      get: conflicts.get,
+      countOpen: conflicts.countOpen,
+      resolve: conflicts.resolve,
     },
     providers: () => providers.list(),
     receiveWebhook: webhooks.receiveWebhook,

@@ -4,7 +4,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { LocalEntityInfo } from '../src/api/config.ts';
 import type { apiConnection, apiDeadLetter, apiExecution, apiJob } from '../src/api/shapes.ts';
 import { API_TYPES_FILE, apiTypesSource, openApiDocument } from '../src/cli/api-types.ts';
-import type { ExecutionCounters, RecordFailure } from '../src/domain/types.ts';
+import type { Conflict, ExecutionCounters, RecordFailure } from '../src/domain/types.ts';
 import type { EntityTypeInfo, SettingInfo } from '../src/engine/endpoint.ts';
 import type { components } from '../web/src/api-schema.ts';
 
@@ -75,6 +75,8 @@ describe('web/src/api-schema.ts', () => {
       Setting: Same<SettingInfo, Schemas['Setting']>;
       EntityType: Same<EntityTypeInfo, Schemas['EntityType']>;
       LocalEntity: Same<LocalEntityInfo, Schemas['LocalEntity']>;
+      // resolution: the schema says "an object"; the library's type names its two shapes.
+      Conflict: Same<Omit<Json<Conflict>, 'resolution'>, Omit<Schemas['Conflict'], 'resolution'>>;
     };
     expectTypeOf<Checks>().toEqualTypeOf<{ [K in keyof Checks]: true }>();
   });

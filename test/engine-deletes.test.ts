@@ -1,15 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ValidationError } from '../src/domain/errors.ts';
 import type { SyncExecution } from '../src/domain/types.ts';
-import {
-  cid,
-  createHarness,
-  customerJobs,
-  type Harness,
-  IN_RULES,
-  OUT_RULES,
-  TEST_DATABASES,
-} from './helpers/db.ts';
+import { cid, createHarness, customerJobs, type Harness, IN_RULES, OUT_RULES, TEST_DATABASES } from './helpers/db.ts';
 
 /**
  * Deletes (issue "Deletes and conflicts"): a job's delete policy decides what a record deleted at its source does
@@ -172,7 +164,8 @@ describe.each(TEST_DATABASES)('deletes ($name)', (db) => {
       const target = (await h.query<{ external_id: string }>('SELECT external_id FROM external_references')).map(
         (r) => r.external_id,
       );
-      h.provider.faults.rejectWrite = (op) => (op.action === 'delete' ? 'cannot delete: it has open invoices' : undefined);
+      h.provider.faults.rejectWrite = (op) =>
+        op.action === 'delete' ? 'cannot delete: it has open invoices' : undefined;
       const refused = await h.engine.runJob(job.id);
       expect(refused).toMatchObject({ status: 'completed_with_errors', failed: 1, deleted: 0 });
       expect((await h.engine.retrySet(job.id)).map((r) => r.side)).toEqual(['local']);
@@ -201,7 +194,13 @@ describe.each(TEST_DATABASES)('deletes ($name)', (db) => {
       expect(issue?.message).toContain('"customer"');
       expect(issue?.message).toContain('deletedAt');
       const bad = await h.engine.jobs
-        .create({ connectionId: conn.id, name: 'x', entityType: 'customer', direction: 'inbound', deletePolicy: 'drop' })
+        .create({
+          connectionId: conn.id,
+          name: 'x',
+          entityType: 'customer',
+          direction: 'inbound',
+          deletePolicy: 'drop',
+        })
         .catch((e: unknown) => e as ValidationError);
       expect((bad as ValidationError).issues.map((i) => i.path)).toContain('deletePolicy');
     });
@@ -238,9 +237,10 @@ describe.each(TEST_DATABASES)('deletes ($name)', (db) => {
       expect(await jobs.localCount()).toBe(3);
       expect(h.provider.count('customer')).toBe(3);
       expect(h.provider.all('customer').map((r) => r.data.name)).toContain('edited');
-      const ref = await h.query<{ external_id: string }>('SELECT external_id FROM external_references WHERE local_id = $1', [
-        local,
-      ]);
+      const ref = await h.query<{ external_id: string }>(
+        'SELECT external_id FROM external_references WHERE local_id = $1',
+        [local],
+      );
       expect(ref[0]!.external_id).not.toBe(cid(0));
     });
 

@@ -607,6 +607,113 @@ describe('HubSpot sandbox: writes', () => {
   });
 });
 
+describe('HubSpot sandbox: archive (delete) and restore', () => {
+  // HubSpot CRM v3 objects API: DELETE /crm/v3/objects/{type}/{id} archives (204); POST …/batch/archive (204);
+  // archived objects leave lists, reads and search, and are listed with ?archived=true, with archivedAt.
+  it('archives one by one and in batches; archived objects are listed apart, with archivedAt', async () => {
+    const clock = fakeClock();
+    const sandbox = await start({ records: { contacts: 6 }, now: clock.now });
+    clock.t = T0 + 90 * 86_400_000;
+    expect((await call(sandbox, 'DELETE', '/crm/v3/objects/contacts/2')).status).toBe(204);
+    // Archiving again, or an id that does not exist, is still a 204.
+    expect((await call(sandbox, 'DELETE', '/crm/v3/objects/contacts/2')).status).toBe(204);
+    expect((await call(sandbox, 'DELETE', '/crm/v3/objects/contacts/999')).status).toBe(204);
+    clock.t += 1000;
+    const batch = await call(sandbox, 'POST', '/crm/v3/objects/contacts/batch/archive', {
+      inputs: [{ id: '3' }, { id: '2' }, { id: '998' }],
+    });
+    expect(batch.status).toBe(204);
+    expect(sandbox.requests.byOperation).toMatchObject({ archive: 3, 'batch/archive': 1 });
+
+    expect((await call(sandbox, 'GET', '/crm/v3/objects/contacts/2')).status).toBe(404);
+    const read = await call(sandbox, 'GET', '/crm/v3/objects/contacts/2?archived=true');
+    expect(read.body).toMatchObject({
+      id: '2',
+      archived: true,
+      archivedAt: new Date(T0 + 90 * 86_400_000).toISOString(),
+    });
+    const live = await call(sandbox, 'GET', '/crm/v3/objects/contacts?limit=100');
+    expect(live.body.results.map((o: Json) => o.id)).toEqual(['1', '4', '5', '6']);
+    const archived = await call(sandbox, 'GET', '/crm/v3/objects/contacts?limit=1&archived=true');
+    expect(archived.body.results).toEqual([expect.objectContaining({ id: '2', archived: true })]);
+    expect(archived.body.paging.next.after).toBe('3');
+    const rest = await call(sandbox, 'GET', '/crm/v3/objects/contacts?limit=1&archived=true&after=3');
+    expect(rest.body.results).toEqual([
+      expect.objectContaining({ id: '3', archived: true, archivedAt: new Date(clock.t).toISOString() }),
+    ]);
+    expect(rest.body.paging).toBeUndefined();
+    const found = await call(sandbox, 'POST', '/crm/v3/objects/contacts/search', { limit: 100 });
+    expect(found.body.results.map((o: Json) => o.id)).toEqual(['1', '4', '5', '6']);
+  });
+
+  it('delivers creation, propertyChange, deletion and restore webhooks to webhookUrl as records change', async () => {
+    const received: { body: string; signature: string; timestamp: string }[] = [];
+    const receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        received.push({
+          body: Buffer.concat(chunks).toString('utf8'),
+          signature: String(req.headers['x-hubspot-signature-v3']),
+          timestamp: String(req.headers['x-hubspot-request-timestamp']),
+        });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+      await expect(startHubSpotSandbox({ webhookUrl: hookUrl })).rejects.toThrow(/appSecret/);
+      const sandbox = await start({ records: { contacts: 3 }, appSecret: 'app-secret', webhookUrl: hookUrl });
+      const created = await call(sandbox, 'POST', '/crm/v3/objects/contacts', {
+        properties: { email: 'new@example.com', firstname: 'New' },
+      });
+      await call(sandbox, 'PATCH', '/crm/v3/objects/contacts/1', { properties: { firstname: 'Renamed' } });
+      await call(sandbox, 'DELETE', '/crm/v3/objects/contacts/2');
+      await call(sandbox, 'DELETE', '/crm/v3/objects/contacts/2'); // already archived: no second event
+      await sandbox.flushWebhooks();
+      sandbox.store.restore('contacts', '2');
+      expect(() => sandbox.store.restore('contacts', '3')).toThrow(/not archived/);
+      await sandbox.flushWebhooks();
+
+      // One delivery per tick of changes here (each request was awaited); order is not guaranteed, as at HubSpot.
+      expect(sandbox.webhookDeliveries.every((d) => d.status === 204)).toBe(true);
+      const events = received
+        .flatMap((r) => JSON.parse(r.body) as Json[])
+        .sort((a: Json, b: Json) => a.eventId - b.eventId);
+      expect(events.map((e) => [e.subscriptionType, String(e.objectId), e.propertyName ?? null])).toEqual([
+        ['contact.creation', created.body.id, null],
+        ['contact.propertyChange', '1', 'firstname'],
+        ['contact.deletion', '2', null],
+        ['contact.restore', '2', null],
+      ]);
+      expect(events[1]).toMatchObject({ propertyValue: 'Renamed', portalId: 1234567, attemptNumber: 0 });
+      for (const r of received) {
+        expect(r.signature).toBe(signHubSpotV3('app-secret', 'POST', hookUrl, r.body, r.timestamp));
+      }
+      // The restored record is back in reads and search.
+      expect((await call(sandbox, 'GET', '/crm/v3/objects/contacts/2')).body).toMatchObject({ archived: false });
+      expect(sandbox.store.get('contacts', '2')!.archivedAt).toBeUndefined();
+
+      // The changes of one tick go out together, at most 100 events a request.
+      received.length = 0;
+      const before = sandbox.webhookDeliveries.length;
+      for (let i = 0; i < 150; i++) sandbox.store.put('contacts', { email: `bulk${i}@example.com` });
+      await sandbox.flushWebhooks();
+      expect(sandbox.webhookDeliveries.slice(before).map((d) => [d.status, d.events])).toEqual([
+        [204, 100],
+        [204, 50],
+      ]);
+      expect(received.map((r) => JSON.parse(r.body)[0].subscriptionType)).toEqual([
+        'contact.creation',
+        'contact.creation',
+      ]);
+    } finally {
+      await new Promise((r) => receiver.close(r));
+    }
+  });
+});
+
 describe('HubSpot sandbox: auth, limits and faults', () => {
   it('answers 401 INVALID_AUTHENTICATION for a wrong or missing token', async () => {
     const sandbox = await start({ records: { contacts: 1 } });

@@ -339,6 +339,44 @@ describe('Stripe sandbox: objects', () => {
     });
   });
 
+  it('deletes like Stripe: deleted customers retrieve as deleted, products 404, gone is resource_missing', async () => {
+    // Stripe API reference: "Delete a customer" / "Delete a product" answer { id, object, deleted: true };
+    // "Retrieve a customer" of a deleted one answers { id, object, deleted: true }; products cannot be deleted
+    // while they have prices; each deletion emits <kind>.deleted carrying the object as it was.
+    const clock = manualClock();
+    const s = await sandbox({ now: clock.now });
+    const stripe = sdk(s);
+    const customer = await stripe.customers.create({ email: 'gone@example.com', name: 'Gone' });
+    const product = await stripe.products.create({ name: 'Short-lived' });
+    const priced = await stripe.products.create({ name: 'Priced' });
+    await stripe.prices.create({ product: priced.id, currency: 'usd', unit_amount: 100 });
+    clock.advanceSeconds(5);
+    expect(await stripe.customers.del(customer.id)).toEqual({ id: customer.id, object: 'customer', deleted: true });
+    expect(await stripe.products.del(product.id)).toEqual({ id: product.id, object: 'product', deleted: true });
+    const again = await caught(stripe.customers.del(customer.id));
+    expect([again.statusCode, again.code]).toEqual([404, 'resource_missing']);
+    expect(await stripe.customers.retrieve(customer.id)).toEqual({
+      id: customer.id,
+      object: 'customer',
+      deleted: true,
+    });
+    const product404 = await caught(stripe.products.retrieve(product.id));
+    expect([product404.statusCode, product404.code]).toEqual([404, 'resource_missing']);
+    const refused = await caught(stripe.products.del(priced.id));
+    expect([refused.statusCode, refused.message]).toEqual([
+      400,
+      'This product cannot be deleted because it has one or more user-created prices.',
+    ]);
+    // Deleted objects leave the lists; their deletion events are listed by types[], newest first.
+    expect((await stripe.customers.list()).data).toEqual([]);
+    const deletions = await stripe.events.list({ types: ['customer.deleted', 'product.deleted'] });
+    expect(deletions.data.map((e) => [e.type, (e.data.object as { id: string }).id, e.created])).toEqual([
+      ['product.deleted', product.id, clock.seconds()],
+      ['customer.deleted', customer.id, clock.seconds()],
+    ]);
+    expect(deletions.data[1]!.data.object).toMatchObject({ object: 'customer', email: 'gone@example.com' });
+  });
+
   it('creates and updates products (custom id, unset rules) and prices', async () => {
     const s = await sandbox();
     const stripe = sdk(s);

@@ -36,7 +36,13 @@ export function createMetrics(engine: SyncEngine): Metrics {
     labelNames: ['outcome'],
     registers: [registry],
     async collect() {
-      const { rows } = await sql<{ created: string; updated: string; deleted: string; skipped: string; failed: string }>`
+      const { rows } = await sql<{
+        created: string;
+        updated: string;
+        deleted: string;
+        skipped: string;
+        failed: string;
+      }>`
         SELECT coalesce(sum(created), 0) AS created, coalesce(sum(updated), 0) AS updated,
                coalesce(sum(deleted), 0) AS deleted, coalesce(sum(skipped), 0) AS skipped,
                coalesce(sum(failed), 0) AS failed

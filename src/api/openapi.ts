@@ -124,6 +124,20 @@ export const connectionCreateBody = {
   },
 };
 
+export const conflictResolveBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    winner: { enum: ['local', 'provider'], description: 'One side wins whole' },
+    fields: {
+      type: 'object',
+      additionalProperties: { enum: ['local', 'provider'] },
+      description: 'Or a side per differing field (not for a deletion against an update)',
+    },
+    resolvedBy: { ...str, maxLength: 200, description: 'Who resolved it (recorded)' },
+  },
+};
+
 export const connectionPatchBody = {
   type: 'object',
   additionalProperties: false,
@@ -227,8 +241,7 @@ export const schemas = {
     },
     heldDeletions: {
       type: ['integer', 'null'],
-      description:
-        'haltKind mass_delete: the deletions held back for a person (POST /executions/{id}/apply-deletions)',
+      description: 'haltKind mass_delete: the deletions held back for a person (POST /executions/{id}/apply-deletions)',
     },
     error: { ...nullableStr, description: 'For failed, timed out and cancelled runs: the halt reason or the status' },
     recordKeys: {
@@ -261,6 +274,7 @@ export const schemas = {
       description: 'Set once the job was deleted (archived): it no longer runs; its history stays readable',
     },
     lastRun: nullable($ref('ExecutionSummary')),
+    openConflicts: { ...int, description: 'Conflicts the manual strategy left open for a person' },
     createdAt: dateTime,
     updatedAt: dateTime,
   }),
@@ -309,6 +323,33 @@ export const schemas = {
     coalesced: { ...bool, description: 'True when the run joined one already queued' },
   }),
   RetryStarted: object({ executionId: uuid }),
+  Conflict: object({
+    id: uuid,
+    jobId: uuid,
+    executionId: { ...nullable(uuid), description: 'The execution that raised it (last raised while open)' },
+    localId: str,
+    externalId: str,
+    localContent: {
+      ...nullable(openObject),
+      description: 'The local record’s mapped fields (local field names); null when deleted locally',
+    },
+    providerContent: {
+      ...nullable(openObject),
+      description: 'The provider record mapped inbound (local field names); null when deleted at the provider',
+    },
+    fields: { ...arrayOf(str), description: 'The fields whose values differ' },
+    localDeleted: bool,
+    providerDeleted: bool,
+    status: { enum: ['open', 'resolved'] },
+    resolution: {
+      ...nullable(openObject),
+      description: '{"winner": "local"|"provider"} or {"fields": {"email": "local", …}}',
+    },
+    resolvedBy: nullableStr,
+    resolvedAt: nullableDateTime,
+    createdAt: dateTime,
+    updatedAt: dateTime,
+  }),
   Setting: setting,
   EntityType: object({
     name: str,

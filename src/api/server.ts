@@ -43,6 +43,7 @@ import {
   apiDeadLetter,
   apiExecution,
   apiJob,
+  conflictListQuery,
   deadLetterListQuery,
   executionListQuery,
   jobDeleteQuery,
@@ -481,8 +482,9 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
 
   /** Jobs with their last runs, read in one query. */
   const jobsOut = async (jobs: SyncJob[]) => {
-    const last = await engine.executions.latest(jobs.map((j) => j.id));
-    return jobs.map((j) => apiJob(j, last.get(j.id) ?? null));
+    const ids = jobs.map((j) => j.id);
+    const [last, open] = await Promise.all([engine.executions.latest(ids), engine.conflicts.countOpen(ids)]);
+    return jobs.map((j) => apiJob(j, last.get(j.id) ?? null, open.get(j.id) ?? 0));
   };
   const jobOut = async (id: string) => (await jobsOut([await engine.jobs.get(id)]))[0]!;
   const connectionOut = async (conn: Connection) => {
@@ -979,6 +981,53 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
       );
       return reply.code(202).send({ executionId: started.execution.id });
     },
+  );
+  // conflicts (manual strategy)
+  api.get(
+    '/sync-jobs/:id/conflicts',
+    {
+      schema: {
+        summary: 'A job’s conflicts left for a person (manual strategy), newest first',
+        tags: ['conflicts'],
+        params: idParams,
+        querystring: {
+          type: 'object',
+          properties: {
+            status: { enum: ['open', 'resolved'] },
+            limit: { type: 'integer', minimum: 1, maximum: 500 },
+            cursor: { type: 'string' },
+          },
+        },
+        response: { 200: doc.listOf('Conflict', true), ...doc.errors },
+      },
+    },
+    async (req: Req) => {
+      const q = query(conflictListQuery, req);
+      await engine.jobs.get(req.params.id);
+      const page = await engine.conflicts.page(req.params.id, {
+        ...(q.status ? { status: q.status } : {}),
+        ...(q.limit ? { limit: q.limit } : {}),
+        cursor: q.cursor ?? null,
+      });
+      return { items: page.items, nextCursor: page.nextCursor };
+    },
+  );
+  api.post(
+    '/conflicts/:id/resolve',
+    {
+      schema: {
+        summary: 'Resolve a conflict: one side wins, or a side per differing field',
+        description:
+          'Writes the chosen content to the other side (provider first, then the local row and the reference in ' +
+          'one transaction) and records who and when. 409 when it is already resolved or a side refuses the write ' +
+          '(the conflict stays open).',
+        tags: ['conflicts'],
+        params: idParams,
+        body: doc.conflictResolveBody,
+        response: { 200: doc.ref('Conflict'), ...doc.errors },
+      },
+    },
+    async (req: Req) => engine.conflicts.resolve(req.params.id, req.body ?? {}),
   );
   api.post(
     '/dead-letters/:id/discard',

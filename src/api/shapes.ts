@@ -151,6 +151,12 @@ export const deadLetterListQuery = z.strictObject({
   cursor: z.string().optional(),
 });
 
+export const conflictListQuery = z.strictObject({
+  status: z.enum(['open', 'resolved']).optional(),
+  limit: limitSchema,
+  cursor: z.string().optional(),
+});
+
 export const jobListQuery = z.strictObject({ connectionId: z.string().optional() });
 
 /** DELETE /sync-jobs/{id}: archives; `purge=true&confirm=<the job's id>` deletes it with its history. */
@@ -185,7 +191,7 @@ export function apiRule(rule: FieldMappingRule) {
   };
 }
 
-export function apiJob(job: SyncJob, lastRun: SyncExecution | null) {
+export function apiJob(job: SyncJob, lastRun: SyncExecution | null, openConflicts = 0) {
   return {
     id: job.id,
     connectionId: job.connectionId,
@@ -208,6 +214,7 @@ export function apiJob(job: SyncJob, lastRun: SyncExecution | null) {
     nextRunAt: job.nextRunAt,
     archivedAt: job.archivedAt,
     lastRun: toSummary(lastRun),
+    openConflicts,
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
   };

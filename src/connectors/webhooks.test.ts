@@ -178,7 +178,7 @@ describe('HubSpot webhook.verify (signature v3)', () => {
     expect(verifyHubSpotWebhook(delivery(body, sign(body)), connection)).toEqual([
       { eventId: '555:7:101', entityType: 'contact', recordId: '1001' },
       { eventId: '555:8:102', entityType: 'deal', recordId: '2002' },
-      { eventId: '555:9:103', entityType: 'company', recordId: '3003' },
+      { eventId: '555:9:103', entityType: 'company', recordId: '3003', deleted: true },
     ]);
     // HubSpot redelivers the same events later, newly signed: the event ids stay the same (replays dedupe).
     const later = NOW + 60_000;

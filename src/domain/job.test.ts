@@ -43,6 +43,8 @@ describe('syncJobInputSchema: defaults', () => {
       maxRetries: 3,
       timeoutMinutes: 60,
       conflictStrategy: null,
+      deletePolicy: 'ignore',
+      massDeleteThreshold: 20,
       enabled: true,
       fieldMappings: [],
     });

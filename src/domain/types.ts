@@ -235,6 +235,30 @@ export interface DeadLetter {
   updatedAt: Date;
 }
 
+/**
+ * A conflict the `manual` strategy left for a person: both sides' content as the job maps it (in the local
+ * entity's field names; null for a side that deleted the record), the fields that differ, and its resolution.
+ */
+export interface Conflict {
+  id: string;
+  jobId: string;
+  /** The execution that raised it (last raised, for an open conflict edited again). */
+  executionId: string | null;
+  localId: string;
+  externalId: string;
+  localContent: Record<string, unknown> | null;
+  providerContent: Record<string, unknown> | null;
+  fields: string[];
+  localDeleted: boolean;
+  providerDeleted: boolean;
+  status: 'open' | 'resolved';
+  resolution: { winner: 'local' | 'provider' } | { fields: Record<string, 'local' | 'provider'> } | null;
+  resolvedBy: string | null;
+  resolvedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
 /** How to run a job (library `runJob`/`startJob`, and what the queue records for a queued run). */
 export interface RunOptions {
   trigger?: Trigger;

@@ -20,6 +20,22 @@ export interface RefRow {
   deleted_at?: Date | string | null;
 }
 
+/**
+ * A conflict left for a person (strategy `manual`): both sides' content in the local entity's field names (the
+ * provider's mapped inbound), the fields that differ, and whether a side deleted the record.
+ */
+export interface ConflictRecord {
+  localId: string;
+  externalId: string;
+  localContent: Record<string, unknown> | null;
+  providerContent: Record<string, unknown> | null;
+  fields: string[];
+  localDeleted: boolean;
+  providerDeleted: boolean;
+  /** Of both contents: a conflict a person resolved is not raised again for the same content. */
+  contentHash: string;
+}
+
 /** A deletion a run found: the record's id on the side it was deleted on, and when (if known). */
 export interface StagedDeletion {
   recordKey: string;
@@ -82,6 +98,8 @@ export interface PageCommit {
    * every staged key this commit dealt with, applied, skipped or failed).
    */
   deletions?: { side: Side; deletedKeys: string[]; soft: boolean; unstaged: string[] };
+  /** Conflicts left for a person: an open conflict of the same record is updated (a new edit), else inserted. */
+  conflicts?: ConflictRecord[];
 }
 
 type RunScope = { executionId: string; jobId: string; connectionId: string; entityType: string };

@@ -22,6 +22,7 @@ import type { Endpoint, EndpointRecord, ReadPage, WriteOp, WriteResult } from '.
 import { contentHash, idempotencyKey } from './hash.ts';
 import { PageReader } from './page-reader.ts';
 import type {
+  ConflictRecord,
   FailureRow,
   FastRow,
   PageCommit,
@@ -118,7 +119,7 @@ type Plan =
   /** `parked`: a dead-lettered record left alone (unchanged since it failed): not a recovery. */
   | { kind: 'skip'; record: EndpointRecord; parked?: true }
   | { kind: 'fail'; record: EndpointRecord; phase: FailurePhase; error: unknown; side: Side; sourceHash?: string }
-  | { kind: 'conflict'; record: EndpointRecord; message: string }
+  | { kind: 'conflict'; record: EndpointRecord; message: string; stored?: ConflictRecord }
   | {
       kind: 'write';
       record: EndpointRecord;
@@ -822,10 +823,13 @@ class Run {
       if (winner === 'source') continue;
       if (winner === 'manual') {
         this.conflicted.add(ref.local_id);
+        // Both sides in the local entity's field names: the provider's content mapped inbound.
+        const [local, provider] = leg.dir === 'inbound' ? [target.data, plan.op.data] : [plan.record.data, theirs];
         plans[index] = {
           kind: 'conflict',
           record: plan.record,
           message: `both sides changed since the last sync (${leg.sourceSide} ${plan.record.id}, ${leg.targetSide} ${target.id}); strategy manual leaves it for review`,
+          stored: this.conflictRecord(ref, local, provider),
         };
         continue;
       }
@@ -871,10 +875,13 @@ class Run {
     }
     if (winner === 'manual') {
       this.conflicted.add(ref.local_id);
+      const updated = leg.dir === 'inbound' ? plan.op.data : plan.record.data;
       plans[index] = {
         kind: 'conflict',
         record: plan.record,
         message: `${leg.sourceSide} ${plan.record.id} changed while ${leg.targetSide} ${deletion.id} was deleted; strategy manual leaves it for review`,
+        stored:
+          leg.dir === 'inbound' ? this.conflictRecord(ref, null, updated) : this.conflictRecord(ref, updated, null),
       };
       return;
     }
@@ -891,6 +898,38 @@ class Run {
         idempotencyKey: idempotencyKey(job.id, deletion.id, 'delete'),
         sourceId: deletion.id,
       },
+    };
+  }
+
+  /**
+   * A conflict as stored for a person: both contents restricted to the local fields the job maps (null for a side
+   * that deleted the record), and the fields whose values differ.
+   */
+  private conflictRecord(
+    ref: RefRow,
+    local: Record<string, unknown> | null,
+    provider: Record<string, unknown> | null,
+  ): ConflictRecord {
+    const names = new Set<string>();
+    for (const r of this.job.fieldMappings) {
+      names.add((r.direction === 'inbound' ? r.targetField : r.sourceField).split('.')[0]!);
+    }
+    const pick = (data: Record<string, unknown> | null) =>
+      data === null ? null : Object.fromEntries([...names].filter((n) => n in data).map((n) => [n, data[n]]));
+    const l = pick(local);
+    const p = pick(provider);
+    const fields = [...names].filter(
+      (n) => l === null || p === null || JSON.stringify(l[n] ?? null) !== JSON.stringify(p[n] ?? null),
+    );
+    return {
+      localId: ref.local_id,
+      externalId: ref.external_id,
+      localContent: l,
+      providerContent: p,
+      fields: fields.sort(),
+      localDeleted: l === null,
+      providerDeleted: p === null,
+      contentHash: contentHash({ local: l, provider: p }),
     };
   }
 
@@ -937,6 +976,7 @@ class Run {
         const refs: RefUpsert[] = [];
         const failures: FailureRow[] = [];
         const deletedKeys: string[] = [];
+        const conflicts: ConflictRecord[] = [];
         const fail = (key: string, side: Side, phase: FailurePhase, error: unknown, sourceHash?: string) => {
           const park = parked?.get(key);
           failures.push({
@@ -962,6 +1002,7 @@ class Run {
             case 'conflict':
               delta.skipped++;
               delta.conflicts++;
+              if (plan.stored) conflicts.push(plan.stored);
               failures.push({
                 recordKey: key,
                 side: leg.sourceSide,
@@ -1044,13 +1085,18 @@ class Run {
         if (this.directions) {
           commit.directions = { ...this.directions, [leg.dir]: addCounters(this.directions[leg.dir], delta) };
         }
+        if (conflicts.length > 0) commit.conflicts = conflicts;
         if (unstaged || deletedKeys.length > 0) {
           commit.deletions = {
             side: leg.sourceSide,
             deletedKeys,
             soft: job.deletePolicy === 'soft_delete',
             // A deletion the run could not apply for a run-level reason stays staged.
-            unstaged: !unstaged ? [] : runLevel === undefined ? unstaged : unstaged.filter((k) => deletedKeys.includes(k)),
+            unstaged: !unstaged
+              ? []
+              : runLevel === undefined
+                ? unstaged
+                : unstaged.filter((k) => deletedKeys.includes(k)),
           };
         }
         // Records of this page were left unwritten by a run-level fault: the checkpoint stays before it.

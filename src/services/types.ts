@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type {
+  Conflict,
   Connection,
   DeadLetter,
   ExecutionStatus,
@@ -128,6 +129,21 @@ export interface SyncEngine {
     /** Like `retry`, but resolves once the retry's execution is running. */
     startRetry(id: string): Promise<StartedRun>;
     discard(id: string): Promise<DeadLetter>;
+  };
+  /** Conflicts the `manual` strategy left for a person, and their resolution. */
+  conflicts: {
+    /** Newest first; `status` open or resolved. */
+    page(jobId: string, options?: PageOptions & { status?: Conflict['status'] }): Promise<Page<Conflict>>;
+    get(id: string): Promise<Conflict>;
+    /** Open conflicts per job, in one query. */
+    countOpen(jobIds: readonly string[]): Promise<Map<string, number>>;
+    /**
+     * Resolves an open conflict: `{ winner: 'local' | 'provider' }`, or `{ fields: { email: 'local', … } }` with a
+     * side per differing field (not for a deletion against an update), and optionally `resolvedBy`. Writes the
+     * chosen content to the other side(s), updates the reference, and records who and when. A side that refuses the
+     * write: StateError, and the conflict stays open.
+     */
+    resolve(id: string, resolution: unknown): Promise<Conflict>;
   };
   /** The registered providers, with their descriptions (settings, entity types, fields). */
   providers(): ProviderDefinition[];

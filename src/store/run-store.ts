@@ -288,6 +288,27 @@ async function writeDeletions(
   }
 }
 
+/**
+ * Conflicts left for a person: an open one of the same record takes the new content (a new edit); one a person
+ * already resolved with the same content is not raised again.
+ */
+async function writeConflicts(trx: Kysely<DB>, scope: Scope, conflicts: NonNullable<PageCommit['conflicts']>) {
+  await sql`
+    INSERT INTO conflicts AS c (job_id, execution_id, local_id, external_id, local_content, provider_content, fields,
+                                content_hash)
+    SELECT ${scope.jobId}::uuid, ${scope.executionId}::uuid, x."localId", x."externalId", x."localContent",
+           x."providerContent", ARRAY(SELECT jsonb_array_elements_text(x.fields)), x."contentHash"
+    FROM jsonb_to_recordset(${JSON.stringify(conflicts)}::jsonb)
+      AS x("localId" text, "externalId" text, "localContent" jsonb, "providerContent" jsonb, fields jsonb,
+           "contentHash" text)
+    WHERE NOT EXISTS (SELECT 1 FROM conflicts r WHERE r.job_id = ${scope.jobId}::uuid AND r.local_id = x."localId"
+                        AND r.status = 'resolved' AND r.content_hash = x."contentHash")
+    ON CONFLICT (job_id, local_id) WHERE status = 'open' DO UPDATE SET
+      execution_id = EXCLUDED.execution_id, external_id = EXCLUDED.external_id,
+      local_content = EXCLUDED.local_content, provider_content = EXCLUDED.provider_content,
+      fields = EXCLUDED.fields, content_hash = EXCLUDED.content_hash, updated_at = now()`.execute(trx);
+}
+
 function quoteLiteral(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
@@ -315,6 +336,7 @@ async function writePage(trx: Kysely<DB>, scope: Scope, page: PageCommit): Promi
         last_synced_at = now()`.execute(trx);
   }
   if (page.deletions) await writeDeletions(trx, scope, page.refKey, page.deletions);
+  if (page.conflicts && page.conflicts.length > 0) await writeConflicts(trx, scope, page.conflicts);
   if (page.failures.length > 0) {
     await trx
       .insertInto('record_failures')

@@ -153,6 +153,7 @@ export interface DB {
   dead_letters: DeadLettersTable;
   webhook_events: WebhookEventsTable;
   run_seen: RunSeenTable;
+  conflicts: ConflictsTable;
   run_deletions: RunDeletionsTable;
 }
 
@@ -177,4 +178,22 @@ export interface WebhookEventsTable {
   entity_type: string;
   record_id: string;
   received_at: Generated<Date>;
+}
+
+export interface ConflictsTable {
+  id: Generated<string>;
+  job_id: string;
+  execution_id: string | null;
+  local_id: string;
+  external_id: string;
+  local_content: Json<Record<string, unknown>> | null;
+  provider_content: Json<Record<string, unknown>> | null;
+  fields: string[];
+  content_hash: string;
+  status: ColumnType<string, string | undefined, string>;
+  resolution: Json | null;
+  resolved_by: string | null;
+  resolved_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }

@@ -4,9 +4,10 @@ import type { AddressInfo } from 'node:net';
 /**
  * A small JSON REST API of "people" for the generic REST connector's contract runs: bearer auth, cursor
  * pagination (`after`, `limit`, `next`), an `updated_since` filter, get by id, POST with an `Idempotency-Key`
- * (the first answer per key is saved and replayed, like Stripe), PATCH, an `external_id` field that creates may set
- * and the listing filters on (`?external_id=`), and faults (429 with Retry-After, 5xx, a lost write response,
- * per-record create faults, malformed records). In process, over real HTTP.
+ * (the first answer per key is saved and replayed, like Stripe), PATCH, DELETE (204, then 404: the record is
+ * gone), an `external_id` field that creates may set and the listing filters on (`?external_id=`), and faults
+ * (429 with Retry-After, 5xx, a lost write response, per-record create faults, malformed records, records
+ * listed without an id, purged records answering 410). In process, over real HTTP.
  */
 export interface Person {
   id: string;
@@ -35,6 +36,10 @@ export interface RestFaults {
   serverErrors?: { nextN: number; afterWrite?: boolean };
   /** Served with `email: 12345`. */
   malformed?: string[];
+  /** Listed without their `id` field (a record no client can name). */
+  withoutId?: string[];
+  /** Purged: GET, PATCH and DELETE of these ids answer 410 Gone. */
+  gone?: string[];
   /** Per-record create faults: "the create of this record answers 503 the next N times". */
   creates?: CreateFault[];
 }
@@ -110,8 +115,8 @@ export async function startRestPeopleServer(options: { records?: number; token?:
       requests.byStatus[status] = (requests.byStatus[status] ?? 0) + 1;
       requests.byRoute[route] = (requests.byRoute[route] ?? 0) + 1;
       const text = typeof body === 'string' ? body : JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
-      res.end(text);
+      res.writeHead(status, status === 204 ? headers : { 'content-type': 'application/json', ...headers });
+      res.end(status === 204 ? undefined : text);
       return text;
     };
     if (req.headers.authorization !== `Bearer ${token}`) return send(401, { message: 'invalid token' });
@@ -126,6 +131,11 @@ export async function startRestPeopleServer(options: { records?: number; token?:
     if (!m) return send(404, { message: 'no route' });
     const render = (p: Person) => (faults.malformed?.includes(p.id) ? { ...p, email: 12345 } : p);
     const id = m[1] ? decodeURIComponent(m[1]) : undefined;
+    if (id !== undefined && faults.gone?.includes(id)) return send(410, { message: 'gone' });
+    if (id !== undefined && method === 'DELETE') {
+      if (!people.delete(id)) return send(404, { message: 'not found' });
+      return send(204, '');
+    }
     if (id !== undefined && method === 'GET') {
       const p = people.get(id);
       return p ? send(200, render(p)) : send(404, { message: 'not found' });
@@ -192,8 +202,13 @@ export async function startRestPeopleServer(options: { records?: number; token?:
       const after = url.searchParams.get('after');
       const start = after ? all.findIndex((p) => p.id === after) + 1 : 0;
       const page = all.slice(start, start + limit);
+      const listed = (p: Person) => {
+        const r: Record<string, unknown> = { ...render(p) };
+        if (faults.withoutId?.includes(p.id)) delete r.id;
+        return r;
+      };
       return send(200, {
-        data: page.map(render),
+        data: page.map(listed),
         next: start + limit < all.length ? page.at(-1)!.id : null,
       });
     }
@@ -233,9 +248,13 @@ export async function startRestPeopleServer(options: { records?: number; token?:
 
 /**
  * The REST connector's config for this server, described as data. `idempotencyHeader: false` leaves the
- * Idempotency-Key header out (a provider that cannot dedupe); `lookup` adds lookup-before-create on `external_id`.
+ * Idempotency-Key header out (a provider that cannot dedupe); `lookup` adds lookup-before-create on `external_id`;
+ * `delete: false` leaves the delete request out (outbound deletes are then refused).
  */
-export function restPeopleConfig(url: string, options: { idempotencyHeader?: boolean; lookup?: boolean } = {}) {
+export function restPeopleConfig(
+  url: string,
+  options: { idempotencyHeader?: boolean; lookup?: boolean; delete?: boolean } = {},
+) {
   return {
     baseUrl: url,
     auth: { type: 'bearer' },
@@ -253,6 +272,7 @@ export function restPeopleConfig(url: string, options: { idempotencyHeader?: boo
           ...(options.idempotencyHeader === false ? {} : { idempotencyHeader: 'Idempotency-Key' }),
         },
         update: { path: '/people/{id}' },
+        ...(options.delete === false ? {} : { delete: { path: '/people/{id}' } }),
         ...(options.lookup ? { lookup: { field: 'external_id', param: 'external_id' } } : {}),
         fields: [
           { name: 'id', type: 'string', required: true },

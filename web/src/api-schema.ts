@@ -1463,6 +1463,145 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/sync-jobs/{id}/conflicts': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A job’s conflicts left for a person (manual strategy), newest first */
+    get: {
+      parameters: {
+        query?: {
+          status?: 'open' | 'resolved';
+          limit?: number;
+          cursor?: string;
+        };
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              items: components['schemas']['Conflict'][];
+              /** @description The next page’s `cursor`; null: last page */
+              nextCursor: string | null;
+            };
+          };
+        };
+        /** @description Refused: validation_failed (400), unauthorized (401), not_found (404), conflict (409), … */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Internal error (see the server log) */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/conflicts/{id}/resolve': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Resolve a conflict: one side wins, or a side per differing field
+     * @description Writes the chosen content to the other side (provider first, then the local row and the reference in one transaction) and records who and when. 409 when it is already resolved or a side refuses the write (the conflict stays open).
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /**
+             * @description One side wins whole
+             * @enum {unknown}
+             */
+            winner?: 'local' | 'provider';
+            /** @description Or a side per differing field (not for a deletion against an update) */
+            fields?: {
+              [key: string]: 'local' | 'provider';
+            };
+            /** @description Who resolved it (recorded) */
+            resolvedBy?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Conflict'];
+          };
+        };
+        /** @description Refused: validation_failed (400), unauthorized (401), not_found (404), conflict (409), … */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Internal error (see the server log) */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/dead-letters/{id}/discard': {
     parameters: {
       query?: never;
@@ -1700,6 +1839,8 @@ export interface components {
        */
       archivedAt: string | null;
       lastRun: components['schemas']['ExecutionSummary'] | null;
+      /** @description Conflicts the manual strategy left open for a person */
+      openConflicts: number;
       /** Format: date-time */
       createdAt: string;
       /** Format: date-time */
@@ -1789,6 +1930,41 @@ export interface components {
     RetryStarted: {
       /** Format: uuid */
       executionId: string;
+    };
+    Conflict: {
+      /** Format: uuid */
+      id: string;
+      /** Format: uuid */
+      jobId: string;
+      /** @description The execution that raised it (last raised while open) */
+      executionId: string | null;
+      localId: string;
+      externalId: string;
+      /** @description The local record’s mapped fields (local field names); null when deleted locally */
+      localContent: {
+        [key: string]: unknown;
+      } | null;
+      /** @description The provider record mapped inbound (local field names); null when deleted at the provider */
+      providerContent: {
+        [key: string]: unknown;
+      } | null;
+      /** @description The fields whose values differ */
+      fields: string[];
+      localDeleted: boolean;
+      providerDeleted: boolean;
+      /** @enum {unknown} */
+      status: 'open' | 'resolved';
+      /** @description {"winner": "local"|"provider"} or {"fields": {"email": "local", …}} */
+      resolution: {
+        [key: string]: unknown;
+      } | null;
+      resolvedBy: string | null;
+      /** Format: date-time */
+      resolvedAt: string | null;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      updatedAt: string;
     };
     Setting: {
       /** @description Key in `config` or `credentials` */

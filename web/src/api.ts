@@ -166,6 +166,8 @@ export const api = {
     ok(client.GET('/api/v1/sync-jobs/{id}/executions', { params: { path: { id: jobId }, query: query(p) } })),
   execution: (id: string) => ok(client.GET('/api/v1/executions/{id}', byId(id))),
   cancelExecution: (id: string) => ok(client.POST('/api/v1/executions/{id}/cancel', byId(id))),
+  /** Applies the deletions a run's mass-delete protection held back, in a new execution. */
+  applyDeletions: (id: string) => ok(client.POST('/api/v1/executions/{id}/apply-deletions', byId(id))),
   failures: (id: string, p: QueryOf<paths['/api/v1/executions/{id}/failures']['get']>) =>
     ok(client.GET('/api/v1/executions/{id}/failures', { params: { path: { id }, query: query(p) } })),
 
@@ -173,6 +175,17 @@ export const api = {
     ok(client.GET('/api/v1/sync-jobs/{id}/dead-letters', { params: { path: { id: jobId }, query: query(p) } })),
   retryDeadLetter: (id: string) => ok(client.POST('/api/v1/dead-letters/{id}/retry', byId(id))),
   discardDeadLetter: (id: string) => ok(client.POST('/api/v1/dead-letters/{id}/discard', byId(id))),
+
+  conflicts: (jobId: string, p: QueryOf<paths['/api/v1/sync-jobs/{id}/conflicts']['get']>) =>
+    ok(client.GET('/api/v1/sync-jobs/{id}/conflicts', { params: { path: { id: jobId }, query: query(p) } })),
+  resolveConflict: (
+    id: string,
+    body: paths['/api/v1/conflicts/{id}/resolve']['post']['requestBody'] extends
+      | { content: { 'application/json': infer B } }
+      | undefined
+      ? B
+      : never,
+  ) => ok(client.POST('/api/v1/conflicts/{id}/resolve', { ...byId(id), body })),
 };
 
 const enc = encodeURIComponent;

@@ -16,6 +16,7 @@ import {
 } from './api.ts';
 import { navigate, paths } from './navigation.ts';
 import {
+  ConfirmButton,
   DateTime,
   Empty,
   ErrorState,
@@ -148,6 +149,9 @@ export function ExecutionHistory({ job, executionId }: { job: Job; executionId?:
                     Updated
                   </th>
                   <th scope="col" className="num">
+                    Deleted
+                  </th>
+                  <th scope="col" className="num">
                     Skipped
                   </th>
                   <th scope="col" className="num">
@@ -265,6 +269,17 @@ function ExecutionRow({
         </td>
         <td
           className="num"
+          data-col="deleted"
+          title={
+            e.haltKind === 'mass_delete' && e.heldDeletions
+              ? `${e.heldDeletions} deletions held back by the mass-delete protection`
+              : undefined
+          }
+        >
+          {e.deleted}
+        </td>
+        <td
+          className="num"
           data-col="skipped"
           title={e.conflicts > 0 ? `${e.conflicts} of them left in conflict for review (manual strategy)` : undefined}
         >
@@ -277,7 +292,7 @@ function ExecutionRow({
       </tr>
       {expanded && (
         <tr className="detail-row">
-          <td colSpan={12} id={detailId}>
+          <td colSpan={13} id={detailId}>
             <ExecutionDetail execution={e} />
           </td>
         </tr>
@@ -326,6 +341,7 @@ export function ExecutionDetail({ execution: e }: { execution: Execution }) {
   const data = [
     { name: 'Created', value: e.created, color: '#2f855a' },
     { name: 'Updated', value: e.updated, color: '#2b6cb0' },
+    { name: 'Deleted', value: e.deleted, color: '#6b46c1' },
     { name: 'Skipped', value: e.skipped, color: '#a0aec0' },
     { name: 'Failed', value: e.failed, color: '#c53030' },
   ];
@@ -401,10 +417,14 @@ export function ExecutionDetail({ execution: e }: { execution: Execution }) {
               </div>
             )}
           </dl>
-          {e.haltReason && (
-            <div className="notice notice-bad" role="alert">
-              <strong>Halted:</strong> {e.haltReason}
-            </div>
+          {e.haltKind === 'mass_delete' ? (
+            <MassDeleteNotice execution={e} />
+          ) : (
+            e.haltReason && (
+              <div className="notice notice-bad" role="alert">
+                <strong>Halted:</strong> {e.haltReason}
+              </div>
+            )
           )}
           {e.error && (
             <div className="notice notice-bad" role="alert">
@@ -419,10 +439,74 @@ export function ExecutionDetail({ execution: e }: { execution: Execution }) {
   );
 }
 
+/**
+ * A run stopped by the mass-delete protection: why, and "Apply deletions", which applies the held deletions in a
+ * new execution and selects it.
+ */
+function MassDeleteNotice({ execution: e }: { execution: Execution }) {
+  const queryClient = useQueryClient();
+  const apply = useMutation({
+    mutationFn: () => api.applyDeletions(e.id),
+    onSuccess: async ({ executionId }) => {
+      void queryClient.invalidateQueries({ queryKey: ['execution', e.id] });
+      void queryClient.invalidateQueries({ queryKey: ['job', e.jobId] });
+      void queryClient.invalidateQueries({ queryKey: ['jobs'] });
+      // The history lists the new execution before it is selected (expanded in place, live).
+      await queryClient.invalidateQueries({ queryKey: ['executions', e.jobId] });
+      navigate(paths.execution(e.jobId, executionId), { focus: false });
+    },
+  });
+  const held = e.heldDeletions;
+  // The reason starts with the protection's name, which the notice already says.
+  const reason = (e.haltReason ?? '').replace(/^mass-delete protection:\s*/i, '');
+  const heldWords = held === null ? 'the held deletions' : `${held} held deletion${held === 1 ? '' : 's'}`;
+  return (
+    <div className="notice notice-warn mass-delete" data-testid="mass-delete" role="status">
+      <p>
+        <strong>Mass-delete protection:</strong>{' '}
+        {reason ? reason.charAt(0).toUpperCase() + reason.slice(1) : 'This run would have deleted too many records.'}
+      </p>
+      {held === 0 ? (
+        <p>The held deletions were applied (or none is left to apply).</p>
+      ) : (
+        <>
+          <p>
+            Apply deletions applies {heldWords} in a new execution: records still gone at the source are deleted (or
+            marked deleted) at the target; records that came back since are kept.
+          </p>
+          <div className="actions">
+            <ConfirmButton
+              title={`Apply ${heldWords}?`}
+              message={
+                <p>
+                  A new execution deletes (or marks deleted, under the Mark deleted policy) the target records of{' '}
+                  {heldWords} that are still gone at the source. This cannot be undone.
+                </p>
+              }
+              confirmLabel="Apply deletions"
+              className="btn btn-small btn-danger"
+              disabled={apply.isPending}
+              onConfirm={() => apply.mutate()}
+            >
+              {apply.isPending ? 'Applying…' : 'Apply deletions'}
+            </ConfirmButton>
+          </div>
+        </>
+      )}
+      {apply.isError && (
+        <p className="field-error" role="alert">
+          {(apply.error as Error).message}
+        </p>
+      )}
+    </div>
+  );
+}
+
 const COUNTER_COLUMNS: { key: keyof Counters; label: string }[] = [
   { key: 'processed', label: 'Processed' },
   { key: 'created', label: 'Created' },
   { key: 'updated', label: 'Updated' },
+  { key: 'deleted', label: 'Deleted' },
   { key: 'skipped', label: 'Skipped' },
   { key: 'failed', label: 'Failed' },
   { key: 'conflicts', label: 'Conflicts' },

@@ -7,6 +7,7 @@ import { useProviders } from './connections.tsx';
 import { scheduleInWords } from './cron.ts';
 import { DeadLetterQueue } from './dead-letters.tsx';
 import { ExecutionHistory } from './executions.tsx';
+import { DELETE_POLICY_HELP, DELETE_POLICY_LABEL } from './job-form.tsx';
 import { navigate, paths } from './navigation.ts';
 import {
   CONFLICT_LABEL,
@@ -248,6 +249,23 @@ function Configuration({ job }: { job: Job }) {
             {job.direction === 'bidirectional' && (
               <Prop term="Conflict strategy">
                 {job.conflictStrategy ? (CONFLICT_LABEL[job.conflictStrategy] ?? job.conflictStrategy) : '—'}
+              </Prop>
+            )}
+            <Prop term="When a record is deleted at the source">
+              <span data-testid="delete-policy" data-policy={job.deletePolicy}>
+                <strong>{DELETE_POLICY_LABEL[job.deletePolicy] ?? job.deletePolicy}</strong>{' '}
+                <span className="help">{DELETE_POLICY_HELP[job.deletePolicy]}</span>
+              </span>
+            </Prop>
+            {job.deletePolicy !== 'ignore' && (
+              <Prop term="Mass-delete protection">
+                <span data-testid="mass-delete-threshold">
+                  {job.massDeleteThreshold}%{' '}
+                  <span className="help">
+                    (a run that would delete more than this share of the synced records deletes nothing and waits for
+                    Apply deletions)
+                  </span>
+                </span>
               </Prop>
             )}
             <Prop term="Enabled">

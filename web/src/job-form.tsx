@@ -43,6 +43,22 @@ const MODE_HELP: Record<Mode, string> = {
   incremental: 'Only records changed since the last successful run.',
 };
 
+export type DeletePolicy = Job['deletePolicy'];
+const DELETE_POLICIES: DeletePolicy[] = ['ignore', 'soft_delete', 'hard_delete'];
+export const DELETE_POLICY_LABEL: Record<DeletePolicy, string> = {
+  ignore: 'Ignore',
+  soft_delete: 'Mark deleted',
+  hard_delete: 'Delete',
+};
+/** What each policy does, in plain words (also shown on the job's detail page). */
+export const DELETE_POLICY_HELP: Record<DeletePolicy, string> = {
+  ignore: 'The target keeps the record: nothing is deleted.',
+  soft_delete:
+    'The target keeps the record and marks it deleted. A local table needs its soft-delete (deletedAt) column.',
+  hard_delete: 'The target record is deleted too.',
+};
+const DEFAULT_MASS_DELETE_THRESHOLD = 20;
+
 export function JobFormPage({ connectionId, jobId }: { connectionId?: string; jobId?: string }) {
   const job = useQuery({ queryKey: ['job', jobId], queryFn: () => api.job(jobId!), enabled: jobId !== undefined });
   const connId = connectionId ?? job.data?.connectionId;
@@ -158,6 +174,10 @@ function JobForm({
   const [maxRetries, setMaxRetries] = useState(String(job?.maxRetries ?? 3));
   const [timeoutMinutes, setTimeoutMinutes] = useState(String(job?.timeoutMinutes ?? 60));
   const [conflictStrategy, setConflictStrategy] = useState<ConflictStrategy | ''>(job?.conflictStrategy ?? '');
+  const [deletePolicy, setDeletePolicy] = useState<DeletePolicy>(job?.deletePolicy ?? 'ignore');
+  const [massDeleteThreshold, setMassDeleteThreshold] = useState(
+    String(job?.massDeleteThreshold ?? DEFAULT_MASS_DELETE_THRESHOLD),
+  );
   const [enabled, setEnabled] = useState(job?.enabled ?? true);
   const [mappings, setMappings] = useState<MappingRow[]>(
     () =>
@@ -190,6 +210,8 @@ function JobForm({
         maxRetries: maxRetries.trim() === '' ? Number.NaN : Number(maxRetries),
         timeoutMinutes: timeoutMinutes.trim() === '' ? Number.NaN : Number(timeoutMinutes),
         conflictStrategy: direction === 'bidirectional' ? conflictStrategy || null : null,
+        deletePolicy,
+        massDeleteThreshold: massDeleteThreshold.trim() === '' ? Number.NaN : Number(massDeleteThreshold),
         enabled,
         fieldMappings: mappings.map(({ key: _key, defaultValue, argsText, ...m }) => {
           const out: FieldMapping = {
@@ -238,6 +260,9 @@ function JobForm({
     'maxRetries',
     'timeoutMinutes',
     'conflictStrategy',
+    'deletePolicy',
+    // The threshold's field is shown only with a policy that deletes.
+    ...(deletePolicy === 'ignore' ? [] : ['massDeleteThreshold']),
     'enabled',
     'fieldMappings',
   ];
@@ -296,6 +321,16 @@ function JobForm({
     setDirection(d);
     if (d !== 'bidirectional') setMappings((rows) => rows.map((r) => ({ ...r, direction: d })));
   };
+
+  // Marking deleted where the job writes locally needs the local entity's soft-delete column.
+  const writesLocal = direction !== 'outbound';
+  const softDeleteUnavailable = writesLocal && local !== undefined && local.deletedAt === null;
+  const deletedAtSource =
+    direction === 'inbound'
+      ? 'at the provider (the target is the local table)'
+      : direction === 'outbound'
+        ? 'in the local table (the target is the provider)'
+        : 'on either side (the target is the other side)';
 
   const cronWords = scheduleKind === 'cron' ? cronToWords(cron) : null;
   const formRef = useFocusFirstError(save.error);
@@ -454,6 +489,99 @@ function JobForm({
             ))}
           </div>
           {err('mode') && <p className="field-error">{err('mode')}</p>}
+        </fieldset>
+
+        <fieldset
+          className={`delete-policy${err('deletePolicy') ? ' field-invalid' : ''}`}
+          aria-describedby={
+            err('deletePolicy') || (deletePolicy === 'soft_delete' && softDeleteUnavailable)
+              ? `${uid}-del-help ${uid}-del-err`
+              : `${uid}-del-help`
+          }
+        >
+          <legend>When a record is deleted at the source</legend>
+          <p className="help" id={`${uid}-del-help`}>
+            What a run does when a record it synced is deleted {deletedAtSource}.
+          </p>
+          <div className="choices">
+            {DELETE_POLICIES.map((d) => {
+              const unavailable = d === 'soft_delete' && softDeleteUnavailable;
+              return (
+                <label key={d} className={`choice${unavailable ? ' choice-disabled' : ''}`}>
+                  <input
+                    type="radio"
+                    name="deletePolicy"
+                    value={d}
+                    checked={deletePolicy === d}
+                    disabled={unavailable}
+                    aria-invalid={err('deletePolicy') ? true : undefined}
+                    onChange={() => setDeletePolicy(d)}
+                  />
+                  <span>
+                    <strong>{DELETE_POLICY_LABEL[d]}</strong>
+                    <span className="help">
+                      {DELETE_POLICY_HELP[d]}
+                      {d === 'ignore' && ' (The default.)'}
+                      {d === 'soft_delete' && writesLocal && local?.deletedAt && (
+                        <>
+                          {' '}
+                          Local entity {local.name} marks rows in its <code>{local.deletedAt}</code> column.
+                        </>
+                      )}
+                      {unavailable && (
+                        <span className="unavailable" data-testid="soft-delete-unavailable">
+                          {' '}
+                          Not available: local entity {local.name} ({local.table}) has no soft-delete column. Set{' '}
+                          <code>"deletedAt"</code> in <code>localEntities.{local.name}</code> of the config file, or
+                          choose Delete.
+                        </span>
+                      )}
+                    </span>
+                  </span>
+                </label>
+              );
+            })}
+          </div>
+          {err('deletePolicy') ? (
+            <p className="field-error" id={`${uid}-del-err`}>
+              {err('deletePolicy')}
+            </p>
+          ) : (
+            deletePolicy === 'soft_delete' &&
+            softDeleteUnavailable && (
+              <p className="notice notice-warn" id={`${uid}-del-err`}>
+                Mark deleted needs a soft-delete column in local entity {local?.name}: choose another policy, or another
+                local entity.
+              </p>
+            )
+          )}
+          {deletePolicy !== 'ignore' && (
+            <Field
+              label="Mass-delete protection (%)"
+              error={err('massDeleteThreshold')}
+              help={
+                <>
+                  A run that would delete more than this share of the job's synced records deletes nothing: it ends
+                  “Completed with errors” and holds its deletions until you click Apply deletions on that execution.
+                  More than 0 and at most 100 (default {DEFAULT_MASS_DELETE_THRESHOLD}); 100 turns the protection off.
+                </>
+              }
+            >
+              {(p) => (
+                <input
+                  {...p}
+                  name="massDeleteThreshold"
+                  type="number"
+                  min={0}
+                  max={100}
+                  step="any"
+                  inputMode="decimal"
+                  value={massDeleteThreshold}
+                  onChange={(e) => setMassDeleteThreshold(e.target.value)}
+                />
+              )}
+            </Field>
+          )}
         </fieldset>
 
         <fieldset className={err('schedule') ? 'field-invalid' : undefined}>

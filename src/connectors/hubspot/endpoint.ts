@@ -68,7 +68,12 @@ type Cursor =
       /** Last-modified time of the newest record delivered in this window, and the ids delivered at it. */
       tailTs: number | null;
       tailIds: string[];
-    };
+    }
+  /**
+   * After the search of a read that asks for deletions: the archived list (`archived=true`, by id), paged with
+   * `after`; objects archived at or after `since` (epoch ms) are tombstones.
+   */
+  | { mode: 'archived'; after: string | null; since: number };
 
 interface SdkObject {
   id: string;
@@ -76,6 +81,7 @@ interface SdkObject {
   createdAt?: Date;
   updatedAt?: Date;
   archived?: boolean;
+  archivedAt?: Date;
   objectWriteTraceId?: string;
 }
 
@@ -88,8 +94,10 @@ interface SdkBatchResponse {
  * One connection's endpoint over the official SDK's generic CRM object APIs. Full reads page lists with the
  * `after` cursor; incremental reads search on the last-modified property, ascending, in windows that restart
  * at the last modified time seen whenever the next page would pass the 10,000-result cap (ids at that time
- * already delivered are dropped). Writes go in batches of 100 with per-record results; creates look up the
- * external-id property first (HubSpot has no idempotency keys) and set it.
+ * already delivered are dropped). Search never returns archived objects: incremental reads that ask for deletions
+ * then page the archived list and report those archived since the cursor as tombstones (HubSpot keeps them 90
+ * days). Writes go in batches of 100 with per-record results; creates look up the external-id property first
+ * (HubSpot has no idempotency keys) and set it; deletes archive (HubSpot's only delete, soft or not).
  */
 export class HubSpotEndpoint implements Endpoint {
   private readonly api: ObjectsApi;
@@ -195,11 +203,50 @@ export class HubSpotEndpoint implements Endpoint {
         nextCursor: next ? JSON.stringify({ mode: 'list', after: next } satisfies Cursor) : null,
       };
     }
+    if (state?.mode === 'archived') return this.archivedPage(entity, state, Math.min(req.pageSize, BATCH), req.signal);
     const window: Extract<Cursor, { mode: 'search' }> =
       state?.mode === 'search'
         ? state
         : { mode: 'search', from: req.since!.getTime(), after: null, skip: [], tailTs: null, tailIds: [] };
-    return this.searchPage(entity, window, Math.min(req.pageSize, SEARCH_PAGE_MAX), req.signal);
+    const page = await this.searchPage(entity, window, Math.min(req.pageSize, SEARCH_PAGE_MAX), req.signal);
+    if (page.nextCursor !== null || !req.deletions || req.since === null) return page;
+    // The search is done: the archived objects follow.
+    const next: Cursor = { mode: 'archived', after: null, since: req.since.getTime() };
+    return { ...page, nextCursor: JSON.stringify(next) };
+  }
+
+  /**
+   * One page of the archived list. HubSpot cannot filter it by archive time, so it is read whole (it holds what was
+   * archived in the last 90 days) and the objects archived before `since` are left out.
+   */
+  private async archivedPage(
+    entity: HubSpotEntity,
+    c: Extract<Cursor, { mode: 'archived' }>,
+    limit: number,
+    signal: AbortSignal,
+  ): Promise<ReadPage> {
+    const page = await this.call(signal, 'read', () =>
+      this.api.basicApi.getPage(
+        OBJECT_TYPE[entity],
+        limit,
+        c.after ?? undefined,
+        [LAST_MODIFIED[entity]],
+        undefined,
+        undefined,
+        true,
+      ),
+    );
+    const records: EndpointRecord[] = [];
+    for (const o of page.results as SdkObject[]) {
+      const at = validDate(o.archivedAt) ?? validDate(o.updatedAt);
+      if (at !== null && at.getTime() < c.since) continue;
+      records.push({ id: String(o.id), data: {}, updatedAt: at === null ? null : at.toISOString(), deleted: true });
+    }
+    const next = page.paging?.next?.after;
+    return {
+      records,
+      nextCursor: next ? JSON.stringify({ mode: 'archived', after: next, since: c.since } satisfies Cursor) : null,
+    };
   }
 
   /** One page of the incremental search: `lastmodified >= from`, ascending, `after` inside the window. */
@@ -272,7 +319,7 @@ export class HubSpotEndpoint implements Endpoint {
   }
 
   /**
-   * Creates (each looked up by external id first), then updates, in batches of 100. A fault that is not a
+   * Creates (each looked up by external id first), then updates, then deletes (archives), in batches of 100. A fault that is not a
    * record's throws only while nothing of the call was applied (see Endpoint.write); after that it becomes the
    * result of every op that has none yet, so that the engine keeps the ids already written and sends again
    * only the rest (creates among them are looked up again first).
@@ -292,10 +339,14 @@ export class HubSpotEndpoint implements Endpoint {
   private async writeInto(entity: HubSpotEntity, req: WriteRequest, results: WriteResult[]): Promise<void> {
     const creates: number[] = [];
     const updates: { index: number; id: string }[] = [];
+    const deletes: number[] = [];
     for (const [i, op] of req.ops.entries()) {
       if (op.action === 'create') creates.push(i);
-      else if (op.targetId) updates.push({ index: i, id: op.targetId });
-      else results[i] = { ok: false, error: new ProviderError('record', 'hubspot: an update without a target id') };
+      else if (!op.targetId) {
+        const what = op.action === 'delete' ? 'a delete' : 'an update';
+        results[i] = { ok: false, error: new ProviderError('record', `hubspot: ${what} without a target id`) };
+      } else if (op.action === 'delete') deletes.push(i);
+      else updates.push({ index: i, id: op.targetId });
     }
     // No idempotency keys at HubSpot: a create whose response was lost already exists under our external id.
     // So a create is never sent twice blindly: after a transient failure the lookup runs again first.
@@ -340,6 +391,42 @@ export class HubSpotEndpoint implements Endpoint {
         ids,
       );
     }
+    for (let i = 0; i < deletes.length; i += BATCH) {
+      await this.batchArchive(entity, deletes.slice(i, i + BATCH), req, results);
+    }
+  }
+
+  /**
+   * Deletes as HubSpot does: batch archive (204, whether or not the records were already archived or exist at
+   * all: deleting what is gone succeeds). Soft and hard deletes both archive; HubSpot can restore an archived
+   * record for 90 days. Archiving twice is harmless, so transient failures are retried; a batch refused for a
+   * record-level reason is split until the bad id is alone.
+   */
+  private async batchArchive(
+    entity: HubSpotEntity,
+    indexes: number[],
+    req: WriteRequest,
+    results: WriteResult[],
+  ): Promise<void> {
+    if (indexes.length === 0) return;
+    const inputs = indexes.map((k) => ({ id: req.ops[k]!.targetId! }));
+    try {
+      await this.call(req.signal, 'write', () => this.api.batchApi.archive(OBJECT_TYPE[entity], { inputs }));
+    } catch (err) {
+      if (!(err instanceof ProviderError) || err.kind !== 'record') throw err;
+      if (indexes.length === 1) {
+        // Not found: already gone, which is what a delete wants.
+        const k = indexes[0]!;
+        results[k] =
+          err.status === 404 ? { ok: true, id: req.ops[k]!.targetId!, updatedAt: null } : { ok: false, error: err };
+        return;
+      }
+      const half = Math.ceil(indexes.length / 2);
+      await this.batchArchive(entity, indexes.slice(0, half), req, results);
+      await this.batchArchive(entity, indexes.slice(half), req, results);
+      return;
+    }
+    for (const k of indexes) results[k] = { ok: true, id: req.ops[k]!.targetId!, updatedAt: null };
   }
 
   /** HubSpot ids of the records whose external-id property holds one of `sourceIds`. */
@@ -477,6 +564,10 @@ export class HubSpotEndpoint implements Endpoint {
     const v = o.properties?.[this.s.externalIdProperty];
     return v ? indexes.find((k) => req.ops[k]!.sourceId === v) : undefined;
   }
+}
+
+function validDate(d: unknown): Date | null {
+  return d instanceof Date && !Number.isNaN(d.getTime()) ? d : null;
 }
 
 function modifiedAt(o: SdkObject, lastMod: string): number | null {

@@ -108,7 +108,7 @@ const LABELS: Record<HubSpotEntity, string> = { contact: 'Contacts', company: 'C
 export const HUBSPOT_INFO: ProviderInfo = {
   displayName: 'HubSpot',
   description:
-    'HubSpot CRM v3 (contacts, companies, deals) through a private app access token: full and incremental reads, batch creates and updates, webhooks (signature v3).',
+    'HubSpot CRM v3 (contacts, companies, deals) through a private app access token: full and incremental reads, batch creates and updates, deletes as archives (HubSpot restores an archived record for 90 days), webhooks (signature v3).',
   config: [
     {
       name: 'apiBase',
@@ -182,7 +182,7 @@ export const HUBSPOT_INFO: ProviderInfo = {
       name,
       label: LABELS[name],
       fields: [...ENVELOPE_FIELDS, ...HUBSPOT_FIELDS[name]],
-      supports: { inbound: true, outbound: true, incremental: true, webhooks: true },
+      supports: { inbound: true, outbound: true, incremental: true, webhooks: true, deletes: true },
     }),
   ),
 };
@@ -197,8 +197,9 @@ interface Limits {
 /**
  * HubSpot CRM v3 over the official `@hubspot/api-client`: contacts, companies and deals, inbound (full with
  * the `after` cursor; incremental by search on the last-modified property in windows that step past the
- * 10,000-result cap) and outbound (batch create/update of 100 with per-record results; creates look up the
- * external-id property first). Credentials: `accessToken`; `clientSecret` for webhooks.
+ * 10,000-result cap; with deletions, then the archived list for tombstones) and outbound (batch create/update of
+ * 100 with per-record results; creates look up the external-id property first; deletes are batch archives).
+ * Credentials: `accessToken`; `clientSecret` for webhooks.
  */
 export function createHubSpotProvider(
   options: {
@@ -265,11 +266,14 @@ export function createHubSpotProvider(
 }
 
 const OBJECT_OF_SUBSCRIPTION: Record<string, HubSpotEntity> = { contact: 'contact', company: 'company', deal: 'deal' };
+/** Subscription events that say the record is gone: archived (restorable for 90 days) or deleted for privacy (GDPR). */
+const DELETION_EVENTS = new Set(['deletion', 'privacyDeletion']);
 
 /**
  * HubSpot webhooks: signature v3 (`X-HubSpot-Signature-v3` over method + URL + raw body + timestamp with the
  * app's client secret; `X-HubSpot-Request-Timestamp` within 5 minutes). The body is an array of events
- * (`contact.propertyChange`, `deal.creation`, …); events of other object types are ignored. HubSpot's
+ * (`contact.propertyChange`, `deal.creation`, …); `*.deletion` and `*.privacyDeletion` are marked `deleted`
+ * (`*.restore` is a change: the record is back); events of other object types are ignored. HubSpot's
  * `eventId` alone is not unique, so the event id returned is `<portalId>:<subscriptionId>:<eventId>`, which
  * stays the same across HubSpot's redeliveries of one event.
  */
@@ -306,13 +310,15 @@ export function verifyHubSpotWebhook(delivery: WebhookDelivery, connection: Conn
     ) {
       throw new ProviderError('record', 'hubspot webhook: an event has no eventId or objectId');
     }
-    const entityType = OBJECT_OF_SUBSCRIPTION[type.split('.')[0]!];
+    const [object, action] = type.split('.');
+    const entityType = OBJECT_OF_SUBSCRIPTION[object!];
     if (!entityType) continue;
     const prefix = [ev.portalId, ev.subscriptionId].filter((x) => x !== undefined && x !== null).join(':');
     out.push({
       eventId: prefix ? `${prefix}:${String(ev.eventId)}` : String(ev.eventId),
       entityType,
       recordId: String(objectId),
+      ...(action !== undefined && DELETION_EVENTS.has(action) ? { deleted: true } : {}),
     });
   }
   return out;

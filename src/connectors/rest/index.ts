@@ -25,6 +25,8 @@ import { malformedRecord } from '../records.ts';
 import { TIMEOUT_SETTING } from '../shared.ts';
 
 const path = z.string().regex(/^\//, { error: 'must start with /' });
+/** A path naming one record: `{id}` is replaced by its id (URL-encoded). */
+const recordPath = z.string().regex(/^\/.*\{id\}/, { error: 'must start with / and contain {id}' });
 const dotPath = z.string();
 
 const paginationSchema = z.discriminatedUnion('style', [
@@ -82,6 +84,18 @@ const entitySchema = z.strictObject({
     })
     .optional(),
   update: z.strictObject({ method: z.enum(['PUT', 'PATCH', 'POST']).default('PATCH'), path }).optional(),
+  /**
+   * Outbound deletes: `method` (default DELETE) to `path` (`{id}` replaced), with `body` (JSON) when given, e.g.
+   * `{"method": "PATCH", "path": "/people/{id}", "body": {"archived": true}}` for an API whose delete is a mark.
+   * Answers 404 and 410 mean the record is already gone: a success. Without it, deletes are refused.
+   */
+  delete: z
+    .strictObject({
+      method: z.enum(['DELETE', 'POST', 'PATCH']).default('DELETE'),
+      path: recordPath,
+      body: z.record(z.string(), z.unknown()).optional(),
+    })
+    .optional(),
   /**
    * Lookup-before-create, for APIs without idempotency keys: `field` (dot path) is the record field that holds
    * the source record's id (creates set it); before a create, the list path is read with `?<param>=<source id>`
@@ -267,11 +281,14 @@ class RestEndpoint implements Endpoint {
     }
     // One malformed record must not sink its page: it is skipped here and reported through fetch/write paths.
     const records: EndpointRecord[] = [];
+    let incomplete = false;
     for (const raw of list) {
       try {
         records.push(this.toRecord(e, raw));
       } catch {
-        // A record without an id cannot be synced or even named; it is left out.
+        // A record without an id cannot be synced or even named; it is left out, and the page says so (a run
+        // that missed a record must not take it for deleted).
+        incomplete = true;
       }
     }
     let next: string | null = null;
@@ -306,7 +323,7 @@ class RestEndpoint implements Endpoint {
         break;
       }
     }
-    return { records, nextCursor: next };
+    return { records, nextCursor: next, ...(incomplete ? { incomplete: true as const } : {}) };
   }
 
   async fetch(req: FetchRequest): Promise<EndpointRecord[]> {
@@ -341,6 +358,17 @@ class RestEndpoint implements Endpoint {
     const results: WriteResult[] = [];
     let applied = false;
     for (const [k, op] of req.ops.entries()) {
+      if (op.action === 'delete' && !e.delete) {
+        // Nothing is sent: this op alone fails (the others of the batch are still written).
+        results.push({
+          ok: false,
+          error: new ProviderError(
+            'config',
+            `rest: entity "${req.entityType}" has no delete request (delete): add {"delete": {"path": "…/{id}"}} to its config to propagate deletions`,
+          ),
+        });
+        continue;
+      }
       try {
         results.push(await this.writeOne(req.entityType, e, op, req.signal));
         applied = true;
@@ -366,6 +394,10 @@ class RestEndpoint implements Endpoint {
 
   /** One op; throws on failure (record failures included). */
   private async writeOne(entityType: string, e: EntityConfig, op: WriteOp, signal: AbortSignal): Promise<WriteResult> {
+    if (op.action === 'delete') {
+      if (op.targetId === null) throw new ProviderError('record', 'rest: a delete without a target id');
+      return this.remove(e, op.targetId, signal);
+    }
     if (op.action === 'update') {
       if (op.targetId === null) throw new ProviderError('record', 'rest: an update without a target id');
       return this.update(entityType, e, op.targetId, op.data, signal);
@@ -435,6 +467,26 @@ class RestEndpoint implements Endpoint {
     return { ok: true, id };
   }
 
+  /**
+   * The entity's delete request (soft and hard deletes alike: what a delete means is the API's, e.g. a PATCH that
+   * marks the record). 404 and 410 answer a record that is already gone: deleting it again is a success.
+   */
+  private async remove(e: EntityConfig, id: string, signal: AbortSignal): Promise<WriteResult> {
+    const d = e.delete!;
+    try {
+      await this.http.request({
+        method: d.method,
+        url: this.url(d.path.replace('{id}', encodeURIComponent(id))),
+        headers: this.authHeaders,
+        ...(d.body !== undefined ? { body: d.body } : {}),
+        signal,
+      });
+    } catch (err) {
+      if (!(err instanceof ProviderError) || (err.status !== 404 && err.status !== 410)) throw err;
+    }
+    return { ok: true, id };
+  }
+
   /** The id of the record whose lookup field holds `sourceId`, read through the list path's filter; null if none. */
   private async lookupExisting(
     e: EntityConfig,
@@ -501,7 +553,7 @@ function shapeProblem(
 const REST_INFO: ProviderInfo = {
   displayName: 'REST API',
   description:
-    'Any JSON REST API, described as data: base URL, auth, and per entity type the list path, where records sit, id and updated-at fields, pagination style, incremental parameter, get/create/update requests. Entity types are the ones the connection declares.',
+    'Any JSON REST API, described as data: base URL, auth, and per entity type the list path, where records sit, id and updated-at fields, pagination style, incremental parameter, get/create/update/delete requests. Entity types are the ones the connection declares.',
   config: [
     {
       name: 'baseUrl',
@@ -538,7 +590,7 @@ const REST_INFO: ProviderInfo = {
       secret: false,
       placeholder:
         '{"customer": {"listPath": "/customers", "recordsPath": "data", "pagination": {"style": "cursor", "cursorParam": "after", "cursorPath": "next"}}}',
-      help: 'Per entity type: listPath, recordsPath, idField, updatedAtField, pagination (cursor, offset, page, link), incremental, getPath, create, update, fields, lookup. Without an idempotency header on create, set lookup {"field": "external_id", "param": "external_id"}: creates set that field to the source record\'s id, and each create first reads listPath?param=<source id> and updates the record it finds instead.',
+      help: 'Per entity type: listPath, recordsPath, idField, updatedAtField, pagination (cursor, offset, page, link), incremental, getPath, create, update, delete ({"method": "DELETE", "path": "/customers/{id}"}; a 404 or 410 answer counts as deleted), fields, lookup. Without an idempotency header on create, set lookup {"field": "external_id", "param": "external_id"}: creates set that field to the source record\'s id, and each create first reads listPath?param=<source id> and updates the record it finds instead.',
     },
   ],
   credentials: [
@@ -571,6 +623,7 @@ export function restEntityTypeInfo(config: Record<string, unknown>): EntityTypeI
       outbound: e.create !== undefined || e.update !== undefined,
       incremental: e.incremental !== undefined,
       webhooks: false,
+      deletes: e.delete !== undefined,
     },
   }));
 }

@@ -54,13 +54,16 @@ interface ListResource {
   ): Promise<{ id: string; deleted?: boolean }>;
   create?(params: Record<string, unknown>, options?: Stripe.RequestOptions): Promise<{ id: string }>;
   update?(id: string, params: Record<string, unknown>, options?: Stripe.RequestOptions): Promise<{ id: string }>;
+  del?(id: string, params?: Record<string, unknown>, options?: Stripe.RequestOptions): Promise<{ id: string }>;
 }
 
 /**
  * Stripe over the official SDK. Full sync pages lists with `limit` and `starting_after`; incremental sync
  * reads `<type>.created`/`<type>.updated` events since the cursor and re-fetches each object by id, because
- * lists cannot filter by update time; a cursor past event retention falls back to a full sync. Creates carry
- * the engine's idempotency key. Credentials: `apiKey`.
+ * lists cannot filter by update time; a cursor past event retention falls back to a full sync. Reads that ask for
+ * deletions also read `<type>.deleted` events: an id whose newest event is a deletion is a tombstone (Stripe never
+ * reuses ids). Creates carry the engine's idempotency key; deletes call the delete API (customers, products).
+ * Credentials: `apiKey`.
  */
 export function createStripeProvider(
   options: {
@@ -174,10 +177,14 @@ class StripeEndpoint implements Endpoint {
         nextCursor: page.has_more && last ? JSON.stringify({ mode: 'list', after: last.id }) : null,
       };
     }
-    // Events newest first since the cursor; each object is re-fetched (events carry stale snapshots).
+    // Events newest first since the cursor; each object is re-fetched (events carry stale snapshots). With
+    // deletions, `<type>.deleted` events too: an id whose newest event on this page is its deletion is a
+    // tombstone, not fetched (a deleted object stays deleted: Stripe never reuses ids, and its older events on
+    // later pages fetch nothing, since fetch leaves deleted objects out).
+    const deletedType = `${req.entityType}.deleted`;
     const events = await this.call(req.signal, () =>
       this.stripe.events.list({
-        types: [`${req.entityType}.created`, `${req.entityType}.updated`],
+        types: [`${req.entityType}.created`, `${req.entityType}.updated`, ...(req.deletions ? [deletedType] : [])],
         created: { gte: Math.floor(req.since!.getTime() / 1000) },
         limit: req.pageSize,
         ...(state ? { starting_after: state.after } : {}),
@@ -185,16 +192,20 @@ class StripeEndpoint implements Endpoint {
     );
     const ids: string[] = [];
     const changedAt = new Map<string, number>();
+    const tombstones: EndpointRecord[] = [];
     for (const ev of events.data) {
       const id = (ev.data.object as { id?: string }).id;
       if (!id || changedAt.has(id)) continue;
       changedAt.set(id, ev.created);
-      ids.push(id);
+      const at = new Date(ev.created * 1000).toISOString();
+      if (ev.type === deletedType) tombstones.push({ id, data: {}, updatedAt: at, deleted: true });
+      else ids.push(id);
     }
-    const records = (await this.fetch({ entityType: req.entityType, ids, signal: req.signal })).map((r) => {
+    const fetched = (await this.fetch({ entityType: req.entityType, ids, signal: req.signal })).map((r) => {
       r.updatedAt = new Date(changedAt.get(r.id)! * 1000).toISOString();
       return r;
     });
+    const records = [...fetched, ...tombstones];
     const last = events.data.at(-1);
     return { records, nextCursor: events.has_more && last ? JSON.stringify({ mode: 'events', after: last.id }) : null };
   }
@@ -237,12 +248,31 @@ class StripeEndpoint implements Endpoint {
     const results: WriteResult[] = [];
     let applied = false;
     for (const op of req.ops) {
+      if (op.action === 'delete' && op.soft) {
+        // Stripe has no soft delete (a deleted customer keeps only its id); this op alone is refused.
+        results.push({
+          ok: false,
+          error: new ProviderError(
+            'config',
+            `Stripe cannot soft-delete a ${req.entityType}: use the hard_delete policy, or ignore deletions`,
+          ),
+        });
+        continue;
+      }
+      if (op.action !== 'create' && !op.targetId) {
+        const what = op.action === 'update' ? 'an update' : 'a delete';
+        results.push({ ok: false, error: new ProviderError('record', `stripe: ${what} without a target id`) });
+        continue;
+      }
       try {
-        const params = toStripeParams(op.data);
-        const o =
-          op.action === 'create'
-            ? await this.call(req.signal, () => resource.create!(params, { idempotencyKey: op.idempotencyKey }))
-            : await this.call(req.signal, () => resource.update!(op.targetId!, params));
+        let o: { id: string };
+        if (op.action === 'create') {
+          const params = toStripeParams(op.data);
+          o = await this.call(req.signal, () => resource.create!(params, { idempotencyKey: op.idempotencyKey }));
+        } else if (op.action === 'update') {
+          const params = toStripeParams(op.data);
+          o = await this.call(req.signal, () => resource.update!(op.targetId!, params));
+        } else o = await this.remove(resource, op.targetId!, req.signal);
         results.push({ ok: true, id: o.id });
         applied = true;
       } catch (err) {
@@ -266,6 +296,17 @@ class StripeEndpoint implements Endpoint {
       }
     }
     return results;
+  }
+
+  /** Deletes one object; one that is already gone (404 `resource_missing`) counts as deleted. */
+  private async remove(resource: ListResource, id: string, signal: AbortSignal): Promise<{ id: string }> {
+    try {
+      await this.call(signal, () => resource.del!(id));
+    } catch (err) {
+      if (!(err instanceof ProviderError) || err.status !== 404) throw err;
+      if (!(err.cause instanceof Stripe.errors.StripeError) || err.cause.code !== 'resource_missing') throw err;
+    }
+    return { id };
   }
 }
 

@@ -114,11 +114,13 @@ const LABELS: Record<Kind, string> = {
   invoice: 'Invoices',
 };
 const WRITABLE = new Set<Kind>(['customer', 'product']);
+/** Kinds the API can delete (DELETE /v1/customers/:id, /v1/products/:id); prices cannot be deleted. */
+const DELETABLE = new Set<Kind>(['customer', 'product']);
 
 export const STRIPE_INFO: ProviderInfo = {
   displayName: 'Stripe',
   description:
-    'Stripe customers, products, prices and invoices through a secret or restricted API key: full lists, incremental reads through the Events API, idempotent creates, signed webhooks.',
+    'Stripe customers, products, prices and invoices through a secret or restricted API key: full lists, incremental reads through the Events API, idempotent creates, deletes of customers and products (Stripe has no soft delete), signed webhooks (deletions included).',
   config: [
     {
       name: 'apiBase',
@@ -165,7 +167,13 @@ export const STRIPE_INFO: ProviderInfo = {
       name,
       label: LABELS[name],
       fields: STRIPE_FIELDS[name],
-      supports: { inbound: true, outbound: WRITABLE.has(name), incremental: true, webhooks: true },
+      supports: {
+        inbound: true,
+        outbound: WRITABLE.has(name),
+        incremental: true,
+        webhooks: true,
+        deletes: DELETABLE.has(name),
+      },
     }),
   ),
 };
@@ -174,7 +182,8 @@ export const STRIPE_INFO: ProviderInfo = {
  * Stripe webhooks: `Stripe-Signature` (`t=`, `v1=` HMAC-SHA256 of `t.rawBody` with the endpoint's signing
  * secret, credential `webhookSecret`), 300 s tolerance. An event about a customer, product, price or invoice
  * (by the type of its `data.object`; `customer.discount.*` and the like name their customer) becomes one
- * changed record; other events are acknowledged and ignored. The event id is Stripe's `evt_…`.
+ * changed record, marked `deleted` for `<kind>.deleted`; other events are acknowledged and ignored. The event id
+ * is Stripe's `evt_…`.
  */
 export function verifyStripeWebhook(delivery: WebhookDelivery, connection: ConnectionContext): WebhookEvent[] {
   const secret = connection.credentials.webhookSecret;
@@ -194,7 +203,14 @@ export function verifyStripeWebhook(delivery: WebhookDelivery, connection: Conne
   }
   const kind = object.object;
   if (typeof kind === 'string' && (KINDS as readonly string[]).includes(kind) && typeof object.id === 'string') {
-    return [{ eventId: ev.id, entityType: kind, recordId: object.id }];
+    return [
+      {
+        eventId: ev.id,
+        entityType: kind,
+        recordId: object.id,
+        ...(ev.type === `${kind}.deleted` ? { deleted: true } : {}),
+      },
+    ];
   }
   // customer.discount.*, customer.source.*, customer.tax_id.*: the customer's own view changed.
   if (ev.type.startsWith('customer.') && typeof object.customer === 'string') {

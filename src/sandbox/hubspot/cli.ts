@@ -10,6 +10,7 @@ const USAGE = `Usage: hubspot-sandbox [options]
   --records N|SPEC       seeded records: N of each type, or "contacts=1000,companies=50,deals=10"
   --token T              accepted access token (default pat-sandbox)
   --app-secret S         app secret for webhook signatures
+  --webhook-url URL      deliver every record change (creation, propertyChange, deletion, restore) to URL
   --rate-limit-share X   share (0-1) of requests answered 429
   --error-share X        share (0-1) of requests answered 503
   --latency-ms N         added latency per request
@@ -58,6 +59,7 @@ export function parseHubSpotSandboxArgs(argv: readonly string[]): HubSpotSandbox
       records: { type: 'string' },
       token: { type: 'string' },
       'app-secret': { type: 'string' },
+      'webhook-url': { type: 'string' },
       'rate-limit-share': { type: 'string' },
       'error-share': { type: 'string' },
       'latency-ms': { type: 'string' },
@@ -73,6 +75,7 @@ export function parseHubSpotSandboxArgs(argv: readonly string[]): HubSpotSandbox
     records: parseRecords(values.records),
     accessToken: values.token,
     appSecret: values['app-secret'],
+    ...(values['webhook-url'] !== undefined ? { webhookUrl: values['webhook-url'] } : {}),
     seed: count('seed', values.seed),
     searchDelayMs: count('search-delay-ms', values['search-delay-ms']),
     faults: {

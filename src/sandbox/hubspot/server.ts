@@ -35,8 +35,8 @@ export interface HubSpotFaults {
   rateLimit?: { share?: number; nextN?: number };
   /**
    * 5xx (default 503) for the next `nextN` requests, then for a `share` of requests. With `afterWrite`, only
-   * writes (create, update, batch create/update/upsert) are hit, after they were applied: the write happened,
-   * its response was lost.
+   * writes (create, update, archive, batch create/update/upsert/archive) are hit, after they were applied: the
+   * write happened, its response was lost.
    */
   serverErrors?: { share?: number; nextN?: number; status?: 502 | 503 | 504; afterWrite?: boolean };
   /** Added to every request (real time, not the injected clock). */
@@ -83,8 +83,15 @@ export interface HubSpotSandboxOptions {
   host?: string;
   /** Accepted bearer token(s). Default: 'pat-sandbox'. Rate limits are counted per token. */
   accessToken?: string | string[];
-  /** Signs webhooks sent with `sendWebhook`. */
+  /** Signs webhooks (`sendWebhook`, `webhookUrl`). */
   appSecret?: string;
+  /**
+   * Receives every record change as it happens, like an app's webhook subscriptions: `<object>.creation`,
+   * `<object>.propertyChange` (one event per changed property, with its new value), `<object>.deletion` (archived)
+   * and `<object>.restore`, for API writes and `store` writes alike; signed (v3) with `appSecret`; the events of
+   * one tick go out together, at most 100 a request. Needs `appSecret`.
+   */
+  webhookUrl?: string;
   /** Default: 1234567. */
   portalId?: number;
   /** Default: 100001. */
@@ -120,7 +127,10 @@ export interface HubSpotSandboxStore {
   ): HubSpotObject;
   /** Merges properties and bumps the last-modified time to `now()`. */
   update(type: HubSpotObjectType, id: string, properties: Record<string, string | number | null>): HubSpotObject;
+  /** Archives a record (a `<object>.deletion` change). */
   archive(type: HubSpotObjectType, id: string): void;
+  /** Restores an archived record (a `<object>.restore` change); throws when it is not archived. */
+  restore(type: HubSpotObjectType, id: string): HubSpotObject;
 }
 
 export interface HubSpotRequestStats {
@@ -147,6 +157,10 @@ export interface HubSpotSandbox {
     url: string,
     events: (Partial<HubSpotWebhookEvent> & { objectId: number | string })[],
   ): Promise<WebhookDelivery[]>;
+  /** Outcomes of the automatic deliveries to `webhookUrl`, in completion order (status 0: not delivered). */
+  readonly webhookDeliveries: WebhookDelivery[];
+  /** Waits until the automatic deliveries of the changes made so far have finished. */
+  flushWebhooks(): Promise<void>;
 }
 
 class HttpError extends Error {
@@ -159,7 +173,21 @@ class HttpError extends Error {
 }
 
 const JSON_TYPE = 'application/json;charset=utf-8';
-const WRITE_OPS = new Set(['create', 'update', 'batch/create', 'batch/update', 'batch/upsert']);
+const WRITE_OPS = new Set([
+  'create',
+  'update',
+  'archive',
+  'batch/create',
+  'batch/update',
+  'batch/upsert',
+  'batch/archive',
+]);
+/** Webhook subscription object names per object type. */
+const SUBSCRIPTION_OBJECT: Record<HubSpotObjectType, string> = {
+  contacts: 'contact',
+  companies: 'company',
+  deals: 'deal',
+};
 const MAX_BODY = 10 * 1024 * 1024;
 
 /**
@@ -209,6 +237,80 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions = {}): 
   const daily = new DailyCounter(() => config.dailyLimit);
   let mutationSeq = 0;
   let eventSeq = 1;
+  if (options.webhookUrl !== undefined && !options.appSecret) {
+    throw new Error('startHubSpotSandbox: webhookUrl needs the appSecret option');
+  }
+  const subscriptionIds = new Map<string, number>();
+  const fullEvent = (
+    e: Omit<Partial<HubSpotWebhookEvent>, 'objectId'> & { objectId: number | string },
+  ): HubSpotWebhookEvent => {
+    const subscriptionType = e.subscriptionType ?? 'contact.propertyChange';
+    let subscriptionId = subscriptionIds.get(subscriptionType);
+    if (subscriptionId === undefined) {
+      subscriptionId = subscriptionIds.size + 1;
+      subscriptionIds.set(subscriptionType, subscriptionId);
+    }
+    return {
+      eventId: eventSeq++,
+      subscriptionId,
+      portalId,
+      appId,
+      occurredAt: now(),
+      subscriptionType,
+      attemptNumber: 0,
+      changeSource: 'CRM',
+      ...e,
+      objectId: Number(e.objectId),
+    };
+  };
+  // Automatic webhooks: the changes of one tick are delivered together.
+  const webhookDeliveries: WebhookDelivery[] = [];
+  let webhookQueue: HubSpotWebhookEvent[] = [];
+  let webhookTick: Promise<void> | null = null;
+  const webhooksInFlight = new Set<Promise<void>>();
+  const enqueueWebhook = (event: HubSpotWebhookEvent) => {
+    webhookQueue.push(event);
+    if (webhookTick) return;
+    webhookTick = new Promise<void>((resolve) =>
+      setImmediate(() => {
+        webhookTick = null;
+        const batch = webhookQueue;
+        webhookQueue = [];
+        const delivery: Promise<void> = deliverWebhook(options.webhookUrl!, batch, options.appSecret!, now)
+          .then(
+            (outcomes) => {
+              webhookDeliveries.push(...outcomes);
+            },
+            (err: Error) => {
+              webhookDeliveries.push({ status: 0, body: String(err?.message ?? err), events: batch.length });
+            },
+          )
+          .finally(() => webhooksInFlight.delete(delivery));
+        webhooksInFlight.add(delivery);
+        resolve();
+      }),
+    );
+  };
+  if (options.webhookUrl !== undefined) {
+    store.onChange((c) => {
+      const object = SUBSCRIPTION_OBJECT[c.type];
+      const base = { objectId: c.version.num, occurredAt: c.at };
+      if (c.change !== 'propertyChange') {
+        enqueueWebhook(fullEvent({ ...base, subscriptionType: `${object}.${c.change}` }));
+        return;
+      }
+      for (const name of c.properties ?? []) {
+        enqueueWebhook(
+          fullEvent({
+            ...base,
+            subscriptionType: `${object}.propertyChange`,
+            propertyName: name,
+            propertyValue: c.version.properties[name] ?? '',
+          }),
+        );
+      }
+    });
+  }
 
   const fire = (fault: { share?: number; nextN?: number } | undefined): boolean => {
     if (!fault) return false;
@@ -739,6 +841,14 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions = {}): 
       const current = store.collections[type].get(id);
       if (current && !current.archived) store.archive(type, current, now());
     },
+    restore(type, id) {
+      const collection = store.collections[type];
+      const current = collection.get(id);
+      if (!current?.archived) throw new Error(`${type} ${id} is not archived`);
+      const conflict = findConflict(collection, current.properties, current.id, new Map());
+      if (conflict) throw new Error(conflictMessage(collection.schema, conflict));
+      return fullObject(store.restore(type, current, now()));
+    },
   };
 
   return {
@@ -756,19 +866,14 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions = {}): 
     },
     sendWebhook(target, events) {
       if (!options.appSecret) throw new Error('startHubSpotSandbox: sendWebhook needs the appSecret option');
-      const full: HubSpotWebhookEvent[] = events.map((e) => ({
-        eventId: eventSeq++,
-        subscriptionId: 1,
-        portalId,
-        appId,
-        occurredAt: now(),
-        subscriptionType: 'contact.propertyChange',
-        attemptNumber: 0,
-        changeSource: 'CRM',
-        ...e,
-        objectId: Number(e.objectId),
-      }));
-      return deliverWebhook(target, full, options.appSecret, now);
+      return deliverWebhook(target, events.map(fullEvent), options.appSecret, now);
+    },
+    webhookDeliveries,
+    async flushWebhooks() {
+      while (webhookTick || webhooksInFlight.size > 0) {
+        if (webhookTick) await webhookTick;
+        await Promise.all([...webhooksInFlight]);
+      }
     },
   };
 }

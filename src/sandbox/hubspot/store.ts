@@ -215,11 +215,34 @@ export interface StoreOptions {
   customProperties?: Partial<Record<HubSpotObjectType, Record<string, PropertyDefinition>>>;
 }
 
+/**
+ * A change to a record, as HubSpot's webhook subscriptions name them: `creation`, `propertyChange` (with the
+ * properties whose value changed), `deletion` (archived) and `restore`.
+ */
+export interface RecordChange {
+  type: HubSpotObjectType;
+  change: 'creation' | 'propertyChange' | 'deletion' | 'restore';
+  version: RecordVersion;
+  /** propertyChange: the properties set to a new value (HubSpot's own last-modified properties left out). */
+  properties?: string[];
+  at: number;
+}
+
 /** All collections plus the id sequence. Ids are numeric strings from one sequence shared by all types. */
 export class SandboxStore {
   readonly schemas: Record<HubSpotObjectType, ObjectSchema>;
   readonly collections: Record<HubSpotObjectType, ObjectCollection>;
   private nextNum = 1;
+  private readonly listeners: ((change: RecordChange) => void)[] = [];
+
+  /** Called for every create, update, archive and restore (seeded records aside). */
+  onChange(listener: (change: RecordChange) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private emit(change: RecordChange): void {
+    for (const listener of this.listeners) listener(change);
+  }
 
   constructor(options: StoreOptions = {}) {
     this.schemas = buildSchemas(options.customProperties);
@@ -309,6 +332,7 @@ export class SandboxStore {
       archived: false,
     };
     this.collections[type].save(version, at, opts.indexNow);
+    this.emit({ type, change: 'creation', version, at });
     return version;
   }
 
@@ -319,15 +343,33 @@ export class SandboxStore {
       if (v === null) delete props[k];
       else props[k] = v;
     }
-    props[this.schemas[type].lastModifiedProperty] = new Date(at).toISOString();
+    const lastMod = this.schemas[type].lastModifiedProperty;
+    props[lastMod] = new Date(at).toISOString();
     const version: RecordVersion = { ...current, properties: props, updatedAt: at };
     this.collections[type].save(version, at);
+    if (this.listeners.length > 0) {
+      const changed = Object.keys(values).filter(
+        (k) => k !== lastMod && k !== 'hs_lastmodifieddate' && current.properties[k] !== props[k],
+      );
+      if (changed.length > 0) this.emit({ type, change: 'propertyChange', version, properties: changed, at });
+    }
     return version;
   }
 
   archive(type: HubSpotObjectType, current: RecordVersion, at: number): RecordVersion {
     const version: RecordVersion = { ...current, archived: true, archivedAt: at, updatedAt: at };
     this.collections[type].save(version, at);
+    this.emit({ type, change: 'deletion', version, at });
+    return version;
+  }
+
+  /** Brings an archived record back (HubSpot restores archived records for 90 days), as last modified `at`. */
+  restore(type: HubSpotObjectType, current: RecordVersion, at: number): RecordVersion {
+    const { archivedAt: _, ...rest } = current;
+    const properties = { ...current.properties, [this.schemas[type].lastModifiedProperty]: new Date(at).toISOString() };
+    const version: RecordVersion = { ...rest, properties, archived: false, updatedAt: at };
+    this.collections[type].save(version, at);
+    this.emit({ type, change: 'restore', version, at });
     return version;
   }
 }
