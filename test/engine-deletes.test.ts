@@ -206,6 +206,65 @@ describe.each(TEST_DATABASES)('deletes ($name)', (db) => {
     });
   });
 
+  describe('providers that cannot delete', () => {
+    beforeEach(async () => {
+      const fixed = {
+        name: 'fixed',
+        entityTypes: ['customer', 'price'],
+        info: {
+          displayName: 'Fixed',
+          config: [],
+          credentials: [],
+          entityTypes: [
+            {
+              name: 'customer',
+              label: 'Customers',
+              fields: [],
+              supports: {
+                inbound: true,
+                outbound: true,
+                incremental: true,
+                webhooks: false,
+                deletes: true,
+                softDeletes: false,
+              },
+            },
+            {
+              name: 'price',
+              label: 'Prices',
+              fields: [],
+              supports: { inbound: true, outbound: true, incremental: true, webhooks: false, deletes: false },
+            },
+          ],
+        },
+        createEndpoint: () => {
+          throw new Error('not used');
+        },
+      };
+      h = await createHarness(db, `deletes-fixed-${db.name}`, {
+        providers: [fixed],
+        entities: { customer: { table: 'customers' }, price: { table: 'customers' } },
+      });
+    });
+
+    it('refuses deleting at a provider where its entity type cannot be deleted, or not softly', async () => {
+      const conn = await h.engine.connections.create({ name: 'F', provider: 'fixed' });
+      const attempt = (entityType: string, deletePolicy: string) =>
+        h.engine.jobs
+          .create({ connectionId: conn.id, name: 'x', entityType, direction: 'outbound', deletePolicy })
+          .then(
+            () => null,
+            (e: unknown) => (e as ValidationError).issues?.find((i) => i.path === 'deletePolicy')?.message,
+          );
+      expect(await attempt('price', 'hard_delete')).toBe(
+        'fixed cannot delete "price" records: choose ignore for this job',
+      );
+      expect(await attempt('customer', 'soft_delete')).toContain('cannot keep a "customer" record marked deleted');
+      expect(await attempt('customer', 'hard_delete')).toBeNull();
+      expect(await attempt('price', 'ignore')).toBeNull();
+    });
+  });
+
   describe('bidirectional: a deletion on one side against an update on the other', () => {
     beforeEach(async () => {
       h = await createHarness(db, `deletes-both-${db.name}`);

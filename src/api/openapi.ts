@@ -364,7 +364,17 @@ export const schemas = {
         ['label'],
       ),
     ),
-    supports: object({ inbound: bool, outbound: bool, incremental: bool, webhooks: bool }),
+    supports: object(
+      {
+        inbound: bool,
+        outbound: bool,
+        incremental: bool,
+        webhooks: bool,
+        deletes: { ...bool, description: 'Reports deletions (incremental reads, webhooks) and can delete outbound' },
+        softDeletes: { ...bool, description: 'False: can only delete outright (no soft_delete outbound)' },
+      },
+      ['deletes', 'softDeletes'],
+    ),
   }),
   Provider: object(
     {

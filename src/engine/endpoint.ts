@@ -205,6 +205,8 @@ export interface EntityTypeInfo {
     webhooks: boolean;
     /** The endpoint reports deletions (tombstones in incremental reads, webhooks) and can delete (outbound). */
     deletes?: boolean;
+    /** It can keep a record marked deleted (`soft_delete` outbound). False: it can only delete outright. */
+    softDeletes?: boolean;
   };
 }
 

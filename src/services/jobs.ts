@@ -96,6 +96,22 @@ export function jobService(deps: JobDeps) {
         const declared = providers.entityTypesOf(provider, conn.config);
         const issue = validateEntityType(data.entityType, declared, provider.name);
         if (issue) issues.push(issue);
+        // Deleting at the provider: only where its entity type can be deleted (or soft-deleted).
+        const supports = provider.info?.entityTypes.find((e) => e.name === data.entityType)?.supports;
+        const writesProvider = data.direction === 'outbound' || data.direction === 'bidirectional';
+        if (!issue && writesProvider && supports && data.deletePolicy && data.deletePolicy !== 'ignore') {
+          if (supports.deletes === false) {
+            issues.push({
+              path: 'deletePolicy',
+              message: `${provider.name} cannot delete "${data.entityType}" records: choose ignore for this job`,
+            });
+          } else if (data.deletePolicy === 'soft_delete' && supports.softDeletes === false) {
+            issues.push({
+              path: 'deletePolicy',
+              message: `${provider.name} cannot keep a "${data.entityType}" record marked deleted: choose hard_delete or ignore`,
+            });
+          }
+        }
       }
     }
     const local = deps.local;

@@ -1995,6 +1995,10 @@ export interface components {
         outbound: boolean;
         incremental: boolean;
         webhooks: boolean;
+        /** @description Reports deletions (incremental reads, webhooks) and can delete outbound */
+        deletes?: boolean;
+        /** @description False: can only delete outright (no soft_delete outbound) */
+        softDeletes?: boolean;
       };
     };
     Provider: {

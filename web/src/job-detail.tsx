@@ -1,8 +1,12 @@
-/** The sync job detail view: Configuration, Execution History (with Execution Detail), Dead Letter Queue. */
+/**
+ * The sync job detail view: Configuration, Execution History (with Execution Detail), Conflicts (bidirectional
+ * jobs), Dead Letter Queue.
+ */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useRef, useState } from 'react';
 import { Link } from 'wouter';
 import { api, type Job } from './api.ts';
+import { ConflictsPanel } from './conflicts.tsx';
 import { useProviders } from './connections.tsx';
 import { scheduleInWords } from './cron.ts';
 import { DeadLetterQueue } from './dead-letters.tsx';
@@ -89,6 +93,14 @@ export function JobDetail({ jobId, executionId }: { jobId: string; executionId?:
                 <DateTime iso={j.nextRunAt} />
               </>
             )}
+            {j.openConflicts > 0 && (
+              <>
+                {' · '}
+                <a href="#conflicts" className="badge badge-warn" data-testid="job-open-conflicts">
+                  {j.openConflicts} open conflict{j.openConflicts === 1 ? '' : 's'}
+                </a>
+              </>
+            )}
           </p>
         </div>
         <div className="actions">
@@ -137,6 +149,9 @@ export function JobDetail({ jobId, executionId }: { jobId: string; executionId?:
 
       <Configuration job={j} />
       <ExecutionHistory job={j} executionId={executionId} />
+      {(j.direction === 'bidirectional' || j.openConflicts > 0) && (
+        <ConflictsPanel jobId={j.id} openCount={j.openConflicts} />
+      )}
       <DeadLetterQueue jobId={j.id} />
     </section>
   );

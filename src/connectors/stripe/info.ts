@@ -173,6 +173,7 @@ export const STRIPE_INFO: ProviderInfo = {
         incremental: true,
         webhooks: true,
         deletes: DELETABLE.has(name),
+        softDeletes: false,
       },
     }),
   ),
