@@ -7,15 +7,19 @@
  *   providers ───┘     │      ▲         └─ dead letters (retry = a single-record run)
  *                      ▼      │ RunLauncher (src/queue/ports.ts)
  *                    queue, workers (pg-boss)  ◄── webhooks, trigger
+ *
+ *   runs.onExecutionFinished ─► alerts ─► queue (alert deliveries) ─► workers ─► notification channels
  */
 import { sql } from 'kysely';
 import { pino } from 'pino';
+import { alertTransport } from './connectors/http/alert-transport.ts';
 import { errorMessage, StateError } from './domain/errors.ts';
 import { DEFAULT_TRANSIENT_RETRY } from './engine/retry.ts';
 import { SyncQueue } from './queue/queue.ts';
 import { SyncWorker, type WorkerOptions } from './queue/worker.ts';
 import { openVault } from './security/keys.ts';
 import type { CredentialVault } from './security/vault.ts';
+import { alertService } from './services/alerts.ts';
 import { conflictService } from './services/conflicts.ts';
 import { connectionService } from './services/connections.ts';
 import { deadLetterService } from './services/dead-letters.ts';
@@ -24,6 +28,7 @@ import { executionService } from './services/executions.ts';
 import { jobService } from './services/jobs.ts';
 import { withRedaction } from './services/logging.ts';
 import { providerRegistry } from './services/providers.ts';
+import { recordService } from './services/records.ts';
 import { RunService } from './services/runs.ts';
 import type { SyncEngine, SyncEngineOptions } from './services/types.ts';
 import { webhookService } from './services/webhooks.ts';
@@ -33,6 +38,7 @@ import { createRunStore } from './store/run-store.ts';
 
 export { REDACT_PATHS } from './services/logging.ts';
 export type {
+  AlertOptions,
   ListOptions,
   Page,
   PageOptions,
@@ -131,6 +137,11 @@ function compose(database: Database, options: SyncEngineOptions, vault: Credenti
     cursorOverlapMs: options.cursorOverlapMs ?? 60_000,
     minuteMs: options.minuteMs ?? 60_000,
   });
+  const records = recordService({
+    db,
+    jobs,
+    endpointsFor: (job) => Promise.all([connections.endpointFor(job), localFor(job)]),
+  });
   const conflicts = conflictService({
     db,
     jobs,
@@ -138,6 +149,19 @@ function compose(database: Database, options: SyncEngineOptions, vault: Credenti
   });
   const deadLetters = deadLetterService({ db, startJob: (jobId, o) => runs.startJob(jobId, o) });
   const webhooks = webhookService({ db, log, vault, providers, connections, jobs, queue });
+  const alertOptions = options.alerts ?? {};
+  const alerts = alertService({
+    db,
+    vault,
+    log,
+    transport: alertTransport(alertOptions.outbound),
+    // The open queue even while the engine closes: runs finishing then still queue their alerts.
+    queue: () => opened ?? queue(),
+    publicUrl: alertOptions.publicUrl ?? null,
+    retry: { limit: 8, delaySeconds: 10, maxDelaySeconds: 3600, ...alertOptions.retry },
+    timeoutMs: alertOptions.timeoutMs ?? 10_000,
+  });
+  runs.onExecutionFinished(alerts.onExecutionFinished);
 
   return {
     database,
@@ -160,24 +184,36 @@ function compose(database: Database, options: SyncEngineOptions, vault: Credenti
       startRetry: deadLetters.startRetry,
       discard: deadLetters.discard,
     },
+    inspectRecord: records.inspect,
     conflicts: {
       page: conflicts.page,
       get: conflicts.get,
       countOpen: conflicts.countOpen,
       resolve: conflicts.resolve,
     },
+    alerts: {
+      createChannel: alerts.createChannel,
+      listChannels: alerts.listChannels,
+      getChannel: alerts.getChannel,
+      updateChannel: alerts.updateChannel,
+      deleteChannel: alerts.deleteChannel,
+      sendTest: alerts.sendTest,
+      deliveries: alerts.deliveries,
+    },
     providers: () => providers.list(),
     receiveWebhook: webhooks.receiveWebhook,
     webhook: webhooks.webhook,
     retrySet: deadLetters.retrySet,
+    preview: async (job, o) =>
+      runs.preview(typeof job === 'string' ? await jobs.get(job) : await jobs.draft(job.draft), o?.limit),
     runJob: (jobId, o) => runs.runJob(jobId, o),
     startJob: (jobId, o) => runs.startJob(jobId, o),
     trigger: (jobId, o) => runs.trigger(jobId, o),
     cancel: (executionId) => runs.cancel(executionId),
     onExecutionFinished: (listener) => runs.onExecutionFinished(listener),
-    rotateCredentials: connections.rotateCredentials,
+    rotateCredentials: async () => (await connections.rotateCredentials()) + (await alerts.rotateSecrets()),
     async startWorker(workerOptions: WorkerOptions = {}) {
-      const worker = await new SyncWorker(runs, await queue(), workerOptions).start();
+      const worker = await new SyncWorker(runs, await queue(), workerOptions, alerts).start();
       workers.add(worker);
       return worker;
     },
@@ -199,6 +235,7 @@ function compose(database: Database, options: SyncEngineOptions, vault: Credenti
       await Promise.allSettled([...workers].map((w) => w.stop(closeOptions.graceMs ?? 10_000)));
       closed = true;
       await runs.close();
+      await alerts.close();
       if (opened) await (await opened.catch(() => null))?.close();
       await providers.closeAll();
       await database.close();

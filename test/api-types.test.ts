@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { apiChannel, apiChannelWithSecret, apiDelivery } from '../src/api/alert-routes.ts';
 import type { LocalEntityInfo } from '../src/api/config.ts';
 import type { apiConnection, apiDeadLetter, apiExecution, apiJob } from '../src/api/shapes.ts';
 import { API_TYPES_FILE, apiTypesSource, openApiDocument } from '../src/cli/api-types.ts';
@@ -77,6 +78,12 @@ describe('web/src/api-schema.ts', () => {
       LocalEntity: Same<LocalEntityInfo, Schemas['LocalEntity']>;
       // resolution: the schema says "an object"; the library's type names its two shapes.
       Conflict: Same<Omit<Json<Conflict>, 'resolution'>, Omit<Schemas['Conflict'], 'resolution'>>;
+      NotificationChannel: Same<Json<ReturnType<typeof apiChannel>>, Schemas['NotificationChannel']>;
+      NotificationChannelWithSecret: Same<
+        Json<ReturnType<typeof apiChannelWithSecret>>,
+        Schemas['NotificationChannelWithSecret']
+      >;
+      AlertDelivery: Same<Json<ReturnType<typeof apiDelivery>>, Schemas['AlertDelivery']>;
     };
     expectTypeOf<Checks>().toEqualTypeOf<{ [K in keyof Checks]: true }>();
   });

@@ -16,6 +16,12 @@ const stripe: ConnectorAdapter = {
   entityType: 'customer',
   nameField: 'name',
   emailField: 'email',
+  deletes: {
+    tombstones: true,
+    deletedState: 'gone',
+    softOutbound: { refusal: /^stripe cannot keep a "customer" record marked deleted: choose hard_delete or ignore$/ },
+    recreateKeepsId: false,
+  },
   async start(records) {
     const apiKey = 'sk_test_contract_not_real';
     const sandbox = await startStripeSandbox({ apiKey, records: { customers: records } });
@@ -30,6 +36,13 @@ const stripe: ConnectorAdapter = {
           email: (c.email as string | null) ?? null,
         })),
       rename: (id, name) => void sandbox.store.update('customer', id, { name }),
+      edit: (id, patch) => void sandbox.store.update('customer', id, patch),
+      // A deletion emits `customer.deleted`, as DELETE /v1/customers/:id does.
+      remove: (id) => {
+        if (!sandbox.store.delete('customer', id)) throw new Error(`no customer ${id}`);
+      },
+      recreate: (r) => sandbox.store.put('customer', { name: r.name, email: r.email }).id,
+      state: (id) => (sandbox.store.get('customer', id) ? 'live' : 'gone'),
       requests: () => ({
         total: sandbox.requests.total,
         listCalls: sandbox.requests.byRoute['GET /v1/customers'] ?? 0,
@@ -63,6 +76,7 @@ const hubspot: ConnectorAdapter = {
   entityType: 'contact',
   nameField: 'firstname',
   emailField: 'email',
+  deletes: { tombstones: true, deletedState: 'archived', softOutbound: { state: 'archived' }, recreateKeepsId: true },
   async start(records) {
     const accessToken = 'pat-contract-not-real';
     const sandbox = await startHubSpotSandbox({
@@ -81,6 +95,20 @@ const hubspot: ConnectorAdapter = {
           email: c.properties.email ?? null,
         })),
       rename: (id, name) => void sandbox.store.update('contacts', id, { firstname: name }),
+      edit: (id, patch) =>
+        void sandbox.store.update('contacts', id, {
+          ...(patch.name !== undefined ? { firstname: patch.name } : {}),
+          ...(patch.email !== undefined ? { email: patch.email } : {}),
+        }),
+      remove: (id) => {
+        if (sandbox.store.get('contacts', id)?.archived !== false) throw new Error(`no live contact ${id}`);
+        sandbox.store.archive('contacts', id);
+      },
+      recreate: (r) => sandbox.store.restore('contacts', r.id).id,
+      state: (id) => {
+        const o = sandbox.store.get('contacts', id);
+        return o === undefined ? 'gone' : o.archived ? 'archived' : 'live';
+      },
       requests: () => ({
         total: sandbox.requests.total,
         listCalls: sandbox.requests.byOperation.list ?? 0,
@@ -114,6 +142,7 @@ const rest: ConnectorAdapter = {
   entityType: 'person',
   nameField: 'name',
   emailField: 'email',
+  deletes: { tombstones: false, deletedState: 'gone', softOutbound: { state: 'gone' }, recreateKeepsId: true },
   async start(records) {
     const server = await startRestPeopleServer({ records });
     return {
@@ -127,6 +156,12 @@ const rest: ConnectorAdapter = {
           email: typeof p.email === 'string' ? p.email : null,
         })),
       rename: (id, name) => void server.update(id, { name }),
+      edit: (id, patch) => void server.update(id, patch),
+      remove: (id) => {
+        if (!server.people.delete(id)) throw new Error(`no person ${id}`);
+      },
+      recreate: (r) => server.put({ id: r.id, name: r.name, email: r.email }).id,
+      state: (id) => (server.people.has(id) ? 'live' : 'gone'),
       requests: () => ({
         total: server.requests.total,
         listCalls: server.requests.byRoute['GET /people'] ?? 0,

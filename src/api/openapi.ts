@@ -8,6 +8,7 @@
  * The server serializes responses with JSON.stringify (server.ts): these schemas never strip a field, so a
  * field the server sends but the schema omits is invisible to the UI's types only.
  */
+import { ALERT_EVENTS, CHANNEL_TYPES } from '../domain/alerts.ts';
 import {
   CONFLICT_STRATEGIES,
   DELETE_POLICIES,
@@ -124,6 +125,30 @@ export const connectionCreateBody = {
   },
 };
 
+const previewLimit = {
+  ...int,
+  minimum: 1,
+  maximum: 200,
+  default: 20,
+  description: 'Source records to read per leg',
+};
+
+export const previewBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { limit: previewLimit },
+};
+
+export const draftPreviewBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['job'],
+  properties: {
+    job: { ...jobCreateBody, description: 'A job as POST /sync-jobs takes it (not saved)' },
+    limit: previewLimit,
+  },
+};
+
 export const conflictResolveBody = {
   type: 'object',
   additionalProperties: false,
@@ -135,6 +160,52 @@ export const conflictResolveBody = {
       description: 'Or a side per differing field (not for a deletion against an update)',
     },
     resolvedBy: { ...str, maxLength: 200, description: 'Who resolved it (recorded)' },
+  },
+};
+
+const channelFields = {
+  name: { ...str, minLength: 1, maxLength: 200 },
+  url: {
+    ...str,
+    format: 'uri',
+    maxLength: 2048,
+    description:
+      'http(s), without credentials (user:password@) or fragment; subject to the outbound request policy (a URL ' +
+      'it refuses is a 400 at `url`)',
+  },
+  events: {
+    type: 'array',
+    minItems: 1,
+    items: { enum: ALERT_EVENTS },
+    description: 'The events this channel receives',
+  },
+  jobId: { type: ['string', 'null'], format: 'uuid', description: 'Only this sync job’s alerts; null: every job' },
+  enabled: { type: 'boolean', default: true },
+};
+
+export const channelCreateBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'type', 'url', 'events'],
+  properties: {
+    ...channelFields,
+    type: {
+      enum: CHANNEL_TYPES,
+      description: 'webhook: a signed JSON POST (Otesse-Signature); slack: a Slack incoming webhook message',
+    },
+  },
+};
+
+export const channelPatchBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ...channelFields,
+    rotateSecret: {
+      type: 'boolean',
+      description:
+        'Webhook channels: a new signing secret, returned in the response this once; the old one stops working',
+    },
   },
 };
 
@@ -239,6 +310,17 @@ export const schemas = {
       description:
         'configuration: not retried; connection_lost: the provider could not be reached (status cancelled); worker_lost: its worker stopped',
     },
+    timing: {
+      ...nullable(
+        object({
+          readMs: { ...int, description: 'Reading the source (pages and records by id), retries included' },
+          writeMs: { ...int, description: 'Writing: endpoint writes and page commits' },
+          rateLimitWaitMs: { ...int, description: 'Waiting after 429 answers (Retry-After honoured)' },
+          retryWaitMs: { ...int, description: 'Waiting to retry other transient failures (5xx, network)' },
+        }),
+      ),
+      description: 'Where a finished execution’s time went; null until it finishes',
+    },
     heldDeletions: {
       type: ['integer', 'null'],
       description: 'haltKind mass_delete: the deletions held back for a person (POST /executions/{id}/apply-deletions)',
@@ -323,6 +405,89 @@ export const schemas = {
     coalesced: { ...bool, description: 'True when the run joined one already queued' },
   }),
   RetryStarted: object({ executionId: uuid }),
+  RecordInspection: (() => {
+    const inspectedSide = object({
+      id: nullableStr,
+      state: { enum: ['found', 'deleted', 'missing', 'unavailable'] },
+      content: { ...nullable(openObject), description: 'The record as this side has it now (read live)' },
+      updatedAt: nullableStr,
+      mapped: { ...nullable(openObject), description: 'What the job maps it to for the other side' },
+      problem: nullableStr,
+    });
+    return object({
+      jobId: uuid,
+      side,
+      key: str,
+      reference: nullable(
+        object({
+          localId: str,
+          externalId: str,
+          inboundHash: nullableStr,
+          outboundHash: nullableStr,
+          lastSyncedAt: dateTime,
+          createdAt: dateTime,
+          deletedAt: nullableDateTime,
+        }),
+      ),
+      local: inspectedSide,
+      provider: inspectedSide,
+      history: {
+        ...arrayOf(
+          object({
+            executionId: uuid,
+            at: dateTime,
+            outcome: { enum: ['created', 'updated', 'deleted', 'failed', 'conflict'] },
+            side,
+            status: { enum: EXECUTION_STATUSES },
+            trigger: { enum: TRIGGERS },
+            startedAt: nullableDateTime,
+          }),
+        ),
+        description:
+          'The executions that changed the record or failed it, newest first (unchanged runs are not listed)',
+      },
+      failures: arrayOf(
+        object({ executionId: uuid, side, phase: str, errorKind: str, message: str, createdAt: dateTime }),
+      ),
+      deadLetter: nullable(
+        object({ id: uuid, status: deadLetterStatus, failureCount: int, lastError: str, updatedAt: dateTime }),
+      ),
+      retry: nullable(object({ failureCount: int, lastError: str, lastFailedAt: dateTime })),
+      openConflictId: { ...nullable(uuid) },
+    });
+  })(),
+  PreviewItem: object({
+    leg: { enum: ['inbound', 'outbound'] },
+    recordKey: { ...str, description: 'The record’s id on the side it is read from' },
+    action: { enum: ['create', 'update', 'skip', 'conflict', 'fail', 'delete'] },
+    writes: { enum: ['local', 'provider', null], description: 'The side the next run would write' },
+    targetId: { ...nullableStr, description: 'The written record’s id there (null for a create)' },
+    diff: {
+      ...arrayOf(object({ field: str, from: {}, to: {} })),
+      description: 'Field changes: the target’s current value → the new value',
+    },
+    reason: { ...nullableStr, description: 'Why: a skip’s reason, a failure’s or conflict’s message' },
+  }),
+  Preview: object({
+    items: arrayOf($ref('PreviewItem')),
+    summary: {
+      ...object({ create: int, update: int, skip: int, conflict: int, fail: int, delete: int }),
+      description: 'How many records per planned action',
+    },
+  }),
+  LogEntry: object({
+    id: str,
+    at: dateTime,
+    level: { enum: ['info', 'warn', 'error'] },
+    event: {
+      ...str,
+      description:
+        'start, resumed, page, retry, rate_limited, released, a halt kind (circuit_breaker, timed_out, cancelled, ' +
+        'connection_lost, error, configuration, mass_delete), log_truncated, finished',
+    },
+    message: str,
+    data: { ...nullable(openObject), description: 'Figures and ids (never credentials or record content)' },
+  }),
   Conflict: object({
     id: uuid,
     jobId: uuid,
@@ -388,6 +553,70 @@ export const schemas = {
     ['description'],
   ),
   Transform: object({ name: str, description: str }),
+  NotificationChannel: object({
+    id: uuid,
+    name: str,
+    type: { enum: CHANNEL_TYPES },
+    url: { ...str, description: 'As given, except that query values and a Slack URL’s token are masked' },
+    events: arrayOf({ enum: ALERT_EVENTS }),
+    jobId: { ...nullable(uuid), description: 'Only this sync job’s alerts; null: every job' },
+    enabled: bool,
+    lastDelivery: {
+      ...nullable(
+        object({
+          outcome: { enum: ['delivered', 'retrying', 'failed'] },
+          statusCode: { type: ['integer', 'null'] },
+          at: dateTime,
+        }),
+      ),
+      description: 'The newest delivery attempt, or null',
+    },
+    createdAt: dateTime,
+    updatedAt: dateTime,
+  }),
+  NotificationChannelWithSecret: object({
+    id: uuid,
+    name: str,
+    type: { enum: CHANNEL_TYPES },
+    url: str,
+    events: arrayOf({ enum: ALERT_EVENTS }),
+    jobId: nullable(uuid),
+    enabled: bool,
+    lastDelivery: nullable(
+      object({
+        outcome: { enum: ['delivered', 'retrying', 'failed'] },
+        statusCode: { type: ['integer', 'null'] },
+        at: dateTime,
+      }),
+    ),
+    createdAt: dateTime,
+    updatedAt: dateTime,
+    signingSecret: {
+      ...nullableStr,
+      description:
+        'Webhook channels: the key of the Otesse-Signature HMAC, shown on creation (and on rotateSecret) only; ' +
+        'null otherwise',
+    },
+  }),
+  AlertDelivery: object({
+    id: uuid,
+    channelId: uuid,
+    eventId: { ...uuid, description: 'The alert’s id (the body’s `id`), the same for each attempt' },
+    event: { enum: [...ALERT_EVENTS, 'test'] },
+    jobId: nullable(uuid),
+    executionId: nullable(uuid),
+    summary: str,
+    attempt: { ...int, description: '1 for the first attempt; retries count up' },
+    outcome: {
+      enum: ['delivered', 'retrying', 'failed'],
+      description: 'delivered: 2xx; retrying: tried again later (backoff); failed: given up',
+    },
+    statusCode: { type: ['integer', 'null'], description: 'The receiver’s HTTP status; null when it did not answer' },
+    error: nullableStr,
+    responseExcerpt: { ...nullableStr, description: 'The start of the answer, sanitized (at most 200 characters)' },
+    durationMs: { type: ['integer', 'null'] },
+    createdAt: dateTime,
+  }),
   LocalEntity: object({
     name: str,
     table: str,

@@ -14,7 +14,7 @@ import { builtInProviders, serverOutboundPolicy } from '../connectors/index.ts';
 import { ValidationError } from '../domain/errors.ts';
 import type { ProviderDefinition } from '../engine/endpoint.ts';
 import type { SyncWorker } from '../queue/worker.ts';
-import { createSyncEngine, type SyncEngine } from '../sync-engine.ts';
+import { type AlertOptions, createSyncEngine, type SyncEngine } from '../sync-engine.ts';
 import { type LocalSide, loadServerConfig, localSide } from './config.ts';
 import { type Demo, prepareDemo } from './demo.ts';
 import { buildServer, checkApiToken, checkPublicUrl } from './server.ts';
@@ -46,6 +46,11 @@ export interface ServeOptions {
    * Default: $OTESSE_SYNC_PUBLIC_URL, else the URL as the server sees it.
    */
   publicUrl?: string;
+  /**
+   * Alert deliveries' retries and timeout (tests shrink them). Their outbound policy is the providers' one, and
+   * their links point at `publicUrl`.
+   */
+  alerts?: Pick<AlertOptions, 'retry' | 'timeoutMs'>;
 }
 
 export interface RunningServer {
@@ -117,6 +122,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     engine = await createSyncEngine({
       database: options.database,
       providers: [...builtInProviders({ outbound }), ...(options.providers ?? [])],
+      alerts: { ...options.alerts, outbound, publicUrl: publicUrl ? checkPublicUrl(publicUrl) : null },
       ...(local.store ? { local: local.store } : {}),
       logger: log,
       ...(options.schema ? { schema: options.schema } : {}),

@@ -34,7 +34,9 @@ import {
 import { TRANSFORM_NAMES } from '../domain/transforms.ts';
 import { type Connection, FINAL_STATUSES, type SyncExecution, type SyncJob } from '../domain/types.ts';
 import { jsonTooDeep, MAX_INPUT_DEPTH, parseInput } from '../domain/validate.ts';
+import type { PreviewItem } from '../engine/runner.ts';
 import type { SyncEngine } from '../sync-engine.ts';
+import { registerAlertRoutes } from './alert-routes.ts';
 import type { LocalSide } from './config.ts';
 import { createMetrics } from './metrics.ts';
 import * as doc from './openapi.ts';
@@ -49,6 +51,7 @@ import {
   jobDeleteQuery,
   jobListQuery,
   pageQuery,
+  recordQuery,
   toLibraryJob,
   withApiPaths,
 } from './shapes.ts';
@@ -465,6 +468,7 @@ export async function buildServer(options: ApiServerOptions): Promise<FastifyIns
         }
       });
       registerRoutes(api, { ...options, publicUrl });
+      registerAlertRoutes(api, engine);
     },
     { prefix: '/api/v1' },
   );
@@ -679,6 +683,102 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
       return reply.code(201).send(apiJob(job, null));
     },
   );
+  const previewOut = (items: PreviewItem[]) => {
+    const summary = { create: 0, update: 0, skip: 0, conflict: 0, fail: 0, delete: 0 };
+    for (const item of items) summary[item.action]++;
+    return { items, summary };
+  };
+  const previewLimit = (value: unknown): number | undefined => {
+    if (value === undefined) return undefined;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 200) {
+      throw new ValidationError([{ path: 'limit', message: 'must be an integer between 1 and 200' }]);
+    }
+    return value;
+  };
+  api.get(
+    '/sync-jobs/:id/records/:key',
+    {
+      schema: {
+        summary: 'Inspect one record of a job: reference, both sides live, mapped content, history, failures',
+        description:
+          'The record by its id on `side` (default provider). Both sides are read live (credentials are never ' +
+          'shown); the history lists the executions that changed the record or failed it.',
+        tags: ['sync jobs'],
+        params: {
+          type: 'object',
+          required: ['id', 'key'],
+          properties: { id: { type: 'string', format: 'uuid' }, key: { type: 'string', maxLength: 500 } },
+        },
+        querystring: { type: 'object', properties: { side: { enum: ['local', 'provider'] } } },
+        response: { 200: doc.ref('RecordInspection'), ...doc.errors },
+      },
+    },
+    async (req) => {
+      const { id, key } = req.params as { id: string; key: string };
+      const q = query(recordQuery, req);
+      return engine.inspectRecord(id, key, q.side ?? 'provider');
+    },
+  );
+  api.post(
+    '/sync-jobs/preview',
+    {
+      schema: {
+        summary: 'Preview a job that is not saved: what its first run would do, writing nothing',
+        description:
+          'Reads up to `limit` source records per leg and returns per record the planned action (create, update, ' +
+          'skip, conflict, fail, delete) with a field-level diff and any mapping error. Nothing is written anywhere: ' +
+          'no provider or local write, no reference, no cursor, no execution.',
+        tags: ['sync jobs'],
+        body: doc.draftPreviewBody,
+        response: { 200: doc.ref('Preview'), ...doc.errors },
+      },
+    },
+    async (req) => {
+      const { job, limit, ...rest } = body(req) as Record<string, unknown>;
+      const unknown = Object.keys(rest);
+      if (unknown.length > 0 || job === undefined) {
+        throw new ValidationError([
+          ...unknown.map((k) => ({ path: k, message: 'is not a field of a preview (job, limit)' })),
+          ...(job === undefined ? [{ path: 'job', message: 'is required: the job as POST /sync-jobs takes it' }] : []),
+        ]);
+      }
+      const n = previewLimit(limit);
+      try {
+        const draft = await withApiPaths(async () => toLibraryJob(job));
+        return previewOut(await withApiPaths(() => engine.preview({ draft }, n === undefined ? {} : { limit: n })));
+      } catch (err) {
+        if (err instanceof ValidationError) {
+          throw new ValidationError(err.issues.map((i) => ({ ...i, path: i.path ? `job.${i.path}` : 'job' })));
+        }
+        throw err;
+      }
+    },
+  );
+  api.post(
+    '/sync-jobs/:id/preview',
+    {
+      schema: {
+        summary: 'Preview the next run of a job: the planned action per record, writing nothing',
+        description:
+          'Reads up to `limit` source records per leg from where the next run would (the job’s cursor) and returns ' +
+          'per record the planned action with a field-level diff (the target’s current value → the new value) and ' +
+          'any mapping error. Nothing is written anywhere and no execution is recorded.',
+        tags: ['sync jobs'],
+        params: idParams,
+        body: doc.previewBody,
+        response: { 200: doc.ref('Preview'), ...doc.errors },
+      },
+    },
+    async (req: Req) => {
+      const { limit, ...rest } = body(req) as Record<string, unknown>;
+      const unknown = Object.keys(rest);
+      if (unknown.length > 0) {
+        throw new ValidationError(unknown.map((k) => ({ path: k, message: 'is not a field of a preview (limit)' })));
+      }
+      const n = previewLimit(limit);
+      return previewOut(await engine.preview(req.params.id, n === undefined ? {} : { limit: n }));
+    },
+  );
   api.get(
     '/sync-jobs/:id',
     {
@@ -840,6 +940,33 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
       const q = query(pageQuery, req);
       await engine.executions.get(req.params.id);
       return engine.executions.failuresPage(req.params.id, {
+        ...(q.limit ? { limit: q.limit } : {}),
+        cursor: q.cursor ?? null,
+      });
+    },
+  );
+  api.get(
+    '/executions/:id/log',
+    {
+      schema: {
+        summary: 'The run log of an execution, oldest first',
+        description:
+          'Start, each page committed (records, duration), provider retries and rate-limit waits (status, ' +
+          'Retry-After, time waited), breaker trips, timeouts, cancellation, release and resume, halt and final ' +
+          'status. At most 1,000 page and retry entries per execution (a `log_truncated` entry says how many more).',
+        tags: ['executions'],
+        params: idParams,
+        querystring: {
+          type: 'object',
+          properties: { limit: { type: 'integer', minimum: 1, maximum: 500 }, cursor: { type: 'string' } },
+        },
+        response: { 200: doc.listOf('LogEntry', true), ...doc.errors },
+      },
+    },
+    async (req: Req) => {
+      const q = query(pageQuery, req);
+      await engine.executions.get(req.params.id);
+      return engine.executions.logPage(req.params.id, {
         ...(q.limit ? { limit: q.limit } : {}),
         cursor: q.cursor ?? null,
       });

@@ -157,6 +157,10 @@ export const conflictListQuery = z.strictObject({
   cursor: z.string().optional(),
 });
 
+export const recordQuery = z.strictObject({
+  side: z.enum(['local', 'provider'], { error: 'must be local or provider' }).optional(),
+});
+
 export const jobListQuery = z.strictObject({ connectionId: z.string().optional() });
 
 /** DELETE /sync-jobs/{id}: archives; `purge=true&confirm=<the job's id>` deletes it with its history. */
@@ -268,6 +272,7 @@ export function apiExecution(e: SyncExecution) {
     haltReason: e.haltReason,
     haltKind: e.haltKind,
     heldDeletions: e.heldDeletions,
+    timing: e.timing,
     error: RUN_ERROR_STATUSES.has(e.status) ? (e.haltReason ?? e.status) : null,
     recordKeys: e.recordKeys,
     recordSide: e.recordSide,

@@ -43,7 +43,8 @@ Commands:
                       OTESSE_SYNC_ENCRYPTION_KEY=<new>,<old>[,…]; afterwards the old keys can be dropped
   worker --config F   run a worker: claims queued runs, fires cron schedules, fails and retries runs of
                       workers that died. Start any number, on any machines, against one PostgreSQL.
-                      F is a module whose default export is the engine options (or a function returning
+                      F is the JSON config file serve takes (local entities; the built-in providers),
+                      or a module whose default export is the engine options (or a function returning
                       them): providers, local store, keys. SIGTERM/SIGINT stop it gracefully.
       --concurrency N runs at a time in this process (default 2)
       --grace S       seconds a stopping worker lets runs reach a checkpoint (default 30)
@@ -129,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
     case 'demo':
       return demo(database, values.records === undefined ? 1000 : Number(values.records));
     case 'worker':
-      return worker(values);
+      return worker({ ...values, schema });
     case 'rotate-key': {
       const engine = await createSyncEngine({ database });
       try {
@@ -186,31 +187,64 @@ function positive(name: string, value: string | undefined, fallback: number): nu
   return n;
 }
 
+/**
+ * The engine options of a worker's `--config`: the JSON config file `serve` takes (local entities, the built-in
+ * providers under the same outbound policy as a loopback server, plus OTESSE_SYNC_ALLOWED_HOSTS), or a module whose
+ * default export is the engine options (custom providers).
+ */
+async function workerOptions(
+  config: string,
+): Promise<{ options: SyncEngineOptions; worker?: WorkerOptions; close(): Promise<void> }> {
+  if (config.endsWith('.json')) {
+    const { loadServerConfig, localSide } = await import('../api/config.ts');
+    const { builtInProviders, serverOutboundPolicy } = await import('../connectors/index.ts');
+    const local = localSide(loadServerConfig(config).config);
+    const outbound = serverOutboundPolicy({ strict: false, allowedHosts: process.env.OTESSE_SYNC_ALLOWED_HOSTS });
+    return {
+      options: { providers: builtInProviders({ outbound }), ...(local.store ? { local: local.store } : {}) },
+      close: () => local.close(),
+    };
+  }
+  const mod = (await import(pathToFileURL(resolve(config)).href)) as { default?: unknown; worker?: WorkerOptions };
+  const exported = typeof mod.default === 'function' ? await (mod.default as () => unknown)() : mod.default;
+  if (typeof exported !== 'object' || exported === null) {
+    throw new ValidationError([
+      {
+        path: 'config',
+        message: 'must be the JSON config file, or a module exporting engine options as its default export',
+      },
+    ]);
+  }
+  return {
+    options: exported as SyncEngineOptions,
+    ...(mod.worker ? { worker: mod.worker } : {}),
+    close: async () => {},
+  };
+}
+
 async function worker(values: {
   config?: string | undefined;
+  schema?: string | undefined;
   database?: string | undefined;
   concurrency?: string | undefined;
   grace?: string | undefined;
   lease?: string | undefined;
   heartbeat?: string | undefined;
 }): Promise<number> {
-  if (!values.config)
-    throw new ValidationError([{ path: 'config', message: 'is required (a module exporting engine options)' }]);
-  const mod = (await import(pathToFileURL(resolve(values.config)).href)) as {
-    default?: unknown;
-    worker?: WorkerOptions;
-  };
-  const exported = typeof mod.default === 'function' ? await (mod.default as () => unknown)() : mod.default;
-  if (typeof exported !== 'object' || exported === null) {
-    throw new ValidationError([{ path: 'config', message: 'must export engine options as its default export' }]);
+  if (!values.config) {
+    throw new ValidationError([
+      { path: 'config', message: 'is required (the JSON config file, or a module exporting engine options)' },
+    ]);
   }
-  const options = exported as SyncEngineOptions;
+  const loaded = await workerOptions(values.config);
+  const schema = values.schema ?? process.env.OTESSE_SYNC_SCHEMA;
   const engine = await createSyncEngine({
-    ...options,
+    ...loaded.options,
     ...(values.database || process.env.DATABASE_URL ? { database: values.database ?? process.env.DATABASE_URL } : {}),
+    ...(schema ? { schema } : {}),
   });
   const w = await engine.startWorker({
-    ...mod.worker,
+    ...loaded.worker,
     concurrency: positive('concurrency', values.concurrency, 2),
     ...(values.lease ? { leaseSeconds: positive('lease', values.lease, 30) } : {}),
     ...(values.heartbeat ? { heartbeatSeconds: positive('heartbeat', values.heartbeat, 5) } : {}),
@@ -226,6 +260,7 @@ async function worker(values: {
     process.once('SIGINT', () => stop('SIGINT'));
   });
   await engine.close({ graceMs });
+  await loaded.close();
   console.log(`worker ${w.id} stopped`);
   // Anything an application's config left open (timers, sockets) must not keep a stopped worker alive.
   setTimeout(() => process.exit(0), 1000).unref();

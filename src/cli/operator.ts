@@ -11,7 +11,7 @@ import { loadServerConfig, localSide } from '../api/config.ts';
 import { apiDeadLetter, apiExecution, apiJob } from '../api/shapes.ts';
 import { builtInProviders } from '../connectors/index.ts';
 import { ValidationError } from '../domain/errors.ts';
-import { FINAL_STATUSES, type RecordFailure, type SyncExecution } from '../domain/types.ts';
+import { FINAL_STATUSES, type RecordFailure, type RunLogEntry, type SyncExecution } from '../domain/types.ts';
 import { createSyncEngine, type SyncEngine } from '../sync-engine.ts';
 import { ServerClient } from './server-client.ts';
 
@@ -42,6 +42,7 @@ export type ApiJob = Wire<ReturnType<typeof apiJob>>;
 export type ApiExecution = Wire<ReturnType<typeof apiExecution>>;
 export type ApiDeadLetter = Wire<ReturnType<typeof apiDeadLetter>>;
 export type ApiFailure = Wire<RecordFailure>;
+export type ApiLogEntry = Wire<RunLogEntry>;
 
 /** What the commands need, answered by the engine in this process or by a server. */
 export interface Operator {
@@ -53,6 +54,8 @@ export interface Operator {
   watch(id: string, progress: (e: ApiExecution) => void): Promise<ApiExecution>;
   executions(jobId: string, limit: number): Promise<ApiExecution[]>;
   failures(executionId: string, limit: number): Promise<ApiFailure[]>;
+  /** The first `limit` entries of the execution's run log. */
+  log(executionId: string, limit: number): Promise<ApiLogEntry[]>;
   deadLetters(jobId: string, status: string, limit: number): Promise<ApiDeadLetter[]>;
   /** Retries a dead letter's record; resolves with the retry's final execution. */
   retryDeadLetter(id: string): Promise<ApiExecution>;
@@ -102,6 +105,9 @@ function engineOperator(engine: SyncEngine): Operator {
     async failures(executionId, limit) {
       return wire((await engine.executions.failuresPage(executionId, { limit })).items);
     },
+    async log(executionId, limit) {
+      return wire((await engine.executions.logPage(executionId, { limit })).items);
+    },
     async deadLetters(jobId, status, limit) {
       await engine.jobs.get(jobId);
       const page = await engine.deadLetters.page(jobId, { limit, status: status as 'open' });
@@ -140,6 +146,10 @@ function serverOperator(client: ServerClient): Operator {
     async failures(executionId, limit) {
       const path = `/executions/${encodeURIComponent(executionId)}/failures?limit=${limit}`;
       return (await client.get<{ items: ApiFailure[] }>(path)).items;
+    },
+    async log(executionId, limit) {
+      const path = `/executions/${encodeURIComponent(executionId)}/log?limit=${limit}`;
+      return (await client.get<{ items: ApiLogEntry[] }>(path)).items;
     },
     async deadLetters(jobId, status, limit) {
       const path = `${job(jobId)}/dead-letters?status=${encodeURIComponent(status)}&limit=${limit}`;
@@ -347,10 +357,20 @@ export async function executionsCommand(
     }
     const e = await operator.execution(id);
     const failures = await operator.failures(e.id, limitOf(options));
-    out(options, { ...e, failures }, () =>
+    const log = await operator.log(e.id, 500);
+    out(options, { ...e, failures, log }, () =>
       [
         summaryLine(e),
+        ...(e.timing
+          ? [
+              `time: reading ${e.timing.readMs} ms, writing ${e.timing.writeMs} ms, waiting on rate limits ` +
+                `${e.timing.rateLimitWaitMs} ms, retrying ${e.timing.retryWaitMs} ms`,
+            ]
+          : []),
+        ...(failures.length > 0 ? ['failures:'] : []),
         ...failures.map((f) => `  ${f.side} ${f.recordKey} [${f.phase}/${f.errorKind}] ${f.message}`),
+        ...(log.length > 0 ? ['log:'] : []),
+        ...log.map((l) => `  ${when(l.at)}  ${l.level.padEnd(5)} ${l.event.padEnd(15)} ${l.message}`),
       ].join('\n'),
     );
     return 0;

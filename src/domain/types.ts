@@ -192,6 +192,11 @@ export interface SyncExecution extends ExecutionCounters {
    * (`executions.applyDeletions`). Null otherwise.
    */
   heldDeletions: number | null;
+  /**
+   * Where a finished execution's time went (ms): reading the source, writing (endpoint writes and page commits),
+   * waiting on rate limits (429s), waiting to retry other transient failures. Null until it finishes.
+   */
+  timing: { readMs: number; writeMs: number; rateLimitWaitMs: number; retryWaitMs: number } | null;
   /** Ids that a single-record run (webhook, dead-letter retry) was limited to, or null for a whole run. */
   recordKeys: string[] | null;
   /** The side a single-record run read its records from; null for a whole run. */
@@ -257,6 +262,20 @@ export interface Conflict {
   resolvedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** One entry of an execution's run log. */
+export interface RunLogEntry {
+  id: string;
+  at: Date;
+  level: 'info' | 'warn' | 'error';
+  /**
+   * `start`, `resumed`, `page`, `retry`, `rate_limited`, `released`, a halt kind (`circuit_breaker`, `timed_out`,
+   * `cancelled`, `connection_lost`, `error`, `configuration`, `mass_delete`), `log_truncated`, `finished`.
+   */
+  event: string;
+  message: string;
+  data: Record<string, unknown> | null;
 }
 
 /** How to run a job (library `runJob`/`startJob`, and what the queue records for a queued run). */

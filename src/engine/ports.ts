@@ -100,7 +100,12 @@ export interface PageCommit {
   deletions?: { side: Side; deletedKeys: string[]; soft: boolean; unstaged: string[] };
   /** Conflicts left for a person: an open conflict of the same record is updated (a new edit), else inserted. */
   conflicts?: ConflictRecord[];
+  /** What this commit did to each record it changed or could not (the inspector's history); skips are left out. */
+  events?: { side: Side; keys: string[]; outcomes: RecordOutcome[] };
 }
+
+/** Creates are not events: the reference keeps the execution that created it. */
+export type RecordOutcome = 'updated' | 'deleted' | 'failed' | 'conflict';
 
 type RunScope = { executionId: string; jobId: string; connectionId: string; entityType: string };
 

@@ -1,5 +1,6 @@
 import { ProviderError } from '../domain/errors.ts';
 import { delay } from './abort.ts';
+import { reportRetry, runTelemetry } from './telemetry.ts';
 
 /** How transient endpoint errors are retried inside a run. */
 export interface TransientRetryPolicy {
@@ -35,7 +36,7 @@ export async function withTransientRetry<T>(
       return await fn();
     } catch (err) {
       if (!isTransient(err) || attempt >= policy.attempts || signal.aborted) throw err;
-      await delay(backoffMs(policy, attempt, err), signal);
+      await waitToRetry('endpoint', policy, attempt, err, signal);
     }
   }
 }
@@ -56,4 +57,29 @@ export interface RunRetryDelays {
 export function runRetryDelayMs(delays: RunRetryDelays, attempt: number, random = Math.random()): number {
   const ceiling = Math.min(delays.maxDelayMs, delays.baseDelayMs * 2 ** (attempt - 1));
   return Math.round(ceiling / 2 + random * (ceiling / 2));
+}
+
+/**
+ * Before retrying a transient failure: reports the retry (metrics, and the run in progress with the wait) and waits
+ * the backoff, Retry-After honoured. The one way every retry loop waits, so every retry is seen.
+ */
+export async function waitToRetry(
+  provider: string,
+  policy: TransientRetryPolicy,
+  attempt: number,
+  error: unknown,
+  signal: AbortSignal,
+): Promise<void> {
+  const e = error as { status?: number; retryAfterMs?: number; message?: string };
+  reportRetry(provider, e.status);
+  const waitMs = backoffMs(policy, attempt, error);
+  runTelemetry.getStore()?.retry({
+    provider,
+    status: e.status ?? 'network',
+    attempt,
+    waitMs,
+    ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
+    message: String(e.message ?? error).slice(0, 300),
+  });
+  await delay(waitMs, signal);
 }

@@ -26,13 +26,14 @@ import type {
   FailureRow,
   FastRow,
   PageCommit,
+  RecordOutcome,
   RefRow,
   RefUpsert,
   RunStore,
   StagedDeletion,
   TrackedRecord,
 } from './ports.ts';
-import { backoffMs, isTransient, type TransientRetryPolicy, withTransientRetry } from './retry.ts';
+import { isTransient, type TransientRetryPolicy, waitToRetry, withTransientRetry } from './retry.ts';
 
 /** Where a run stands in its source streams; saved per page so a later attempt can resume. */
 export interface Checkpoint {
@@ -83,6 +84,19 @@ export interface RunInput {
    * protection) and applies them, without the protection.
    */
   applyDeletionsOf?: string;
+  /** The execution's run log: each committed page (records, counts, duration) and the deletion phase. */
+  log?: RunLogSink;
+}
+
+/** Where a run writes its log (bounded and stored by the caller; see services/execution-log.ts). */
+export interface RunLogSink {
+  add(level: 'info' | 'warn' | 'error', event: string, message: string, data?: Record<string, unknown>): void;
+}
+
+/** Where a run's time went: reading the source, writing (endpoint writes and page commits). */
+export interface RunTiming {
+  readMs: number;
+  writeMs: number;
 }
 
 export interface RunOutcome {
@@ -91,6 +105,7 @@ export interface RunOutcome {
   halt: RunHalt | null;
   /** How many chunks went through the one-statement fast path. */
   fastPages?: number;
+  timing?: RunTiming;
 }
 
 /**
@@ -169,6 +184,37 @@ export async function executeRun(store: RunStore, options: RunnerOptions, input:
   return run.execute();
 }
 
+/** One record of a dry run: what the next run would do with it, and the field changes it would make. */
+export interface PreviewItem {
+  leg: 'inbound' | 'outbound';
+  /** The record's id on the side it is read from. */
+  recordKey: string;
+  action: 'create' | 'update' | 'skip' | 'conflict' | 'fail' | 'delete';
+  /** The side that would be written (for a conflict the strategy settles, the side that loses). */
+  writes: Side | null;
+  /** The written record's id there (null for a create). */
+  targetId: string | null;
+  /** Field changes: the target's current value → the new value (creates: from null). */
+  diff: { field: string; from: unknown; to: unknown }[];
+  /** Why: a skip's reason, a failure's or conflict's message. */
+  reason: string | null;
+}
+
+/**
+ * Dry run: reads up to `limit` source records per leg, as the next run would (from the job's cursor), and plans
+ * them exactly as a run does (references, mapping, hashes, parked records, conflicts), writing nothing anywhere:
+ * no endpoint write, no reference, no cursor, no execution.
+ */
+export async function previewRun(
+  store: RunStore,
+  options: RunnerOptions,
+  input: Omit<RunInput, 'executionId' | 'records' | 'resumeFrom'>,
+  limit: number,
+): Promise<PreviewItem[]> {
+  const run = new Run(store, options, { ...input, executionId: '', records: null, resumeFrom: null });
+  return run.preview(limit);
+}
+
 /** Thrown between pages when the worker releases the run. */
 class Released extends Error {}
 
@@ -201,6 +247,9 @@ class Run {
   private readonly deleting: boolean;
   /** Sides whose stream this run must not sweep (a page left records out). */
   private readonly noSweep = new Set<Side>();
+  readonly timing: RunTiming = { readMs: 0, writeMs: 0 };
+  /** When the chunk being processed started (for its log entry's duration). */
+  private chunkStarted = 0;
 
   constructor(
     private readonly store: RunStore,
@@ -226,6 +275,7 @@ class Run {
       directions: this.directions,
       halt,
       fastPages: this.fastPages,
+      timing: { readMs: Math.round(this.timing.readMs), writeMs: Math.round(this.timing.writeMs) },
     });
     try {
       const halted = await this.runLegs();
@@ -242,6 +292,85 @@ class Run {
         );
       }
       return outcome(runHaltOf(err));
+    }
+  }
+
+  async preview(limit: number): Promise<PreviewItem[]> {
+    await this.loadTracked();
+    const out: PreviewItem[] = [];
+    for (const leg of this.legs()) {
+      const records: EndpointRecord[] = [];
+      let cursor: string | null = null;
+      do {
+        const from: string | null = cursor;
+        const page: ReadPage = await this.read(() =>
+          leg.source.readPage({
+            entityType: this.job.entityType,
+            since: this.input.since,
+            cursor: from,
+            pageSize: Math.min(this.options.pageSize, limit),
+            signal: this.signal,
+            ...(this.deleting ? { deletions: true } : {}),
+          }),
+        );
+        records.push(...page.records);
+        cursor = page.nextCursor;
+      } while (cursor !== null && records.length < limit);
+      const batch = records.slice(0, limit);
+      const live = batch.filter((r) => r.deleted !== true);
+      const plans = await this.planChunk(leg, live);
+      const targetIds = plans.flatMap((p) =>
+        p.kind === 'write' && p.way === 'forward' && p.op.targetId ? [p.op.targetId] : [],
+      );
+      const current =
+        targetIds.length === 0
+          ? new Map<string, EndpointRecord>()
+          : new Map(
+              (
+                await this.read(() =>
+                  leg.target.fetch({ entityType: this.job.entityType, ids: targetIds, signal: this.signal }),
+                )
+              ).map((r) => [r.id, r]),
+            );
+      for (const plan of plans) out.push(previewItem(leg, plan, current));
+      const tombstones = batch.filter((r) => r.deleted === true);
+      if (tombstones.length > 0) {
+        const refs = await this.store.lookupRefs(
+          this.job.connectionId,
+          this.job.entityType,
+          leg.sourceKey,
+          tombstones.map((r) => r.id),
+        );
+        for (const t of tombstones) {
+          const ref = refs.get(t.id);
+          const live = ref && ref.deleted_at == null;
+          out.push({
+            leg: leg.dir,
+            recordKey: t.id,
+            action: live ? 'delete' : 'skip',
+            writes: live ? leg.targetSide : null,
+            targetId: live ? ref[leg.targetKey] : null,
+            diff: [],
+            reason: live
+              ? `deleted at the ${leg.sourceSide} side (${this.job.deletePolicy})`
+              : 'deleted at the source, never synced or already deleted',
+          });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The job's retry set and parked records (dead letters), as a run loads them first. */
+  private async loadTracked(): Promise<void> {
+    for (const item of await this.store.loadRetrySet(this.job.id)) {
+      addTo(this.tracked, item.side, item.recordKey);
+      if (item.parked === null) addTo(this.retrySet, item.side, item.recordKey);
+      else {
+        const bySide = this.parked.get(item.side) ?? new Map<string, TrackedRecord>();
+        this.parked.set(item.side, bySide);
+        bySide.set(item.recordKey, item);
+      }
     }
   }
 
@@ -287,15 +416,7 @@ class Run {
   private async runLegs(): Promise<boolean> {
     const legs = this.legs();
     const { records } = this.input;
-    for (const item of await this.store.loadRetrySet(this.job.id)) {
-      addTo(this.tracked, item.side, item.recordKey);
-      if (item.parked === null) addTo(this.retrySet, item.side, item.recordKey);
-      else {
-        const bySide = this.parked.get(item.side) ?? new Map<string, TrackedRecord>();
-        this.parked.set(item.side, bySide);
-        bySide.set(item.recordKey, item);
-      }
-    }
+    await this.loadTracked();
     if (this.input.applyDeletionsOf) {
       await this.store.adoptHeldDeletions(this.input.applyDeletionsOf, this.input.executionId);
       return false;
@@ -335,7 +456,7 @@ class Run {
     const size = this.options.pageSize;
     for (let i = 0; i < keys.length; i += size) {
       const ids = keys.slice(i, i + size);
-      const fetched = await this.call(() =>
+      const fetched = await this.read(() =>
         leg.source.fetch({ entityType: this.job.entityType, ids, signal: this.signal }),
       );
       const found = fetched.filter((r) => r.deleted !== true);
@@ -378,7 +499,7 @@ class Run {
   private async processStream(leg: Leg, startCursor: string | null, seen: Set<string>): Promise<boolean> {
     const deletions = this.deleting;
     const read = async (cursor: string | null) => {
-      const page = await this.call(() =>
+      const page = await this.read(() =>
         leg.source.readPage({
           entityType: this.job.entityType,
           since: this.input.since,
@@ -494,10 +615,11 @@ class Run {
   /** One page of staged deletions: checked at the source again, then written and committed like a page. */
   private async processDeletions(leg: Leg, staged: StagedDeletion[]): Promise<void> {
     const { job } = this;
+    this.chunkStarted = performance.now();
     const keys = staged.map((d) => d.recordKey);
     // A record that exists at the source after all (it came back, or a read missed it) is not deleted.
     const present = new Set(
-      (await this.call(() => leg.source.fetch({ entityType: job.entityType, ids: keys, signal: this.signal })))
+      (await this.read(() => leg.source.fetch({ entityType: job.entityType, ids: keys, signal: this.signal })))
         .filter((r) => r.deleted !== true)
         .map((r) => r.id),
     );
@@ -607,7 +729,36 @@ class Run {
 
   private async processChunk(leg: Leg, records: EndpointRecord[], checkpoint: Checkpoint | undefined) {
     if (this.signal.aborted) throw this.signal.reason;
+    this.chunkStarted = performance.now();
     if (await this.tryFastInbound(leg, records, checkpoint)) return;
+    const plans = await this.planChunk(leg, records);
+
+    // Writes to non-colocated endpoints (providers) happen before the transaction; colocated ones inside it.
+    const writes = (way: 'forward' | 'reverse') =>
+      plans.flatMap((p, i) => ((p.kind === 'write' || p.kind === 'delete') && p.way === way ? [i] : []));
+    const forward = writes('forward');
+    const reverse = writes('reverse');
+    const results = new Map<number, WriteResult>();
+    const writeTo = async (endpoint: Endpoint, idx: number[], transaction?: unknown) => {
+      if (idx.length === 0) return;
+      const ops = idx.map((i) => (plans[i] as Extract<Plan, { kind: 'write' | 'delete' }>).op);
+      const res = await this.writeWithRetry(endpoint, ops, transaction);
+      for (const [k, planIndex] of idx.entries()) results.set(planIndex, res[k]!);
+    };
+    if (!leg.target.colocated) await writeTo(leg.target, forward);
+    if (!leg.source.colocated) await writeTo(leg.source, reverse);
+
+    await this.commitWith(leg, plans, results, checkpoint, async (transaction) => {
+      if (leg.target.colocated) await writeTo(leg.target, forward, transaction);
+      if (leg.source.colocated) await writeTo(leg.source, reverse, transaction);
+    });
+  }
+
+  /**
+   * Plans a chunk: one reference lookup, then per record skip (unchanged, echo, parked) | create | update | fail
+   * (fetch or mapping error), and for bidirectional jobs the conflict check against the target. Reads only.
+   */
+  private async planChunk(leg: Leg, records: EndpointRecord[]): Promise<Plan[]> {
     const { job } = this;
     const refs = await this.store.lookupRefs(
       job.connectionId,
@@ -663,26 +814,7 @@ class Run {
       if (ref && job.direction === 'bidirectional') toCheck.push({ index: plans.length - 1, ref });
     }
     if (toCheck.length > 0) await this.detectConflicts(leg, plans, toCheck);
-
-    // Writes to non-colocated endpoints (providers) happen before the transaction; colocated ones inside it.
-    const writes = (way: 'forward' | 'reverse') =>
-      plans.flatMap((p, i) => ((p.kind === 'write' || p.kind === 'delete') && p.way === way ? [i] : []));
-    const forward = writes('forward');
-    const reverse = writes('reverse');
-    const results = new Map<number, WriteResult>();
-    const writeTo = async (endpoint: Endpoint, idx: number[], transaction?: unknown) => {
-      if (idx.length === 0) return;
-      const ops = idx.map((i) => (plans[i] as Extract<Plan, { kind: 'write' | 'delete' }>).op);
-      const res = await this.writeWithRetry(endpoint, ops, transaction);
-      for (const [k, planIndex] of idx.entries()) results.set(planIndex, res[k]!);
-    };
-    if (!leg.target.colocated) await writeTo(leg.target, forward);
-    if (!leg.source.colocated) await writeTo(leg.source, reverse);
-
-    await this.commitWith(leg, plans, results, checkpoint, async (transaction) => {
-      if (leg.target.colocated) await writeTo(leg.target, forward, transaction);
-      if (leg.source.colocated) await writeTo(leg.source, reverse, transaction);
-    });
+    return plans;
   }
 
   /**
@@ -742,6 +874,7 @@ class Run {
       rows.push(row);
     }
     const shape = table.call(leg.target, this.job.entityType);
+    const fastStarted = performance.now();
     let result: Awaited<ReturnType<NonNullable<RunStore['fastInboundPage']>>>;
     try {
       result = await this.store.fastInboundPage(
@@ -762,7 +895,20 @@ class Run {
       if (!batched && ++this.fastFailures >= 3) this.fastDisabled = true;
       return false;
     }
+    this.timing.writeMs += performance.now() - fastStarted;
     this.fastPages++;
+    this.logPage(
+      leg,
+      {
+        ...zero(),
+        processed: records.length,
+        created: result.created,
+        updated: result.updated,
+        skipped: result.skipped,
+      },
+      fastStarted,
+      { fastPath: true },
+    );
     this.counters.processed += records.length;
     this.counters.created += result.created;
     this.counters.updated += result.updated;
@@ -775,7 +921,7 @@ class Run {
   /** Both sides changed since the last sync of a record: apply the job's conflict strategy. */
   private async detectConflicts(leg: Leg, plans: Plan[], toCheck: { index: number; ref: RefRow }[]) {
     const { job } = this;
-    const targets = await this.call(() =>
+    const targets = await this.read(() =>
       leg.target.fetch({
         entityType: job.entityType,
         ids: toCheck.map((c) => c.ref[leg.targetKey]),
@@ -960,6 +1106,7 @@ class Run {
     let recovered: string[] = [];
     /** A result saying the whole run cannot go on (401/403, configuration): the run halts after this commit. */
     let runLevel: unknown;
+    const committing = performance.now();
     const { cancelRequested } = await this.store.commitPage(
       {
         executionId: this.input.executionId,
@@ -977,6 +1124,11 @@ class Run {
         const failures: FailureRow[] = [];
         const deletedKeys: string[] = [];
         const conflicts: ConflictRecord[] = [];
+        const events: { keys: string[]; outcomes: RecordOutcome[] } = { keys: [], outcomes: [] };
+        const event = (key: string, outcome: RecordOutcome) => {
+          events.keys.push(key);
+          events.outcomes.push(outcome);
+        };
         const fail = (key: string, side: Side, phase: FailurePhase, error: unknown, sourceHash?: string) => {
           const park = parked?.get(key);
           failures.push({
@@ -1002,6 +1154,7 @@ class Run {
             case 'conflict':
               delta.skipped++;
               delta.conflicts++;
+              event(key, 'conflict');
               if (plan.stored) conflicts.push(plan.stored);
               failures.push({
                 recordKey: key,
@@ -1015,6 +1168,7 @@ class Run {
               break;
             case 'fail':
               delta.failed++;
+              event(key, 'failed');
               fail(key, plan.side, plan.phase, plan.error, plan.sourceHash ?? sourceContentHash(plan.record));
               break;
             case 'delete': {
@@ -1026,6 +1180,7 @@ class Run {
                   return;
                 }
                 delta.failed++;
+                event(key, 'failed');
                 fail(
                   key,
                   plan.way === 'forward' ? leg.targetSide : leg.sourceSide,
@@ -1037,6 +1192,7 @@ class Run {
               }
               ok = true;
               delta.deleted++;
+              event(key, 'deleted');
               deletedKeys.push(key);
               break;
             }
@@ -1051,12 +1207,17 @@ class Run {
                   return;
                 }
                 delta.failed++;
+                event(key, 'failed');
                 fail(key, writtenSide, 'write', result.error, sourceContentHash(plan.record));
                 break;
               }
               ok = true;
-              if (plan.way === 'forward' && plan.op.action === 'create') delta.created++;
-              else delta.updated++;
+              if (plan.way === 'forward' && plan.op.action === 'create') {
+                delta.created++;
+              } else {
+                delta.updated++;
+                event(key, 'updated');
+              }
               const targetId = plan.way === 'forward' ? result.id : (plan.otherId ?? result.id);
               const [inHash, outHash] = inbound
                 ? [plan.forwardHash, plan.reverseHash]
@@ -1086,6 +1247,7 @@ class Run {
           commit.directions = { ...this.directions, [leg.dir]: addCounters(this.directions[leg.dir], delta) };
         }
         if (conflicts.length > 0) commit.conflicts = conflicts;
+        if (events.keys.length > 0) commit.events = { side: leg.sourceSide, ...events };
         if (unstaged || deletedKeys.length > 0) {
           commit.deletions = {
             side: leg.sourceSide,
@@ -1104,6 +1266,8 @@ class Run {
         return commit;
       },
     );
+    this.timing.writeMs += performance.now() - committing;
+    this.logPage(leg, delta, this.chunkStarted);
     this.counters = addCounters(this.counters, delta);
     if (this.directions) this.directions[leg.dir] = addCounters(this.directions[leg.dir], delta);
     if (this.judging) {
@@ -1126,6 +1290,17 @@ class Run {
    * after a backoff, up to the policy's attempts; what is left counts as failed.
    */
   private async writeWithRetry(endpoint: Endpoint, ops: WriteOp[], transaction?: unknown): Promise<WriteResult[]> {
+    // A colocated write runs inside the page commit, whose time is counted there.
+    if (endpoint.colocated) return this.writeCalls(endpoint, ops, transaction);
+    const t0 = performance.now();
+    try {
+      return await this.writeCalls(endpoint, ops, transaction);
+    } finally {
+      this.timing.writeMs += performance.now() - t0;
+    }
+  }
+
+  private async writeCalls(endpoint: Endpoint, ops: WriteOp[], transaction?: unknown): Promise<WriteResult[]> {
     const policy = this.options.retry;
     const results: WriteResult[] = new Array(ops.length);
     let pending = ops.map((_, i) => i);
@@ -1162,7 +1337,7 @@ class Run {
         }
       });
       if (again.length === 0 || attempt >= policy.attempts) return results;
-      await delay(backoffMs(policy, attempt, lastError), this.signal);
+      await waitToRetry('endpoint', policy, attempt, lastError, this.signal);
       pending = again;
     }
   }
@@ -1171,6 +1346,101 @@ class Run {
   private call<T>(fn: () => Promise<T>): Promise<T> {
     return withTransientRetry(this.options.retry, this.signal, () => raceAbort(fn(), this.signal));
   }
+
+  /** A read (page or records by id) through `call`, its time counted as reading. */
+  private async read<T>(fn: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await this.call(fn);
+    } finally {
+      this.timing.readMs += performance.now() - t0;
+    }
+  }
+
+  /** Logs a committed chunk of a page: its records, outcomes and how long it took from plan to commit. */
+  private logPage(leg: Leg, delta: ExecutionCounters, startedMs: number, extra: Record<string, unknown> = {}) {
+    this.input.log?.add('info', 'page', `${leg.dir} page committed: ${delta.processed} records`, {
+      leg: leg.dir,
+      records: delta.processed,
+      created: delta.created,
+      updated: delta.updated,
+      deleted: delta.deleted,
+      skipped: delta.skipped,
+      failed: delta.failed,
+      durationMs: Math.round(performance.now() - startedMs),
+      ...extra,
+    });
+  }
+}
+
+/** A planned record as the preview shows it: the action, the side written, the field changes. */
+function previewItem(leg: Leg, plan: Plan, current: Map<string, EndpointRecord>): PreviewItem {
+  const base = { leg: leg.dir, recordKey: plan.record.id };
+  switch (plan.kind) {
+    case 'skip':
+      return {
+        ...base,
+        action: 'skip',
+        writes: null,
+        targetId: null,
+        diff: [],
+        reason: plan.parked
+          ? 'parked in the dead letter queue, unchanged since it failed'
+          : 'unchanged since the last sync',
+      };
+    case 'fail':
+      return {
+        ...base,
+        action: 'fail',
+        writes: null,
+        targetId: null,
+        diff: [],
+        reason: `${plan.phase}: ${errorMessage(plan.error)}`,
+      };
+    case 'conflict':
+      return { ...base, action: 'conflict', writes: null, targetId: null, diff: [], reason: plan.message };
+    case 'delete':
+      return {
+        ...base,
+        action: 'delete',
+        writes: plan.way === 'forward' ? leg.targetSide : leg.sourceSide,
+        targetId: plan.op.targetId,
+        diff: [],
+        reason: 'a deletion wins a conflict with an update',
+      };
+    case 'write': {
+      const before =
+        plan.way === 'forward' && plan.op.targetId
+          ? current.get(plan.op.targetId)?.data
+          : plan.way === 'reverse'
+            ? plan.record.data
+            : undefined;
+      const diff = Object.entries(plan.op.data).flatMap(([field, to]) => {
+        const from = before?.[field] ?? null;
+        return sameValue(from, to ?? null) ? [] : [{ field, from, to }];
+      });
+      return {
+        ...base,
+        action: plan.op.action === 'create' ? 'create' : 'update',
+        writes: plan.way === 'forward' ? leg.targetSide : leg.sourceSide,
+        targetId: plan.op.targetId,
+        diff,
+        reason: plan.way === 'reverse' ? `conflict: the ${leg.targetSide} side wins (strategy)` : null,
+      };
+    }
+  }
+}
+
+/**
+ * Whether a target's stored value and a new value are the same for a preview's diff: equal as JSON, or the same
+ * number where the database hands a numeric column back as a string ("42.50" and 42.5).
+ */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (JSON.stringify(a) === JSON.stringify(b)) return true;
+  const num = (v: unknown) =>
+    typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
+  const [x, y] = [num(a), num(b)];
+  return (typeof a === 'number' || typeof b === 'number') && !Number.isNaN(x) && x === y;
 }
 
 function addTo(map: Map<Side, Set<string>>, side: Side, key: string): void {

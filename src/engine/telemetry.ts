@@ -1,7 +1,33 @@
 /**
  * Provider HTTP telemetry: connectors report each HTTP response (or failure to get one) and each retry; the
  * server's metrics count them. Listeners are process-wide; with none registered a report costs a set lookup.
+ *
+ * A run also sees the retries made on its behalf (connectors retry 429/5xx themselves): the run's code executes
+ * inside `runTelemetry` (AsyncLocalStorage), whose store gets each retry with its wait; the run log and the run's
+ * timing summary come from there.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/** A retry made on behalf of the run in progress. */
+export interface RetryReport {
+  provider: string;
+  /** The failure's HTTP status, or `network`. */
+  status: number | 'network';
+  /** Which try failed (1 = the first). */
+  attempt: number;
+  /** How long the retry waits before trying again. */
+  waitMs: number;
+  /** The Retry-After the provider asked for, when it did. */
+  retryAfterMs?: number;
+  message: string;
+}
+
+/** What a run listens to while its code runs (see RunService). */
+export interface RunTelemetry {
+  retry(report: RetryReport): void;
+}
+
+export const runTelemetry = new AsyncLocalStorage<RunTelemetry>();
 
 export interface ProviderCall {
   provider: string;

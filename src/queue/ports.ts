@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
+import type { AlertEvent } from '../domain/alerts.ts';
 import type { RunOptions, StartedRun, SyncExecution, SyncJob } from '../domain/types.ts';
 import type { RunAbort } from '../engine/abort.ts';
 import type { Database } from '../store/database.ts';
@@ -46,4 +47,20 @@ export interface RunLauncher {
   abortLocal(executionId: string, reason: RunAbort): boolean;
   /** Ids of the executions this process is running now. */
   activeExecutionIds(): string[];
+}
+
+/** One alert for one notification channel: the alert queue's message. */
+export interface AlertMessage {
+  channelId: string;
+  event: AlertEvent;
+  /** Retries after the first attempt (pg-boss `retryLimit` of this message). */
+  retryLimit: number;
+}
+
+/**
+ * What a worker needs to deliver queued alerts (the alerts service implements it). `deliver` records the attempt
+ * and throws when it should be tried again later (the queue's retry, with exponential backoff).
+ */
+export interface AlertDeliverer {
+  deliver(message: AlertMessage, attempt: { number: number; final: boolean }): Promise<void>;
 }

@@ -4,12 +4,24 @@ import { fromKysely, fromPglite, PgBoss } from 'pg-boss';
 import type { Side, SyncExecution, SyncJob, Trigger } from '../domain/types.ts';
 import { toExecution } from '../store/repository.ts';
 import type { DB } from '../store/schema.ts';
-import type { RunLauncher } from './ports.ts';
+import type { AlertMessage, RunLauncher } from './ports.ts';
 
 /** Whole runs: at most one queued and one active per sync job (pg-boss `stately`, keyed by job id). */
 export const RUN_QUEUE = 'otesse-sync-run';
 /** Single-record runs (webhooks): one queued per (job, record) so bursts coalesce; any number active. */
 export const RECORD_QUEUE = 'otesse-sync-record';
+/** Alert deliveries to notification channels: retried with exponential backoff (each message says how often). */
+export const ALERT_QUEUE = 'otesse-sync-alert';
+
+/** Backoff of alert deliveries: pg-boss waits about delay × 2^n (with jitter, capped) before retry n. */
+export interface AlertRetryOptions {
+  /** Retries after the first attempt. */
+  limit: number;
+  /** Seconds before the first retry (whole seconds, at least 1). */
+  delaySeconds: number;
+  /** Longest wait between two attempts, in seconds. */
+  maxDelaySeconds: number;
+}
 
 export interface RunMessage {
   executionId: string;
@@ -83,6 +95,7 @@ export class SyncQueue {
     const notify = database.kind === 'postgres';
     await ensureQueue(boss, RUN_QUEUE, { policy: 'stately', retryLimit: 100, retryDelay: 1, notify });
     await ensureQueue(boss, RECORD_QUEUE, { policy: 'short', retryLimit: 100, retryDelay: 1, notify });
+    await ensureQueue(boss, ALERT_QUEUE, { policy: 'standard', retryLimit: 8, retryDelay: 10, notify });
     return new SyncQueue(boss, runs, { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 0.5 });
   }
 
@@ -141,6 +154,20 @@ export class SyncQueue {
    */
   async withdraw(queueJobId: string, single: boolean): Promise<void> {
     await this.boss.cancel(single ? RECORD_QUEUE : RUN_QUEUE, queueJobId);
+  }
+
+  /** Queues alert deliveries, in `tx` when given (with the alert state that decided them). */
+  async sendAlerts(messages: AlertMessage[], retry: AlertRetryOptions, tx?: Kysely<DB>): Promise<void> {
+    for (const message of messages) {
+      await this.boss.send(ALERT_QUEUE, message, {
+        retryLimit: message.retryLimit,
+        retryDelay: Math.max(1, Math.round(retry.delaySeconds)),
+        retryBackoff: true,
+        retryDelayMax: Math.max(1, Math.round(retry.maxDelaySeconds)),
+        expireInSeconds: 120,
+        ...(tx ? { db: fromKysely(tx) } : {}),
+      });
+    }
   }
 
   private async latest(tx: Kysely<DB>, jobId: string): Promise<SyncExecution> {

@@ -6,8 +6,8 @@ import { nextRunAt } from '../domain/cron.ts';
 import type { SyncExecution } from '../domain/types.ts';
 import { RunAbort } from '../engine/abort.ts';
 import { toExecution } from '../store/repository.ts';
-import type { RunLauncher } from './ports.ts';
-import { RECORD_QUEUE, RUN_QUEUE, type RunMessage, type SyncQueue } from './queue.ts';
+import type { AlertDeliverer, AlertMessage, RunLauncher } from './ports.ts';
+import { ALERT_QUEUE, RECORD_QUEUE, RUN_QUEUE, type RunMessage, type SyncQueue } from './queue.ts';
 
 export interface WorkerOptions {
   /** Runs at a time in this process. Default: 2. */
@@ -48,10 +48,13 @@ export class SyncWorker {
 
   private readonly runs: RunLauncher;
   private readonly queue: SyncQueue;
+  private readonly alerts: AlertDeliverer | null;
 
-  constructor(runs: RunLauncher, queue: SyncQueue, options: WorkerOptions = {}) {
+  /** With `alerts`, the worker also delivers queued alerts to notification channels. */
+  constructor(runs: RunLauncher, queue: SyncQueue, options: WorkerOptions = {}, alerts?: AlertDeliverer) {
     this.runs = runs;
     this.queue = queue;
+    this.alerts = alerts ?? null;
     this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.opts = {
       concurrency: options.concurrency ?? 2,
@@ -82,6 +85,16 @@ export class SyncWorker {
     };
     await this.queue.boss.work<RunMessage>(RUN_QUEUE, work, (jobs) => this.handle(jobs));
     await this.queue.boss.work<RunMessage>(RECORD_QUEUE, work, (jobs) => this.handle(jobs));
+    const alerts = this.alerts;
+    if (alerts) {
+      // A delivery that throws is retried by pg-boss with the backoff its message was sent with.
+      await this.queue.boss.work<AlertMessage>(ALERT_QUEUE, work, async (jobs) => {
+        for (const job of jobs) {
+          const number = job.retryCount + 1;
+          await alerts.deliver(job.data, { number, final: job.retryCount >= job.data.retryLimit });
+        }
+      });
+    }
     this.runs.setHeartbeatInterval(this.opts.heartbeatSeconds * 1000);
     if (this.opts.maintenance) {
       this.every(this.opts.schedulerIntervalMs, () => this.schedule());
@@ -237,6 +250,7 @@ export class SyncWorker {
     await Promise.all([
       this.queue.boss.offWork(RUN_QUEUE, { wait: true }),
       this.queue.boss.offWork(RECORD_QUEUE, { wait: true }),
+      ...(this.alerts ? [this.queue.boss.offWork(ALERT_QUEUE, { wait: true })] : []),
     ]);
     await Promise.allSettled([...this.ticking]);
     clearTimeout(hard);

@@ -3,6 +3,7 @@ import { NotFoundError, StateError } from '../domain/errors.ts';
 import type {
   ExecutionStatus,
   RecordFailure,
+  RunLogEntry,
   RunOptions,
   StartedRun,
   SyncExecution,
@@ -82,6 +83,31 @@ export function executionService({
         .orderBy('id', 'desc')
         .execute();
       return new Map(rows.map((r) => [r.job_id, toExecution(r)]));
+    },
+    /** The execution's run log, oldest first, in pages (keyset on the entry id). */
+    logPage: async (executionId: string, options: PageOptions = {}): Promise<Page<RunLogEntry>> => {
+      const limit = pageLimit(options.limit);
+      const after = decodeCursor(options.cursor, 'serial');
+      if (!isUuid(executionId)) return { items: [], nextCursor: null };
+      let q = db.selectFrom('execution_log').selectAll().where('execution_id', '=', executionId);
+      if (after) q = q.where('id', '>', Number(after.id));
+      const rows = await q
+        .orderBy('id', 'asc')
+        .limit(limit + 1)
+        .execute();
+      return toPage(
+        rows,
+        limit,
+        (r) => ({
+          id: String(r.id),
+          at: r.at,
+          level: r.level as RunLogEntry['level'],
+          event: r.event,
+          message: r.message,
+          data: (r.data as Record<string, unknown> | null) ?? null,
+        }),
+        (r) => ({ at: '', id: String(r.id) }),
+      );
     },
     failuresPage: async (executionId: string, options: PageOptions = {}): Promise<Page<RecordFailure>> => {
       const limit = pageLimit(options.limit);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { nextRunAt } from '../domain/cron.ts';
 import { type FieldIssue, NotFoundError, StateError, ValidationError } from '../domain/errors.ts';
@@ -146,6 +147,38 @@ export function jobService(deps: JobDeps) {
   const get = (id: string): Promise<SyncJob> => loadJob(id, db);
 
   return {
+    /**
+     * A job that is not saved (the preview of the Add Sync Job form): validated like a create, references included;
+     * it has a throwaway id, no cursor and no history.
+     */
+    draft: async (input: unknown): Promise<SyncJob> => {
+      const data = await validateJob(() => parseInput(syncJobInputSchema, input), input);
+      const now = new Date();
+      return {
+        id: randomUUID(),
+        connectionId: data.connectionId,
+        name: data.name,
+        entityType: data.entityType,
+        localEntity: data.localEntity ?? null,
+        direction: data.direction,
+        mode: data.mode,
+        schedule: data.schedule,
+        retryOnFailure: data.retryOnFailure,
+        maxRetries: data.maxRetries,
+        timeoutMinutes: data.timeoutMinutes,
+        conflictStrategy: data.conflictStrategy ?? null,
+        deletePolicy: data.deletePolicy,
+        massDeleteThreshold: data.massDeleteThreshold,
+        enabled: data.enabled,
+        fieldMappings: data.fieldMappings,
+        cursor: null,
+        lastRunAt: null,
+        nextRunAt: null,
+        archivedAt: null,
+        createdAt: now,
+        updatedAt: now,
+      };
+    },
     create: async (input: unknown): Promise<SyncJob> => {
       const data = await validateJob(() => parseInput(syncJobInputSchema, input), input);
       const id = await db.transaction().execute(async (trx) => {

@@ -24,13 +24,22 @@ import { RunAbort } from '../engine/abort.ts';
 import type { Endpoint } from '../engine/endpoint.ts';
 import type { RunStore } from '../engine/ports.ts';
 import { isTransient, type RunRetryDelays, runRetryDelayMs, type TransientRetryPolicy } from '../engine/retry.ts';
-import { type Checkpoint, executeRun, type RunInput, runHaltOf } from '../engine/runner.ts';
+import {
+  type Checkpoint,
+  executeRun,
+  type PreviewItem,
+  previewRun,
+  type RunInput,
+  runHaltOf,
+} from '../engine/runner.ts';
+import { runTelemetry } from '../engine/telemetry.ts';
 import type { ExecutionRow, QueuedRunOptions, RunLauncher } from '../queue/ports.ts';
 import type { EnqueueResult, SyncQueue } from '../queue/queue.ts';
 import type { Database } from '../store/database.ts';
 import { cancelledBeforeStart, countersOf, toExecution } from '../store/repository.ts';
 import type { DB } from '../store/schema.ts';
 import { ActiveRuns } from './active-runs.ts';
+import { ExecutionLog } from './execution-log.ts';
 import type { JobService } from './jobs.ts';
 import { isUuid } from './paging.ts';
 
@@ -120,6 +129,29 @@ export class RunService implements RunLauncher {
     if (job.archivedAt) throw new StateError(`sync job ${jobId} is archived`);
     const row = await this.insertExecution(job, { ...options, status: 'running' });
     return this.launch(job, row, {});
+  }
+
+  /**
+   * Dry run of a job (saved, or a draft): what the next run would do with up to `limit` records per leg (default 20,
+   * at most 200), with field-level changes, writing nothing anywhere (see previewRun).
+   */
+  async preview(job: SyncJob, limit = 20): Promise<PreviewItem[]> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > 200) {
+      throw new ValidationError([{ path: 'limit', message: 'must be an integer between 1 and 200' }]);
+    }
+    const [provider, local] = await this.endpointsFor(job);
+    return previewRun(
+      this.store,
+      { pageSize: this.pageSize, retry: this.retry },
+      {
+        job,
+        provider,
+        local,
+        since: job.mode === 'incremental' ? job.cursor : null,
+        signal: AbortSignal.timeout(60_000),
+      },
+      limit,
+    );
   }
 
   /**
@@ -257,6 +289,40 @@ export class RunService implements RunLauncher {
       { trigger: row.trigger, attempt: row.attempt, entityType: job.entityType, direction: job.direction },
       'run started',
     );
+    const runLog = new ExecutionLog(this.db, row.id, log);
+    await runLog.init();
+    const resumeAt = row.checkpoint as Checkpoint | null;
+    if (resumeAt && row.resumed_from === null) {
+      runLog.add(
+        'info',
+        'resumed',
+        `resumed at its checkpoint (${resumeAt.leg} leg) by worker ${row.worker_id ?? 'in this process'}`,
+        {
+          leg: resumeAt.leg,
+          workerId: row.worker_id,
+        },
+      );
+    } else {
+      runLog.add(
+        'info',
+        'start',
+        `${row.trigger} run started, attempt ${row.attempt}` +
+          (recordKeys ? `, ${recordKeys.length} record(s) from the ${side} side` : '') +
+          (applyDeletionsOf ? `, applying the deletions held by execution ${applyDeletionsOf}` : '') +
+          (whole && job.mode === 'incremental'
+            ? `, changes since ${job.cursor?.toISOString() ?? 'the beginning'}`
+            : ''),
+        {
+          trigger: row.trigger,
+          attempt: row.attempt,
+          mode: job.mode,
+          direction: job.direction,
+          cursor: whole && job.mode === 'incremental' ? (job.cursor?.toISOString() ?? null) : null,
+          ...(resumeAt ? { resumeFrom: row.resumed_from, checkpointLeg: resumeAt.leg } : {}),
+          ...(recordKeys ? { recordKeys: recordKeys.slice(0, 20), recordSide: side } : {}),
+        },
+      );
+    }
     let outcome: Awaited<ReturnType<typeof executeRun>>;
     const initial = countersOf(row);
     let endpoints: [Endpoint, Endpoint] | undefined;
@@ -273,29 +339,34 @@ export class RunService implements RunLauncher {
     }
     if (endpoints) {
       const [provider, local] = endpoints;
-      outcome = await executeRun(
-        this.store,
-        { pageSize: this.pageSize, retry: this.retry },
-        {
-          job,
-          executionId: row.id,
-          provider,
-          local,
-          since: whole && job.mode === 'incremental' ? job.cursor : null,
-          records: recordKeys === null ? null : { side, keys: recordKeys },
-          ...(applyDeletionsOf ? { applyDeletionsOf } : {}),
-          resumeFrom: (row.checkpoint as Checkpoint | null) ?? null,
-          initialCounters: initial,
-          initialDirections: row.direction_counters as RunInput['initialDirections'],
-          signal: controller.signal,
-          ...(release ? { release } : {}),
-        },
+      outcome = await runTelemetry.run(runLog, () =>
+        executeRun(
+          this.store,
+          { pageSize: this.pageSize, retry: this.retry },
+          {
+            job,
+            executionId: row.id,
+            provider,
+            local,
+            since: whole && job.mode === 'incremental' ? job.cursor : null,
+            records: recordKeys === null ? null : { side, keys: recordKeys },
+            ...(applyDeletionsOf ? { applyDeletionsOf } : {}),
+            resumeFrom: (row.checkpoint as Checkpoint | null) ?? null,
+            initialCounters: initial,
+            initialDirections: row.direction_counters as RunInput['initialDirections'],
+            signal: controller.signal,
+            log: runLog,
+            ...(release ? { release } : {}),
+          },
+        ),
       );
     }
     outcome ??= { counters: initial, halt: null };
     const status = resolveStatus(outcome.counters, outcome.halt);
     const halt = outcome.halt;
     if (status === 'queued') {
+      runLog.add('info', 'released', 'released by a stopping worker at its checkpoint; back in the queue', {});
+      await runLog.flush(true);
       // Released by a stopping worker at a checkpoint: back to the queue, counters and checkpoint kept.
       const back = await this.db
         .updateTable('sync_executions')
@@ -306,7 +377,30 @@ export class RunService implements RunLauncher {
       return toExecution(back);
     }
     const haltReason = this.haltReason(job, halt, controller.signal.reason);
-    const done = await this.finish(job, row.id, status, haltReason, whole, haltKindOf(halt));
+    if (halt && haltReason) {
+      const kind = halt.kind === 'circuit_breaker' ? 'circuit_breaker' : (haltKindOf(halt) ?? halt.kind);
+      runLog.add(halt.kind === 'mass_delete' ? 'warn' : 'error', kind, haltReason, {
+        haltKind: haltKindOf(halt),
+        ...(halt.kind === 'circuit_breaker' ? { judged: halt.judged } : {}),
+      });
+    }
+    const timing = {
+      readMs: outcome.timing?.readMs ?? 0,
+      writeMs: outcome.timing?.writeMs ?? 0,
+      rateLimitWaitMs: runLog.waits.rateLimitWaitMs,
+      retryWaitMs: runLog.waits.retryWaitMs,
+    };
+    const c = outcome.counters;
+    runLog.add(
+      status === 'completed' ? 'info' : status === 'completed_with_errors' ? 'warn' : 'error',
+      'finished',
+      `${status}: processed ${c.processed}, created ${c.created}, updated ${c.updated}, deleted ${c.deleted}, ` +
+        `skipped ${c.skipped}, failed ${c.failed}; read ${timing.readMs} ms, wrote ${timing.writeMs} ms, ` +
+        `rate limits ${timing.rateLimitWaitMs} ms, retries ${timing.retryWaitMs} ms`,
+      { status, counters: c, timing },
+    );
+    await runLog.flush(true);
+    const done = await this.finish(job, row.id, status, haltReason, whole, haltKindOf(halt), timing);
     log[status === 'completed' ? 'info' : 'warn'](
       {
         status: done.status,
@@ -394,6 +488,7 @@ export class RunService implements RunLauncher {
     haltReason: string | null,
     whole: boolean,
     haltKind: HaltKind | null = null,
+    timing?: { readMs: number; writeMs: number; rateLimitWaitMs: number; retryWaitMs: number },
   ): Promise<SyncExecution> {
     let finished = false;
     const execution = await this.db.transaction().execute(async (trx) => {
@@ -403,6 +498,14 @@ export class RunService implements RunLauncher {
           status,
           halt_reason: haltReason,
           halt_kind: haltKind,
+          ...(timing
+            ? {
+                read_ms: sql<number>`coalesce(read_ms, 0) + ${timing.readMs}`,
+                write_ms: sql<number>`coalesce(write_ms, 0) + ${timing.writeMs}`,
+                rate_limit_wait_ms: sql<number>`coalesce(rate_limit_wait_ms, 0) + ${timing.rateLimitWaitMs}`,
+                retry_wait_ms: sql<number>`coalesce(retry_wait_ms, 0) + ${timing.retryWaitMs}`,
+              }
+            : {}),
           completed_at: sql<Date>`now()`,
           duration_seconds: sql<number>`round(extract(epoch from now() - started_at)::numeric, 3)`,
         })

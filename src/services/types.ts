@@ -1,10 +1,13 @@
 import type { Logger } from 'pino';
+import type { OutboundPolicy } from '../connectors/http/guard.ts';
+import type { AlertDelivery, ChannelWithSecret, NotificationChannel } from '../domain/alerts.ts';
 import type {
   Conflict,
   Connection,
   DeadLetter,
   ExecutionStatus,
   RecordFailure,
+  RunLogEntry,
   RunOptions,
   Side,
   StartedRun,
@@ -14,11 +17,13 @@ import type {
 } from '../domain/types.ts';
 import type { ProviderDefinition, WebhookDelivery } from '../engine/endpoint.ts';
 import type { RunRetryDelays, TransientRetryPolicy } from '../engine/retry.ts';
+import type { PreviewItem } from '../engine/runner.ts';
 import type { LocalStoreDefinition } from '../local/postgres.ts';
-import type { EnqueueResult, QueueOptions } from '../queue/queue.ts';
+import type { AlertRetryOptions, EnqueueResult, QueueOptions } from '../queue/queue.ts';
 import type { SyncWorker, WorkerOptions } from '../queue/worker.ts';
 import type { Database, DatabaseOption } from '../store/database.ts';
 import type { ListOptions, Page, PageOptions } from './paging.ts';
+import type { RecordInspection } from './records.ts';
 
 export type { RunOptions, StartedRun } from '../domain/types.ts';
 export type { ListOptions, Page, PageOptions } from './paging.ts';
@@ -64,11 +69,30 @@ export interface SyncEngineOptions {
    * Default: 30 s base, 30 min cap. A worker started with `retryBaseDelayMs`/`retryMaxDelayMs` sets it too.
    */
   runRetry?: Partial<RunRetryDelays>;
+  /** Alerts to notification channels (signed webhooks, Slack). */
+  alerts?: AlertOptions;
   /**
    * A pino logger. Default: silent (a library does not write to your stdout unasked). Every line of a run
    * carries executionId, jobId and connectionId; credentials and tokens are redacted whatever the logger.
    */
   logger?: Logger;
+}
+
+export interface AlertOptions {
+  /**
+   * The console's public base URL (e.g. `https://sync.example.com`): alerts link to the execution there.
+   * Default: none (alerts carry no link). The server sets it from OTESSE_SYNC_PUBLIC_URL.
+   */
+  publicUrl?: string | null;
+  /**
+   * Where deliveries may be sent: the outbound request guard of the connectors (src/connectors/http/guard.ts).
+   * Default: link-local and cloud metadata addresses refused, private ranges allowed. The server passes its own.
+   */
+  outbound?: OutboundPolicy;
+  /** Retries of a delivery that failed: default 8 retries, the first after 10 s, doubling, at most 1 h apart. */
+  retry?: Partial<AlertRetryOptions>;
+  /** How long a receiver may take to answer one delivery. Default: 10,000 ms. */
+  timeoutMs?: number;
 }
 
 export interface SyncEngine {
@@ -109,6 +133,8 @@ export interface SyncEngine {
       options?: PageOptions & { status?: ExecutionStatus[]; trigger?: Trigger[] },
     ): Promise<Page<SyncExecution>>;
     failuresPage(executionId: string, options?: PageOptions): Promise<Page<RecordFailure>>;
+    /** The execution's run log, oldest first. */
+    logPage(executionId: string, options?: PageOptions): Promise<Page<RunLogEntry>>;
     /** The newest whole run of each of these jobs (single-record runs aside, as for lastRunAt), in one query. */
     latest(jobIds: readonly string[]): Promise<Map<string, SyncExecution>>;
     /**
@@ -130,6 +156,11 @@ export interface SyncEngine {
     startRetry(id: string): Promise<StartedRun>;
     discard(id: string): Promise<DeadLetter>;
   };
+  /**
+   * The record inspector: a record of a job by its id on `side` (default provider): its reference, both sides'
+   * live content and mapped content, the executions that changed it or failed it, its retry and dead-letter state.
+   */
+  inspectRecord(jobId: string, key: string, side?: Side): Promise<RecordInspection>;
   /** Conflicts the `manual` strategy left for a person, and their resolution. */
   conflicts: {
     /** Newest first; `status` open or resolved. */
@@ -145,6 +176,26 @@ export interface SyncEngine {
      */
     resolve(id: string, resolution: unknown): Promise<Conflict>;
   };
+  /**
+   * Alerts: notification channels (a signed webhook or Slack), the events they subscribe to, globally or for one
+   * job, and their delivery log. Alerts are queued when a run of this process finishes and delivered by workers
+   * (`startWorker`), retried with exponential backoff. One alert per job per change of state: a job that fails
+   * again is not alerted again; the repeats go in the digest of the next alert (or of the recovery).
+   */
+  alerts: {
+    /** Creates a channel; the result carries its signing secret (webhook channels) this once. */
+    createChannel(input: unknown): Promise<ChannelWithSecret>;
+    /** All channels, or those that cover one job (its own and the global ones). */
+    listChannels(filter?: { jobId?: string }): Promise<NotificationChannel[]>;
+    getChannel(id: string): Promise<NotificationChannel>;
+    /** `signingSecret` is set only when the patch asked `rotateSecret: true`. */
+    updateChannel(id: string, patch: unknown): Promise<ChannelWithSecret>;
+    deleteChannel(id: string): Promise<void>;
+    /** Delivers a `test` alert now (one attempt) and returns its delivery log entry. */
+    sendTest(id: string): Promise<AlertDelivery>;
+    /** A channel's delivery attempts, newest first. */
+    deliveries(channelId: string, page?: PageOptions): Promise<Page<AlertDelivery>>;
+  };
   /** The registered providers, with their descriptions (settings, entity types, fields). */
   providers(): ProviderDefinition[];
   /**
@@ -155,6 +206,12 @@ export interface SyncEngine {
   receiveWebhook(connectionId: string, delivery: WebhookDelivery): Promise<{ accepted: number; duplicates: number }>;
   /** The records a job will retry on its next run (failed before, not dead-lettered). */
   retrySet(jobId: string): Promise<{ side: Side; recordKey: string; failureCount: number }[]>;
+  /**
+   * Dry run: what the next run of a job would do with up to `limit` source records per leg (default 20, at most
+   * 200), with field-level changes and mapping errors, writing nothing anywhere (no endpoint write, reference,
+   * cursor or execution). `job` is a saved job's id, or `{ draft: <job input> }` for a job not saved yet.
+   */
+  preview(job: string | { draft: unknown }, options?: { limit?: number }): Promise<PreviewItem[]>;
   /** Runs a job now and resolves when its execution is final. */
   runJob(jobId: string, options?: RunOptions): Promise<SyncExecution>;
   /** Starts a run; resolves once its execution is `running`. */
@@ -180,7 +237,10 @@ export interface SyncEngine {
   health(): Promise<{ database: boolean; pendingMigrations: string[]; changedMigrations: string[]; error?: string }>;
   /** Calls `listener` each time this process finishes an execution (metrics, notifications). */
   onExecutionFinished(listener: (execution: SyncExecution, job: SyncJob) => void): () => void;
-  /** Re-seals all stored credentials under the current encryption key (key rotation). */
+  /**
+   * Re-seals all stored credentials (and notification channels' URLs and signing secrets) under the current
+   * encryption key (key rotation). Returns how many were re-sealed.
+   */
   rotateCredentials(): Promise<number>;
   /** Stops this process's workers (gracefully), the queue, and the database connection. */
   close(options?: { graceMs?: number }): Promise<void>;

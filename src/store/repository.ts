@@ -150,6 +150,15 @@ export function toExecution(row: Selectable<SyncExecutionsTable>): SyncExecution
     haltReason: row.halt_reason,
     haltKind: row.halt_kind as HaltKind | null,
     heldDeletions: row.held_deletions,
+    timing:
+      row.read_ms === null
+        ? null
+        : {
+            readMs: Number(row.read_ms),
+            writeMs: Number(row.write_ms ?? 0),
+            rateLimitWaitMs: Number(row.rate_limit_wait_ms ?? 0),
+            retryWaitMs: Number(row.retry_wait_ms ?? 0),
+          },
     recordKeys: row.record_keys,
     recordSide: row.record_side as Side | null,
     directions: (row.direction_counters as SyncExecution['directions'] | null) ?? null,

@@ -105,8 +105,16 @@ export function createRunStore(database: Database): RunStore {
           ON CONFLICT (${sql.raw(table.pk)}) ${sql.raw(columns.onConflict)}
         ),
         refs_new AS (
-          INSERT INTO external_references (connection_id, entity_type, local_id, external_id, inbound_hash, outbound_hash)
-          SELECT ${scope.connectionId}::uuid, ${scope.entityType}, local_id, ext, hash, rhash FROM todo WHERE is_new
+          INSERT INTO external_references
+            (connection_id, entity_type, local_id, external_id, inbound_hash, outbound_hash, created_execution_id)
+          SELECT ${scope.connectionId}::uuid, ${scope.entityType}, local_id, ext, hash, rhash, ${scope.executionId}::uuid
+          FROM todo WHERE is_new
+        ),
+        -- The inspector's history: the records this run updated (a created one's reference names this run).
+        events AS (
+          INSERT INTO record_events (execution_id, job_id, side, record_key, outcome)
+          SELECT ${scope.executionId}::uuid, ${scope.jobId}::uuid, 'provider', ext, 'updated'
+          FROM todo WHERE NOT is_new
         ),
         refs_old AS (
           INSERT INTO external_references AS e (connection_id, entity_type, local_id, external_id, inbound_hash, outbound_hash)
@@ -320,9 +328,10 @@ async function writePage(trx: Kysely<DB>, scope: Scope, page: PageCommit): Promi
     // Keyed on the side the records came from; hashes left null keep what was stored.
     await sql`
       INSERT INTO external_references AS e
-        (connection_id, entity_type, local_id, external_id, inbound_hash, outbound_hash, local_version, external_version)
+        (connection_id, entity_type, local_id, external_id, inbound_hash, outbound_hash, local_version, external_version,
+         created_execution_id)
       SELECT ${scope.connectionId}::uuid, ${scope.entityType}, r."localId", r."externalId", r."inboundHash",
-             r."outboundHash", r."localVersion", r."externalVersion"
+             r."outboundHash", r."localVersion", r."externalVersion", ${scope.executionId}::uuid
       FROM jsonb_to_recordset(${JSON.stringify(page.refs)}::jsonb)
         AS r("localId" text, "externalId" text, "inboundHash" text, "outboundHash" text, "localVersion" text, "externalVersion" text)
       ON CONFLICT ON CONSTRAINT ${sql.raw(page.refKey === 'local_id' ? 'external_references_local_key' : 'external_references_external_key')}
@@ -337,6 +346,12 @@ async function writePage(trx: Kysely<DB>, scope: Scope, page: PageCommit): Promi
   }
   if (page.deletions) await writeDeletions(trx, scope, page.refKey, page.deletions);
   if (page.conflicts && page.conflicts.length > 0) await writeConflicts(trx, scope, page.conflicts);
+  if (page.events && page.events.keys.length > 0) {
+    await sql`
+      INSERT INTO record_events (execution_id, job_id, side, record_key, outcome)
+      SELECT ${scope.executionId}::uuid, ${scope.jobId}::uuid, ${page.events.side}, e.key, e.outcome
+      FROM unnest(${page.events.keys}::text[], ${page.events.outcomes}::text[]) AS e(key, outcome)`.execute(trx);
+  }
   if (page.failures.length > 0) {
     await trx
       .insertInto('record_failures')

@@ -67,6 +67,7 @@ export interface ExternalReferencesTable {
   last_synced_at: Timestamp;
   created_at: Timestamp;
   deleted_at: NullableTimestamp;
+  created_execution_id: string | null;
 }
 
 export interface SyncExecutionsTable {
@@ -84,6 +85,10 @@ export interface SyncExecutionsTable {
   deleted: ColumnType<number, number | undefined, number>;
   held_deletions: number | null;
   apply_deletions_of: string | null;
+  read_ms: number | null;
+  write_ms: number | null;
+  rate_limit_wait_ms: number | null;
+  retry_wait_ms: number | null;
   direction_counters: Json | null;
   halt_reason: string | null;
   halt_kind: string | null;
@@ -154,7 +159,12 @@ export interface DB {
   webhook_events: WebhookEventsTable;
   run_seen: RunSeenTable;
   conflicts: ConflictsTable;
+  execution_log: ExecutionLogTable;
+  record_events: RecordEventsTable;
   run_deletions: RunDeletionsTable;
+  notification_channels: NotificationChannelsTable;
+  alert_deliveries: AlertDeliveriesTable;
+  alert_states: AlertStatesTable;
 }
 
 export interface RunSeenTable {
@@ -196,4 +206,66 @@ export interface ConflictsTable {
   resolved_at: NullableTimestamp;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+export interface ExecutionLogTable {
+  id: Generated<number>;
+  execution_id: string;
+  at: Generated<Date>;
+  level: string;
+  event: string;
+  message: string;
+  data: Json<Record<string, unknown>> | null;
+}
+
+export interface NotificationChannelsTable {
+  id: Generated<string>;
+  name: string;
+  type: string;
+  /** As shown by the API (secrets masked); the real URL is sealed in `target`. */
+  url: string;
+  /** The vault's envelope of `{ url, signingSecret }`. */
+  target: string;
+  events: string[];
+  job_id: string | null;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface AlertDeliveriesTable {
+  id: Generated<string>;
+  channel_id: string;
+  event_id: string;
+  event: string;
+  job_id: string | null;
+  execution_id: string | null;
+  summary: string;
+  attempt: number;
+  outcome: string;
+  status_code: number | null;
+  error: string | null;
+  response_excerpt: string | null;
+  duration_ms: number | null;
+  created_at: Timestamp;
+}
+
+export interface AlertStatesTable {
+  job_id: string;
+  family: string;
+  state: string;
+  since: Timestamp;
+  repeats: ColumnType<number, number | undefined, number>;
+  last_execution_id: string | null;
+  last_halt_reason: string | null;
+  updated_at: Timestamp;
+}
+
+export interface RecordEventsTable {
+  execution_id: string;
+  job_id: string;
+  side: string;
+  record_key: string;
+  outcome: string;
+  at: Generated<Date>;
 }

@@ -1,6 +1,7 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { Link, Route, Switch, useLocation, useRoute } from 'wouter';
+import { AlertsPage } from './alerts.tsx';
 import { api, getToken, onUnauthorized, setToken } from './api.ts';
 import { ConnectionDetail, ConnectionForm, ConnectionsPage } from './connections.tsx';
 import { JobDetail } from './job-detail.tsx';
@@ -12,6 +13,8 @@ export function App() {
   const [pathname] = useLocation();
   const [home] = useRoute('/');
   const [connections] = useRoute('/connections');
+  const [alertList] = useRoute('/alerts');
+  const [alertChannel] = useRoute('/alerts/:id');
   const [, execution] = useRoute('/jobs/:id/executions/:executionId');
   const mainRef = useRef<HTMLElement>(null);
   // A job's screen stays the same screen while its executions are expanded and collapsed.
@@ -41,6 +44,9 @@ export function App() {
         <nav aria-label="Main">
           <Link to={paths.connections()} aria-current={home || connections ? 'page' : undefined}>
             Connected apps
+          </Link>
+          <Link to={paths.alerts()} aria-current={alertList || alertChannel ? 'page' : undefined}>
+            Alerts
           </Link>
           <a href="/api/docs">API docs</a>
         </nav>
@@ -74,6 +80,10 @@ function Screens() {
       <Route path="/jobs/:id/executions/:executionId">
         {(p) => <JobDetail jobId={decodeParam(p.id)} executionId={decodeParam(p.executionId)} />}
       </Route>
+      <Route path="/alerts">
+        <AlertsPage />
+      </Route>
+      <Route path="/alerts/:id">{(p) => <AlertsPage channelId={decodeParam(p.id)} />}</Route>
       <Route path="/executions/:id">{(p) => <ExecutionRedirect executionId={decodeParam(p.id)} />}</Route>
       <Route>
         <NotFound />

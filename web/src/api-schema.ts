@@ -715,6 +715,271 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/sync-jobs/{id}/records/{key}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Inspect one record of a job: reference, both sides live, mapped content, history, failures
+     * @description The record by its id on `side` (default provider). Both sides are read live (credentials are never shown); the history lists the executions that changed the record or failed it.
+     */
+    get: {
+      parameters: {
+        query?: {
+          side?: 'local' | 'provider';
+        };
+        header?: never;
+        path: {
+          id: string;
+          key: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['RecordInspection'];
+          };
+        };
+        /** @description Refused: validation_failed (400), unauthorized (401), not_found (404), conflict (409), … */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Internal error (see the server log) */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/sync-jobs/preview': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Preview a job that is not saved: what its first run would do, writing nothing
+     * @description Reads up to `limit` source records per leg and returns per record the planned action (create, update, skip, conflict, fail, delete) with a field-level diff and any mapping error. Nothing is written anywhere: no provider or local write, no reference, no cursor, no execution.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description A job as POST /sync-jobs takes it (not saved) */
+            job: {
+              /** Format: uuid */
+              connectionId: string;
+              name: string;
+              /** @description An entity type of the connection’s provider */
+              entityType: string;
+              /** @description A local entity from GET /local-entities; default: the entity type */
+              localEntity?: string;
+              /** @enum {unknown} */
+              direction: 'inbound' | 'outbound' | 'bidirectional';
+              /**
+               * @default full
+               * @enum {unknown}
+               */
+              mode?: 'full' | 'incremental';
+              /** @description Cron expression (5 or 6 fields); null: manual only */
+              schedule?: string | null;
+              /**
+               * @description IANA time zone of the cron schedule
+               * @default UTC
+               */
+              timezone?: string;
+              /** @default true */
+              retryOnFailure?: boolean;
+              /** @default 3 */
+              maxRetries?: number;
+              /** @default 60 */
+              timeoutMinutes?: number;
+              /**
+               * @description Required for bidirectional jobs, refused for the others
+               * @enum {unknown}
+               */
+              conflictStrategy?: 'provider_wins' | 'local_wins' | 'newest_wins' | 'manual' | null;
+              /**
+               * @description A record deleted at the source: ignore (the target keeps it), soft_delete (the target keeps it, marked deleted: a local entity needs its deletedAt column), hard_delete (the target record is deleted)
+               * @default ignore
+               * @enum {unknown}
+               */
+              deletePolicy?: 'ignore' | 'soft_delete' | 'hard_delete';
+              /**
+               * @description Mass-delete protection: a run that would delete more than this percentage of the synced records deletes nothing and holds its deletions for POST /executions/{id}/apply-deletions
+               * @default 20
+               */
+              massDeleteThreshold?: number;
+              /** @default true */
+              enabled?: boolean;
+              fieldMappings?: {
+                /** @description Dot path in the source record, e.g. address.city */
+                sourceField: string;
+                /** @description Dot path in the target record */
+                targetField: string;
+                /** @description A transform name from GET /transforms */
+                transform?: string | null;
+                /** @description Arguments of map_values, concat and template */
+                transformArgs?: {
+                  [key: string]: unknown;
+                };
+                /** @description Used when the source value is null or missing */
+                defaultValue?: unknown;
+                /**
+                 * @default inbound
+                 * @enum {unknown}
+                 */
+                direction?: 'inbound' | 'outbound';
+              }[];
+            };
+            /**
+             * @description Source records to read per leg
+             * @default 20
+             */
+            limit?: number;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Preview'];
+          };
+        };
+        /** @description Refused: validation_failed (400), unauthorized (401), not_found (404), conflict (409), … */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Internal error (see the server log) */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/sync-jobs/{id}/preview': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Preview the next run of a job: the planned action per record, writing nothing
+     * @description Reads up to `limit` source records per leg from where the next run would (the job’s cursor) and returns per record the planned action with a field-level diff (the target’s current value → the new value) and any mapping error. Nothing is written anywhere and no execution is recorded.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /**
+             * @description Source records to read per leg
+             * @default 20
+             */
+            limit?: number;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Preview'];
+          };
+        };
+        /** @description Refused: validation_failed (400), unauthorized (401), not_found (404), conflict (409), … */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Internal error (see the server log) */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/sync-jobs/{id}': {
     parameters: {
       query?: never;
@@ -1222,6 +1487,72 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/executions/{id}/log': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The run log of an execution, oldest first
+     * @description Start, each page committed (records, duration), provider retries and rate-limit waits (status, Retry-After, time waited), breaker trips, timeouts, cancellation, release and resume, halt and final status. At most 1,000 page and retry entries per execution (a `log_truncated` entry says how many more).
+     */
+    get: {
+      parameters: {
+        query?: {
+          limit?: number;
+          cursor?: string;
+        };
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              items: components['schemas']['LogEntry'][];
+              /** @description The next page’s `cursor`; null: last page */
+              nextCursor: string | null;
+            };
+          };
+        };
+        /** @description Refused: validation_failed (400), unauthorized (401), not_found (404), conflict (409), … */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Internal error (see the server log) */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/executions/{id}/events': {
     parameters: {
       query?: never;
@@ -1658,6 +1989,423 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/notification-channels': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List notification channels (all, or those covering one sync job) */
+    get: {
+      parameters: {
+        query?: {
+          /** @description The job’s own channels and the global ones */
+          jobId?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              items: components['schemas']['NotificationChannel'][];
+            };
+          };
+        };
+        /** @description Refused: validation_failed (400), unauthorized (401), not_found (404), conflict (409), … */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Internal error (see the server log) */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    /**
+     * Create a notification channel (its signing secret is in this response only)
+     * @description Webhook channels receive each alert as a JSON POST signed with `Otesse-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" keyed with the signing secret>`; Slack channels receive a message (`text`, `blocks`). A URL the outbound request policy refuses, or one carrying credentials, is a 400 at `url`.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            name: string;
+            /**
+             * Format: uri
+             * @description http(s), without credentials (user:password@) or fragment; subject to the outbound request policy (a URL it refuses is a 400 at `url`)
+             */
+            url: string;
+            /** @description The events this channel receives */
+            events: (
+              | 'execution.failed'
+              | 'execution.timed_out'
+              | 'execution.completed_with_errors'
+              | 'circuit_breaker.tripped'
+              | 'dead_letter.added'
+              | 'job.recovered'
+            )[];
+            /**
+             * Format: uuid
+             * @description Only this sync job’s alerts; null: every job
+             */
+            jobId?: string | null;
+            /** @default true */
+            enabled?: boolean;
+            /**
+             * @description webhook: a signed JSON POST (Otesse-Signature); slack: a Slack incoming webhook message
+             * @enum {unknown}
+             */
+            type: 'webhook' | 'slack';
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['NotificationChannelWithSecret'];
+          };
+        };
+        /** @description Refused: validation_failed (400), unauthorized (401), not_found (404), conflict (409), … */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Internal error (see the server log) */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/notification-channels/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get a notification channel */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['NotificationChannel'];
+          };
+        };
+        /** @description Refused: validation_failed (400), unauthorized (401), not_found (404), conflict (409), … */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Internal error (see the server log) */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    /** Delete a notification channel and its delivery log */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description No content */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        /** @description Refused: validation_failed (400), unauthorized (401), not_found (404), conflict (409), … */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Internal error (see the server log) */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    /** Update a notification channel (rotateSecret: a new signing secret, in this response only) */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            name?: string;
+            /**
+             * Format: uri
+             * @description http(s), without credentials (user:password@) or fragment; subject to the outbound request policy (a URL it refuses is a 400 at `url`)
+             */
+            url?: string;
+            /** @description The events this channel receives */
+            events?: (
+              | 'execution.failed'
+              | 'execution.timed_out'
+              | 'execution.completed_with_errors'
+              | 'circuit_breaker.tripped'
+              | 'dead_letter.added'
+              | 'job.recovered'
+            )[];
+            /**
+             * Format: uuid
+             * @description Only this sync job’s alerts; null: every job
+             */
+            jobId?: string | null;
+            /** @default true */
+            enabled?: boolean;
+            /** @description Webhook channels: a new signing secret, returned in the response this once; the old one stops working */
+            rotateSecret?: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['NotificationChannelWithSecret'];
+          };
+        };
+        /** @description Refused: validation_failed (400), unauthorized (401), not_found (404), conflict (409), … */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Internal error (see the server log) */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
+  '/api/v1/notification-channels/{id}/test': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Send test: deliver a `test` alert now (one attempt) and return its delivery log entry
+     * @description Answers 200 whatever the receiver answered: the entry says (`outcome`, `statusCode`, `error`). A test is not retried.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['AlertDelivery'];
+          };
+        };
+        /** @description Refused: validation_failed (400), unauthorized (401), not_found (404), conflict (409), … */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Internal error (see the server log) */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/notification-channels/{id}/deliveries': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A notification channel’s delivery log (one entry per attempt), newest first */
+    get: {
+      parameters: {
+        query?: {
+          limit?: number;
+          cursor?: string;
+        };
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              items: components['schemas']['AlertDelivery'][];
+              /** @description The next page’s `cursor`; null: last page */
+              nextCursor: string | null;
+            };
+          };
+        };
+        /** @description Refused: validation_failed (400), unauthorized (401), not_found (404), conflict (409), … */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Internal error (see the server log) */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1750,6 +2498,17 @@ export interface components {
         | 'worker_lost'
         | 'mass_delete'
         | null;
+      /** @description Where a finished execution’s time went; null until it finishes */
+      timing: {
+        /** @description Reading the source (pages and records by id), retries included */
+        readMs: number;
+        /** @description Writing: endpoint writes and page commits */
+        writeMs: number;
+        /** @description Waiting after 429 answers (Retry-After honoured) */
+        rateLimitWaitMs: number;
+        /** @description Waiting to retry other transient failures (5xx, network) */
+        retryWaitMs: number;
+      } | null;
       /** @description haltKind mass_delete: the deletions held back for a person (POST /executions/{id}/apply-deletions) */
       heldDeletions: number | null;
       /** @description For failed, timed out and cancelled runs: the halt reason or the status */
@@ -1931,6 +2690,149 @@ export interface components {
       /** Format: uuid */
       executionId: string;
     };
+    RecordInspection: {
+      /** Format: uuid */
+      jobId: string;
+      /** @enum {unknown} */
+      side: 'local' | 'provider';
+      key: string;
+      reference: {
+        localId: string;
+        externalId: string;
+        inboundHash: string | null;
+        outboundHash: string | null;
+        /** Format: date-time */
+        lastSyncedAt: string;
+        /** Format: date-time */
+        createdAt: string;
+        /** Format: date-time */
+        deletedAt: string | null;
+      } | null;
+      local: {
+        id: string | null;
+        /** @enum {unknown} */
+        state: 'found' | 'deleted' | 'missing' | 'unavailable';
+        /** @description The record as this side has it now (read live) */
+        content: {
+          [key: string]: unknown;
+        } | null;
+        updatedAt: string | null;
+        /** @description What the job maps it to for the other side */
+        mapped: {
+          [key: string]: unknown;
+        } | null;
+        problem: string | null;
+      };
+      provider: {
+        id: string | null;
+        /** @enum {unknown} */
+        state: 'found' | 'deleted' | 'missing' | 'unavailable';
+        /** @description The record as this side has it now (read live) */
+        content: {
+          [key: string]: unknown;
+        } | null;
+        updatedAt: string | null;
+        /** @description What the job maps it to for the other side */
+        mapped: {
+          [key: string]: unknown;
+        } | null;
+        problem: string | null;
+      };
+      /** @description The executions that changed the record or failed it, newest first (unchanged runs are not listed) */
+      history: {
+        /** Format: uuid */
+        executionId: string;
+        /** Format: date-time */
+        at: string;
+        /** @enum {unknown} */
+        outcome: 'created' | 'updated' | 'deleted' | 'failed' | 'conflict';
+        /** @enum {unknown} */
+        side: 'local' | 'provider';
+        /** @enum {unknown} */
+        status: 'queued' | 'running' | 'completed' | 'completed_with_errors' | 'failed' | 'timed_out' | 'cancelled';
+        /** @enum {unknown} */
+        trigger: 'manual' | 'scheduled' | 'webhook' | 'retry';
+        /** Format: date-time */
+        startedAt: string | null;
+      }[];
+      failures: {
+        /** Format: uuid */
+        executionId: string;
+        /** @enum {unknown} */
+        side: 'local' | 'provider';
+        phase: string;
+        errorKind: string;
+        message: string;
+        /** Format: date-time */
+        createdAt: string;
+      }[];
+      deadLetter: {
+        /** Format: uuid */
+        id: string;
+        /** @enum {unknown} */
+        status: 'open' | 'retried' | 'resolved' | 'discarded';
+        failureCount: number;
+        lastError: string;
+        /** Format: date-time */
+        updatedAt: string;
+      } | null;
+      retry: {
+        failureCount: number;
+        lastError: string;
+        /** Format: date-time */
+        lastFailedAt: string;
+      } | null;
+      openConflictId: string | null;
+    };
+    PreviewItem: {
+      /** @enum {unknown} */
+      leg: 'inbound' | 'outbound';
+      /** @description The record’s id on the side it is read from */
+      recordKey: string;
+      /** @enum {unknown} */
+      action: 'create' | 'update' | 'skip' | 'conflict' | 'fail' | 'delete';
+      /**
+       * @description The side the next run would write
+       * @enum {unknown}
+       */
+      writes: 'local' | 'provider' | null;
+      /** @description The written record’s id there (null for a create) */
+      targetId: string | null;
+      /** @description Field changes: the target’s current value → the new value */
+      diff: {
+        field: string;
+        from: unknown;
+        to: unknown;
+      }[];
+      /** @description Why: a skip’s reason, a failure’s or conflict’s message */
+      reason: string | null;
+    };
+    Preview: {
+      items: components['schemas']['PreviewItem'][];
+      /** @description How many records per planned action */
+      summary: {
+        create: number;
+        update: number;
+        skip: number;
+        conflict: number;
+        fail: number;
+        delete: number;
+      };
+    };
+    LogEntry: {
+      id: string;
+      /** Format: date-time */
+      at: string;
+      /** @enum {unknown} */
+      level: 'info' | 'warn' | 'error';
+      /** @description start, resumed, page, retry, rate_limited, released, a halt kind (circuit_breaker, timed_out, cancelled, connection_lost, error, configuration, mass_delete), log_truncated, finished */
+      event: string;
+      message: string;
+      /** @description Figures and ids (never credentials or record content) */
+      data: {
+        [key: string]: unknown;
+      } | null;
+    };
     Conflict: {
       /** Format: uuid */
       id: string;
@@ -2014,6 +2916,107 @@ export interface components {
     Transform: {
       name: string;
       description: string;
+    };
+    NotificationChannel: {
+      /** Format: uuid */
+      id: string;
+      name: string;
+      /** @enum {unknown} */
+      type: 'webhook' | 'slack';
+      /** @description As given, except that query values and a Slack URL’s token are masked */
+      url: string;
+      events: (
+        | 'execution.failed'
+        | 'execution.timed_out'
+        | 'execution.completed_with_errors'
+        | 'circuit_breaker.tripped'
+        | 'dead_letter.added'
+        | 'job.recovered'
+      )[];
+      /** @description Only this sync job’s alerts; null: every job */
+      jobId: string | null;
+      enabled: boolean;
+      /** @description The newest delivery attempt, or null */
+      lastDelivery: {
+        /** @enum {unknown} */
+        outcome: 'delivered' | 'retrying' | 'failed';
+        statusCode: number | null;
+        /** Format: date-time */
+        at: string;
+      } | null;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      updatedAt: string;
+    };
+    NotificationChannelWithSecret: {
+      /** Format: uuid */
+      id: string;
+      name: string;
+      /** @enum {unknown} */
+      type: 'webhook' | 'slack';
+      url: string;
+      events: (
+        | 'execution.failed'
+        | 'execution.timed_out'
+        | 'execution.completed_with_errors'
+        | 'circuit_breaker.tripped'
+        | 'dead_letter.added'
+        | 'job.recovered'
+      )[];
+      jobId: string | null;
+      enabled: boolean;
+      lastDelivery: {
+        /** @enum {unknown} */
+        outcome: 'delivered' | 'retrying' | 'failed';
+        statusCode: number | null;
+        /** Format: date-time */
+        at: string;
+      } | null;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      updatedAt: string;
+      /** @description Webhook channels: the key of the Otesse-Signature HMAC, shown on creation (and on rotateSecret) only; null otherwise */
+      signingSecret: string | null;
+    };
+    AlertDelivery: {
+      /** Format: uuid */
+      id: string;
+      /** Format: uuid */
+      channelId: string;
+      /**
+       * Format: uuid
+       * @description The alert’s id (the body’s `id`), the same for each attempt
+       */
+      eventId: string;
+      /** @enum {unknown} */
+      event:
+        | 'execution.failed'
+        | 'execution.timed_out'
+        | 'execution.completed_with_errors'
+        | 'circuit_breaker.tripped'
+        | 'dead_letter.added'
+        | 'job.recovered'
+        | 'test';
+      jobId: string | null;
+      executionId: string | null;
+      summary: string;
+      /** @description 1 for the first attempt; retries count up */
+      attempt: number;
+      /**
+       * @description delivered: 2xx; retrying: tried again later (backoff); failed: given up
+       * @enum {unknown}
+       */
+      outcome: 'delivered' | 'retrying' | 'failed';
+      /** @description The receiver’s HTTP status; null when it did not answer */
+      statusCode: number | null;
+      error: string | null;
+      /** @description The start of the answer, sanitized (at most 200 characters) */
+      responseExcerpt: string | null;
+      durationMs: number | null;
+      /** Format: date-time */
+      createdAt: string;
     };
     LocalEntity: {
       name: string;

@@ -37,6 +37,11 @@ export type Counters = Schemas['Counters'];
 export type RecordFailure = Schemas['Failure'];
 export type DeadLetter = Schemas['DeadLetter'];
 export type ErrorDetail = NonNullable<Schemas['Error']['error']['details']>[number];
+export type NotificationChannel = Schemas['NotificationChannel'];
+export type NotificationChannelWithSecret = Schemas['NotificationChannelWithSecret'];
+export type ChannelInput = BodyOf<paths['/api/v1/notification-channels']['post']>;
+export type AlertEvent = NotificationChannel['events'][number];
+export type AlertDelivery = Schemas['AlertDelivery'];
 
 /** Every execution status, in the order of a run's life (the compiler checks that none is missing). */
 export const EXECUTION_STATUSES = Object.keys({
@@ -186,6 +191,18 @@ export const api = {
       ? B
       : never,
   ) => ok(client.POST('/api/v1/conflicts/{id}/resolve', { ...byId(id), body })),
+
+  channels: () => ok(client.GET('/api/v1/notification-channels')).then((r) => r.items),
+  channel: (id: string) => ok(client.GET('/api/v1/notification-channels/{id}', byId(id))),
+  /** The answer carries the channel's signing secret: shown this once. */
+  createChannel: (body: ChannelInput) => ok(client.POST('/api/v1/notification-channels', { body })),
+  updateChannel: (id: string, body: BodyOf<paths['/api/v1/notification-channels/{id}']['patch']>) =>
+    ok(client.PATCH('/api/v1/notification-channels/{id}', { ...byId(id), body })),
+  deleteChannel: (id: string) => ok(client.DELETE('/api/v1/notification-channels/{id}', byId(id))),
+  /** Delivers a test alert now; the answer is its delivery log entry (whatever the receiver answered). */
+  testChannel: (id: string) => ok(client.POST('/api/v1/notification-channels/{id}/test', byId(id))),
+  deliveries: (id: string, p: QueryOf<paths['/api/v1/notification-channels/{id}/deliveries']['get']>) =>
+    ok(client.GET('/api/v1/notification-channels/{id}/deliveries', { params: { path: { id }, query: query(p) } })),
 };
 
 const enc = encodeURIComponent;

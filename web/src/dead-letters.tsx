@@ -1,12 +1,14 @@
 /**
  * Dead Letter Queue: records that failed in 3 runs, parked (skipped by every run) until a person retries them
- * or their source content changes; Retry / Discard for one or the selected ones.
+ * or their source content changes; Retry / Discard for one or the selected ones; a record key opens the record
+ * inspector.
  */
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link } from 'wouter';
 import { api, type DeadLetter } from './api.ts';
 import { paths } from './navigation.ts';
+import { InspectLink } from './record-inspector.tsx';
 import { DateTime, Empty, ErrorState, errorMessage, Loading, Pager, StatusBadge, useCursorPages } from './ui.tsx';
 
 const PAGE_SIZE = 20;
@@ -219,7 +221,9 @@ function DeadLetterRow({
         />
       </td>
       <th scope="row">
-        <code>{d.recordKey}</code>
+        <InspectLink recordKey={d.recordKey} side={d.side}>
+          <code>{d.recordKey}</code>
+        </InspectLink>
       </th>
       <td>{d.side === 'provider' ? 'Provider' : 'Local'}</td>
       <td className="num">{d.failureCount}</td>

@@ -1,9 +1,10 @@
 /**
- * Execution History (paginated, filterable, live over SSE) and Execution Detail (pie chart, errors, conflicts
- * left for review, failures, and the per-direction counters of a bidirectional run).
+ * Execution History (paginated, filterable, live over SSE) and Execution Detail (the timing summary; a Details tab
+ * with the pie chart, errors, conflicts left for review, failures, and the per-direction counters of a bidirectional
+ * run; a Log tab with the run log).
  */
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Fragment, lazy, Suspense, useEffect, useState } from 'react';
+import { keepPreviousData, useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { Fragment, type KeyboardEvent, lazy, Suspense, useEffect, useId, useRef, useState } from 'react';
 import {
   api,
   type Counters,
@@ -15,6 +16,8 @@ import {
   type RecordFailure,
 } from './api.ts';
 import { navigate, paths } from './navigation.ts';
+import { type ExecutionTiming, type LogEntry, operatorApi, type RecordSide } from './operator-api.ts';
+import { InspectLink } from './record-inspector.tsx';
 import {
   ConfirmButton,
   DateTime,
@@ -32,6 +35,23 @@ import {
 
 const RecordPie = lazy(() => import('./pie-chart.tsx'));
 const PAGE_SIZE = 20;
+const LOG_PAGE_SIZE = 50;
+
+/** An execution to bring into view (scrolled to, its row focused) once it is shown expanded. */
+let revealRequest: string | null = null;
+
+/** Opens an execution in its job's history and brings it into view (e.g. from the record inspector). */
+export function revealExecution(jobId: string, executionId: string): void {
+  revealRequest = executionId;
+  navigate(paths.execution(jobId, executionId), { focus: false });
+}
+
+/** True once for the execution `revealExecution` asked to show. */
+function takeReveal(executionId: string): boolean {
+  if (revealRequest !== executionId) return false;
+  revealRequest = null;
+  return true;
+}
 
 /** An execution kept current by its SSE stream while it is queued or running. */
 export function useLiveExecution(initial: Execution): [Execution, (e: Execution) => void] {
@@ -234,11 +254,24 @@ function ExecutionRow({
   const active = isActive(e.status);
   const elapsed = useElapsed(e.startedAt, active && !e.completedAt);
   const detailId = `execution-${e.id}`;
+  const rowRef = useRef<HTMLTableRowElement>(null);
+  const toggleRef = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    if (!expanded || !takeReveal(e.id)) return;
+    rowRef.current?.scrollIntoView({ block: 'start' });
+    toggleRef.current?.focus({ preventScroll: true });
+  }, [expanded, e.id]);
   return (
     <Fragment>
-      <tr className={expanded ? 'row-expanded' : undefined} data-execution-id={e.id} data-status={e.status}>
+      <tr
+        ref={rowRef}
+        className={expanded ? 'row-expanded' : undefined}
+        data-execution-id={e.id}
+        data-status={e.status}
+      >
         <td>
           <button
+            ref={toggleRef}
             type="button"
             className="disclosure-btn"
             aria-expanded={expanded}
@@ -304,8 +337,14 @@ function ExecutionRow({
 /** A deep-linked execution that is not on the current page of the table. */
 function StandaloneExecution({ executionId, onClose }: { executionId: string; onClose: () => void }) {
   const execution = useQuery({ queryKey: ['execution', executionId], queryFn: () => api.execution(executionId) });
+  const ref = useRef<HTMLElement>(null);
+  useEffect(() => {
+    if (!takeReveal(executionId)) return;
+    ref.current?.scrollIntoView({ block: 'start' });
+    ref.current?.focus({ preventScroll: true });
+  }, [executionId]);
   return (
-    <section className="card standalone" aria-label="Selected execution">
+    <section ref={ref} tabIndex={-1} className="card standalone" aria-label="Selected execution">
       <div className="section-header">
         <h3>Execution {executionId}</h3>
         <button type="button" className="btn btn-small" onClick={onClose}>
@@ -337,7 +376,258 @@ function LiveDetail({ execution }: { execution: Execution }) {
   );
 }
 
+type DetailTab = 'details' | 'log';
+const DETAIL_TABS: { id: DetailTab; label: string }[] = [
+  { id: 'details', label: 'Details' },
+  { id: 'log', label: 'Log' },
+];
+
+/** An execution's detail: the timing summary, then the Details and Log tabs. */
 export function ExecutionDetail({ execution: e }: { execution: Execution }) {
+  const [tab, setTab] = useState<DetailTab>('details');
+  const uid = useId();
+  const tabId = (t: DetailTab) => `${uid}-tab-${t}`;
+  const panelId = (t: DetailTab) => `${uid}-panel-${t}`;
+  const tabRefs = useRef(new Map<DetailTab, HTMLButtonElement>());
+  // Arrow keys, Home and End move between the tabs (and select them), as the ARIA tabs pattern has it.
+  const onKeyDown = (event: KeyboardEvent<HTMLButtonElement>) => {
+    const at = DETAIL_TABS.findIndex((t) => t.id === tab);
+    const next =
+      event.key === 'ArrowRight'
+        ? (at + 1) % DETAIL_TABS.length
+        : event.key === 'ArrowLeft'
+          ? (at - 1 + DETAIL_TABS.length) % DETAIL_TABS.length
+          : event.key === 'Home'
+            ? 0
+            : event.key === 'End'
+              ? DETAIL_TABS.length - 1
+              : null;
+    if (next === null) return;
+    event.preventDefault();
+    const t = DETAIL_TABS[next]!.id;
+    setTab(t);
+    tabRefs.current.get(t)?.focus();
+  };
+  return (
+    <div className="execution-detail" data-testid="execution-detail">
+      <TimingLine execution={e} />
+      <div className="tabs" role="tablist" aria-label={`Execution ${e.id}`}>
+        {DETAIL_TABS.map((t) => (
+          <button
+            key={t.id}
+            ref={(el) => {
+              if (el) tabRefs.current.set(t.id, el);
+              else tabRefs.current.delete(t.id);
+            }}
+            type="button"
+            role="tab"
+            id={tabId(t.id)}
+            className="tab"
+            aria-selected={tab === t.id}
+            aria-controls={panelId(t.id)}
+            tabIndex={tab === t.id ? 0 : -1}
+            onClick={() => setTab(t.id)}
+            onKeyDown={onKeyDown}
+          >
+            {t.label}
+          </button>
+        ))}
+      </div>
+      {DETAIL_TABS.map((t) => (
+        <div
+          key={t.id}
+          role="tabpanel"
+          id={panelId(t.id)}
+          aria-labelledby={tabId(t.id)}
+          className="tab-panel"
+          hidden={tab !== t.id}
+        >
+          {/* Details stay mounted (their pages and chart kept); the log is read once its tab is opened. */}
+          {t.id === 'details' ? <DetailsPanel execution={e} /> : tab === 'log' && <ExecutionLog execution={e} />}
+        </div>
+      ))}
+    </div>
+  );
+}
+
+/** Seconds as the timing line says them: "2.5 s", "1 min 3 s". */
+function formatMs(ms: number): string {
+  if (ms <= 0) return '0 s';
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return formatDuration(ms / 1000);
+}
+
+/** Where the run's time went: reading, writing, waiting on rate limits, retrying. */
+function TimingLine({ execution: e }: { execution: Execution }) {
+  const t: ExecutionTiming | null = e.timing;
+  if (!t) return null;
+  const running = isActive(e.status);
+  return (
+    <p className="timing" data-testid="execution-timing">
+      <span className="timing-label">Time spent{running ? ' so far' : ''}:</span>{' '}
+      <span data-timing="read">Reading {formatMs(t.readMs)}</span>,{' '}
+      <span data-timing="write">writing {formatMs(t.writeMs)}</span>,{' '}
+      <span data-timing="rate-limit" className={t.rateLimitWaitMs > 0 ? 'text-warn' : undefined}>
+        waiting on rate limits {formatMs(t.rateLimitWaitMs)}
+      </span>
+      ,{' '}
+      <span data-timing="retry" className={t.retryWaitMs > 0 ? 'text-warn' : undefined}>
+        retrying {formatMs(t.retryWaitMs)}
+      </span>
+      . <span className="help">Waits are part of reading and writing.</span>
+    </p>
+  );
+}
+
+const LOG_EVENT_LABEL: Record<string, string> = {
+  start: 'Start',
+  resumed: 'Resumed',
+  page: 'Page',
+  retry: 'Retry',
+  rate_limited: 'Rate limited',
+  released: 'Released',
+  circuit_breaker: 'Circuit breaker',
+  timed_out: 'Timed out',
+  cancelled: 'Cancelled',
+  connection_lost: 'Connection lost',
+  error: 'Error',
+  configuration: 'Configuration',
+  mass_delete: 'Mass delete',
+  log_truncated: 'Log truncated',
+  finished: 'Finished',
+};
+const LOG_LEVEL_TONE: Record<LogEntry['level'], string> = { info: 'neutral', warn: 'warn', error: 'bad' };
+const LOG_LEVEL_LABEL: Record<LogEntry['level'], string> = { info: 'Info', warn: 'Warning', error: 'Error' };
+
+/** A log entry's time of day, to the millisecond (the date in the tooltip). */
+function LogTime({ iso }: { iso: string }) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return <span>{iso}</span>;
+  const time = d.toLocaleTimeString(undefined, {
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    fractionalSecondDigits: 3,
+  } as Intl.DateTimeFormatOptions);
+  return (
+    <time dateTime={iso} title={d.toLocaleString()}>
+      {time}
+    </time>
+  );
+}
+
+/** A value of a log entry's data, compact: strings as they are, the rest as JSON. */
+function compactValue(v: unknown): string {
+  if (typeof v === 'string') return v;
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 160 ? `${text.slice(0, 157)}…` : text;
+}
+
+function LogData({ data }: { data: LogEntry['data'] }) {
+  const entries = Object.entries(data ?? {});
+  if (entries.length === 0) return <span className="muted">—</span>;
+  return (
+    <ul className="log-data">
+      {entries.map(([k, v]) => (
+        <li key={k}>
+          <span className="log-key">{k}</span> <code>{compactValue(v)}</code>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** The run log, oldest first, a page at a time ("Load more"); followed while the run is active. */
+function ExecutionLog({ execution: e }: { execution: Execution }) {
+  const active = isActive(e.status);
+  const log = useInfiniteQuery({
+    // The status in the key: the log is read again once the run finishes.
+    queryKey: ['execution-log', e.id, e.status],
+    queryFn: ({ pageParam }) => operatorApi.log(e.id, { limit: LOG_PAGE_SIZE, cursor: pageParam }),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last) => last.nextCursor,
+    placeholderData: keepPreviousData,
+    refetchInterval: active ? 3_000 : false,
+  });
+  const titleId = `log-${e.id}`;
+  const entries = log.data?.pages.flatMap((p) => p.items) ?? [];
+  return (
+    <div className="run-log">
+      <h3 id={titleId}>Run log</h3>
+      <p className="help">
+        What the run did, oldest first: start, each page committed, provider retries and rate-limit waits, halts and the
+        final status. Ids and figures only, never credentials or record content.
+      </p>
+      {log.isPending ? (
+        <Loading label="Loading the run log…" />
+      ) : log.isError ? (
+        <ErrorState error={log.error} retry={() => log.refetch()} />
+      ) : entries.length === 0 ? (
+        <p className="muted">{active ? 'Nothing logged yet.' : 'This execution has no log entries.'}</p>
+      ) : (
+        <>
+          <div className="table-wrap">
+            <table
+              className="table table-compact log-table"
+              aria-labelledby={titleId}
+              aria-busy={log.isFetching}
+              data-testid="run-log"
+            >
+              <thead>
+                <tr>
+                  <th scope="col">Time</th>
+                  <th scope="col">Level</th>
+                  <th scope="col">Event</th>
+                  <th scope="col">Message</th>
+                  <th scope="col">Data</th>
+                </tr>
+              </thead>
+              <tbody>
+                {entries.map((entry) => (
+                  <tr key={entry.id} data-event={entry.event} data-level={entry.level}>
+                    <td className="nowrap">
+                      <LogTime iso={entry.at} />
+                    </td>
+                    <td>
+                      <span className={`badge badge-${LOG_LEVEL_TONE[entry.level] ?? 'neutral'}`}>
+                        {LOG_LEVEL_LABEL[entry.level] ?? entry.level}
+                      </span>
+                    </td>
+                    <td className="nowrap" title={entry.event}>
+                      {LOG_EVENT_LABEL[entry.event] ?? entry.event}
+                    </td>
+                    <td className="message">{entry.message}</td>
+                    <td>
+                      <LogData data={entry.data} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <p className="log-footer">
+            <span className="muted" aria-live="polite">
+              {entries.length} entr{entries.length === 1 ? 'y' : 'ies'} shown
+              {log.hasNextPage ? ', more to load' : ''}.
+            </span>{' '}
+            {log.hasNextPage && (
+              <button
+                type="button"
+                className="btn btn-small"
+                onClick={() => void log.fetchNextPage()}
+                disabled={log.isFetchingNextPage}
+              >
+                {log.isFetchingNextPage ? 'Loading…' : 'Load more'}
+              </button>
+            )}
+          </p>
+        </>
+      )}
+    </div>
+  );
+}
+
+function DetailsPanel({ execution: e }: { execution: Execution }) {
   const data = [
     { name: 'Created', value: e.created, color: '#2f855a' },
     { name: 'Updated', value: e.updated, color: '#2b6cb0' },
@@ -347,7 +637,7 @@ export function ExecutionDetail({ execution: e }: { execution: Execution }) {
   ];
   const total = data.reduce((n, d) => n + d.value, 0);
   return (
-    <div className="execution-detail" data-testid="execution-detail">
+    <>
       <div className="detail-grid">
         <div>
           <h3>Record breakdown</h3>
@@ -435,7 +725,7 @@ export function ExecutionDetail({ execution: e }: { execution: Execution }) {
       </div>
       {e.directions && <DirectionsTable executionId={e.id} directions={e.directions} />}
       <FailuresTable execution={e} />
-    </div>
+    </>
   );
 }
 
@@ -567,6 +857,19 @@ function DirectionsTable({
 /** A conflict left for review (manual strategy) is listed with the failures, under this kind. */
 const CONFLICT_KIND = 'conflict';
 
+const otherSide = (side: RecordSide): RecordSide => (side === 'local' ? 'provider' : 'local');
+
+/**
+ * The side whose id a failure's record key is. The key is always the id on the side the record was read from; the
+ * failure's side is that side for fetch and map failures and conflicts left for review, and the side written (the
+ * other one) for write failures and conflict-phase failures. (The inspector also looks on the other side when the
+ * id has no reference on this one.)
+ */
+function keySide(f: RecordFailure): RecordSide {
+  if (f.errorKind === CONFLICT_KIND || f.phase === 'fetch' || f.phase === 'map') return f.side;
+  return otherSide(f.side);
+}
+
 /**
  * The run's record failures, with the conflicts left for review (errorKind `conflict`) in a table of their own:
  * they are not failures (the run counts them in Skipped) but need a person's decision.
@@ -661,7 +964,9 @@ function RecordTable({
           {rows.map((f) => (
             <tr key={f.id} data-record-failure={f.errorKind}>
               <td>
-                <code>{f.recordKey}</code>
+                <InspectLink recordKey={f.recordKey} side={keySide(f)}>
+                  <code>{f.recordKey}</code>
+                </InspectLink>
               </td>
               <td>{f.side === 'provider' ? 'Provider' : 'Local'}</td>
               {!conflict && (

@@ -1,10 +1,10 @@
 /**
- * The sync job detail view: Configuration, Execution History (with Execution Detail), Conflicts (bidirectional
- * jobs), Dead Letter Queue.
+ * The sync job detail view: Preview (the next run, dry), Configuration, Find a record (the record inspector),
+ * Execution History (with Execution Detail), Conflicts (bidirectional jobs), Dead Letter Queue.
  */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useRef, useState } from 'react';
-import { Link } from 'wouter';
+import { Link, useLocation } from 'wouter';
 import { api, type Job } from './api.ts';
 import { ConflictsPanel } from './conflicts.tsx';
 import { useProviders } from './connections.tsx';
@@ -13,6 +13,9 @@ import { DeadLetterQueue } from './dead-letters.tsx';
 import { ExecutionHistory } from './executions.tsx';
 import { DELETE_POLICY_HELP, DELETE_POLICY_LABEL } from './job-form.tsx';
 import { navigate, paths } from './navigation.ts';
+import { operatorApi } from './operator-api.ts';
+import { PreviewPanel, usePreview } from './preview.tsx';
+import { RecordFinder, RecordInspectorDialog, useInspectorTarget } from './record-inspector.tsx';
 import {
   CONFLICT_LABEL,
   ConfirmButton,
@@ -36,6 +39,9 @@ export function JobDetail({ jobId, executionId }: { jobId: string; executionId?:
   });
   useDocumentTitle(job.data?.name);
   const [notice, setNotice] = useState<string | null>(null);
+  const preview = usePreview((limit) => operatorApi.previewJob(jobId, limit));
+  const inspect = useInspectorTarget();
+  const [pathname] = useLocation();
 
   const invalidate = () => {
     void queryClient.invalidateQueries({ queryKey: ['job', jobId] });
@@ -112,6 +118,15 @@ export function JobDetail({ jobId, executionId }: { jobId: string; executionId?:
               <button
                 type="button"
                 className="btn"
+                onClick={() => preview.start()}
+                disabled={preview.mutation.isPending}
+                title="What the next run would do per record, writing nothing"
+              >
+                {preview.mutation.isPending ? 'Previewing…' : 'Preview'}
+              </button>
+              <button
+                type="button"
+                className="btn"
                 onClick={() => toggle.mutate(!j.enabled)}
                 disabled={toggle.isPending}
               >
@@ -147,12 +162,28 @@ export function JobDetail({ jobId, executionId }: { jobId: string; executionId?:
         {actionError && <ErrorState error={actionError} title="The action failed" />}
       </div>
 
+      <PreviewPanel
+        preview={preview}
+        title="Preview of the next run"
+        intro="What the next run would do with the first source records it would read (from where it would start), per record: the action, the side written and the field changes."
+        inspect
+      />
       <Configuration job={j} />
+      <RecordFinder job={j} />
       <ExecutionHistory job={j} executionId={executionId} />
       {(j.direction === 'bidirectional' || j.openConflicts > 0) && (
         <ConflictsPanel jobId={j.id} openCount={j.openConflicts} />
       )}
       <DeadLetterQueue jobId={j.id} />
+      {inspect && (
+        <RecordInspectorDialog
+          key={`${inspect.side}:${inspect.key}`}
+          job={j}
+          recordKey={inspect.key}
+          side={inspect.side}
+          onClose={() => navigate(pathname, { replace: true, focus: false })}
+        />
+      )}
     </section>
   );
 }

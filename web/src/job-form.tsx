@@ -1,4 +1,7 @@
-/** "Add Sync Job" and "Edit sync job": every setting of the spec's table with its default, and field mappings. */
+/**
+ * "Add Sync Job" and "Edit sync job": every setting of the spec's table with its default, and field mappings; Preview
+ * shows what a first run of the settings as they stand would do, writing nothing (refusals at the form's fields).
+ */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useId, useMemo, useState } from 'react';
 import { Link } from 'wouter';
@@ -17,6 +20,8 @@ import {
 import { useProviders } from './connections.tsx';
 import { CRON_PRESETS, capitalize, cronToWords } from './cron.ts';
 import { navigate, paths } from './navigation.ts';
+import { operatorApi } from './operator-api.ts';
+import { isFieldRefusal, PreviewPanel, usePreview } from './preview.tsx';
 import {
   CONFLICT_LABEL,
   DIRECTION_LABEL,
@@ -195,44 +200,46 @@ function JobForm({
   const zones = useMemo(timezones, []);
   const uid = useId();
 
+  /** The job as the form stands (sent to save it, or to preview it). */
+  const buildBody = (): JobInput => ({
+    connectionId,
+    name: name.trim(),
+    entityType,
+    localEntity,
+    direction,
+    mode,
+    schedule: scheduleKind === 'manual' ? null : cron.trim(),
+    timezone: timezone.trim() || 'UTC',
+    retryOnFailure,
+    maxRetries: maxRetries.trim() === '' ? Number.NaN : Number(maxRetries),
+    timeoutMinutes: timeoutMinutes.trim() === '' ? Number.NaN : Number(timeoutMinutes),
+    conflictStrategy: direction === 'bidirectional' ? conflictStrategy || null : null,
+    deletePolicy,
+    massDeleteThreshold: massDeleteThreshold.trim() === '' ? Number.NaN : Number(massDeleteThreshold),
+    enabled,
+    fieldMappings: mappings.map(({ key: _key, defaultValue, argsText, ...m }) => {
+      const out: FieldMapping = {
+        sourceField: m.sourceField.trim(),
+        targetField: m.targetField.trim(),
+        transform: m.transform || null,
+        direction: m.direction,
+      };
+      if (m.transform && argsText.trim()) {
+        try {
+          out.transformArgs = JSON.parse(argsText) as Record<string, unknown>;
+        } catch {
+          // Sent as typed: the server answers with an error at this row's transformArgs.
+          out.transformArgs = argsText as unknown as Record<string, unknown>;
+        }
+      }
+      const d = parseDefault(defaultValue);
+      if (d !== undefined) out.defaultValue = d;
+      return out;
+    }),
+  });
   const save = useMutation({
     mutationFn: () => {
-      const body: JobInput = {
-        connectionId,
-        name: name.trim(),
-        entityType,
-        localEntity,
-        direction,
-        mode,
-        schedule: scheduleKind === 'manual' ? null : cron.trim(),
-        timezone: timezone.trim() || 'UTC',
-        retryOnFailure,
-        maxRetries: maxRetries.trim() === '' ? Number.NaN : Number(maxRetries),
-        timeoutMinutes: timeoutMinutes.trim() === '' ? Number.NaN : Number(timeoutMinutes),
-        conflictStrategy: direction === 'bidirectional' ? conflictStrategy || null : null,
-        deletePolicy,
-        massDeleteThreshold: massDeleteThreshold.trim() === '' ? Number.NaN : Number(massDeleteThreshold),
-        enabled,
-        fieldMappings: mappings.map(({ key: _key, defaultValue, argsText, ...m }) => {
-          const out: FieldMapping = {
-            sourceField: m.sourceField.trim(),
-            targetField: m.targetField.trim(),
-            transform: m.transform || null,
-            direction: m.direction,
-          };
-          if (m.transform && argsText.trim()) {
-            try {
-              out.transformArgs = JSON.parse(argsText) as Record<string, unknown>;
-            } catch {
-              // Sent as typed: the server answers with an error at this row's transformArgs.
-              out.transformArgs = argsText as unknown as Record<string, unknown>;
-            }
-          }
-          const d = parseDefault(defaultValue);
-          if (d !== undefined) out.defaultValue = d;
-          return out;
-        }),
-      };
+      const body = buildBody();
       if (editing) {
         const { connectionId: _c, ...patch } = body;
         return api.updateJob(job.id, patch);
@@ -247,7 +254,12 @@ function JobForm({
       navigate(paths.job(saved.id));
     },
   });
-  const err = (...p: string[]) => fieldErrorOf(save.error, ...p);
+  const preview = usePreview((limit) => operatorApi.previewDraft(buildBody(), limit));
+  // The fields show the refusal of the last action: saving, or previewing (its `job.<field>` paths as the form's).
+  const [lastAction, setLastAction] = useState<'save' | 'preview'>('save');
+  const formError =
+    lastAction === 'save' ? save.error : isFieldRefusal(preview.mutation.error) ? preview.mutation.error : null;
+  const err = (...p: string[]) => fieldErrorOf(formError, ...p);
   const shownPrefixes = [
     'name',
     'entityType',
@@ -333,10 +345,16 @@ function JobForm({
         : 'on either side (the target is the other side)';
 
   const cronWords = scheduleKind === 'cron' ? cronToWords(cron) : null;
-  const formRef = useFocusFirstError(save.error);
+  const formRef = useFocusFirstError(formError);
   const submit = (event: FormEvent) => {
     event.preventDefault();
+    setLastAction('save');
     save.mutate();
+  };
+  const startPreview = () => {
+    setLastAction('preview');
+    save.reset();
+    preview.start();
   };
 
   return (
@@ -359,7 +377,7 @@ function JobForm({
         className="form card"
         aria-label={editing ? 'Edit sync job' : 'Add Sync Job'}
       >
-        {save.isError && <FormErrors error={save.error} shownPaths={shown} />}
+        {formError && <FormErrors error={formError} shownPaths={shown} />}
 
         <Field label="Name" required error={err('name')} help="A descriptive name, e.g. “Stripe Customer Sync”.">
           {(p) => <input {...p} name="name" value={name} required onChange={(e) => setName(e.target.value)} />}
@@ -757,7 +775,7 @@ function JobForm({
             Source fields are read from the {direction === 'outbound' ? 'local entity' : 'provider'} and written to the
             target. A transform changes the value; the default fills in when the source is empty.
           </p>
-          {err('fieldMappings') && !fieldErrorOf(save.error, ...mappings.map((_, i) => `fieldMappings.${i}`)) && (
+          {err('fieldMappings') && !fieldErrorOf(formError, ...mappings.map((_, i) => `fieldMappings.${i}`)) && (
             <p className="field-error">{err('fieldMappings')}</p>
           )}
           <datalist id={`${uid}-provider-fields`}>
@@ -781,7 +799,7 @@ function JobForm({
               {mappings.map((m, i) => {
                 const fromProvider = m.direction === 'inbound';
                 const e = (f: string) => err(`fieldMappings.${i}.${f}`);
-                const rowErr = fieldErrorOf(save.error, `fieldMappings.${i}`);
+                const rowErr = fieldErrorOf(formError, `fieldMappings.${i}`);
                 return (
                   <li
                     key={m.key}
@@ -915,11 +933,26 @@ function JobForm({
           <button type="submit" className="btn btn-primary" disabled={save.isPending}>
             {save.isPending ? 'Saving…' : editing ? 'Save changes' : 'Create sync job'}
           </button>
+          <button
+            type="button"
+            className="btn"
+            onClick={startPreview}
+            disabled={preview.mutation.isPending}
+            title="What a first run of these settings would do per record, writing nothing (nothing is saved)"
+          >
+            {preview.mutation.isPending ? 'Previewing…' : 'Preview'}
+          </button>
           <Link to={editing ? paths.job(job.id) : paths.connection(connectionId)} className="btn">
             Cancel
           </Link>
         </div>
       </form>
+      <PreviewPanel
+        preview={preview}
+        title="Preview of these settings"
+        intro="What a run of the settings as they stand in the form would do with the first source records, per record: the action, the side written and the field changes. The form is not saved."
+        fieldErrorsShownAbove
+      />
     </section>
   );
 }

@@ -19,6 +19,8 @@ export const paths = {
   job: (id: string) => `/jobs/${e(id)}`,
   editJob: (id: string) => `/jobs/${e(id)}/edit`,
   execution: (jobId: string, executionId: string) => `/jobs/${e(jobId)}/executions/${e(executionId)}`,
+  /** Notification channels; with a channel, its delivery log. */
+  alerts: (channelId?: string) => (channelId ? `/alerts/${e(channelId)}` : '/alerts'),
 };
 
 let focusRequested = false;

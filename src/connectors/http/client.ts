@@ -1,7 +1,6 @@
 import { ProviderError } from '../../domain/errors.ts';
-import { delay } from '../../engine/abort.ts';
-import { backoffMs, DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from '../../engine/retry.ts';
-import { observedFetch, reportRetry } from '../../engine/telemetry.ts';
+import { DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy, waitToRetry } from '../../engine/retry.ts';
+import { observedFetch } from '../../engine/telemetry.ts';
 import { httpError } from './classify.ts';
 import { DEFAULT_OUTBOUND_POLICY, guardedFetch, type OutboundPolicy } from './guard.ts';
 import type { RateLimiter } from './rate-limiter.ts';
@@ -103,8 +102,7 @@ export class HttpClient {
         }
       }
       if (error.kind !== 'transient' || req.retry === false || attempt >= this.retry.attempts) throw error;
-      reportRetry(this.options.provider, error.status);
-      await delay(backoffMs(this.retry, attempt, error), req.signal);
+      await waitToRetry(this.options.provider, this.retry, attempt, error, req.signal);
     }
   }
 }

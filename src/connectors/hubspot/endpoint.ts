@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ProviderError } from '../../domain/errors.ts';
-import { delay } from '../../engine/abort.ts';
 import type {
   Endpoint,
   EndpointRecord,
@@ -11,8 +10,7 @@ import type {
   WriteRequest,
   WriteResult,
 } from '../../engine/endpoint.ts';
-import { backoffMs, type TransientRetryPolicy } from '../../engine/retry.ts';
-import { reportRetry } from '../../engine/telemetry.ts';
+import { type TransientRetryPolicy, waitToRetry } from '../../engine/retry.ts';
 import { bodyExcerpt } from '../http/classify.ts';
 import type { RequestLimiter } from '../http/rate-limiter.ts';
 import { malformedRecord } from '../records.ts';
@@ -140,8 +138,7 @@ export class HubSpotEndpoint implements Endpoint {
         error = toProviderError(err, this.s.timeoutMs);
       }
       if (!retry || error.kind !== 'transient' || attempt >= this.s.retry.attempts) throw error;
-      reportRetry('hubspot', error.status);
-      await delay(backoffMs(this.s.retry, attempt, error), signal);
+      await waitToRetry('hubspot', this.s.retry, attempt, error, signal);
     }
   }
 
@@ -374,8 +371,7 @@ export class HubSpotEndpoint implements Endpoint {
       } catch (err) {
         if (!(err instanceof ProviderError) || err.kind !== 'transient' || attempt >= this.s.retry.attempts) throw err;
         if (req.signal.aborted) throw req.signal.reason;
-        reportRetry('hubspot', err.status);
-        await delay(backoffMs(this.s.retry, attempt, err), req.signal);
+        await waitToRetry('hubspot', this.s.retry, attempt, err, req.signal);
         pending = toCreate.filter((k) => results[k] === undefined);
       }
     }

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { ProviderError } from '../../domain/errors.ts';
-import { delay } from '../../engine/abort.ts';
 import type {
   ConnectionContext,
   Endpoint,
@@ -15,8 +14,7 @@ import type {
   WriteRequest,
   WriteResult,
 } from '../../engine/endpoint.ts';
-import { backoffMs, DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from '../../engine/retry.ts';
-import { reportRetry } from '../../engine/telemetry.ts';
+import { DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy, waitToRetry } from '../../engine/retry.ts';
 import { HttpClient } from '../http/client.ts';
 import { guardedFetch, type OutboundPolicy } from '../http/guard.ts';
 import { atPath, nextCursor, nextLinkFromHeader, nextOffset, nextPageNumber } from '../http/pagination.ts';
@@ -418,8 +416,7 @@ class RestEndpoint implements Endpoint {
       } catch (err) {
         if (!(err instanceof ProviderError) || err.kind !== 'transient' || attempt >= this.retry.attempts) throw err;
         if (signal.aborted) throw signal.reason;
-        reportRetry('rest', err.status);
-        await delay(backoffMs(this.retry, attempt, err), signal);
+        await waitToRetry('rest', this.retry, attempt, err, signal);
       }
     }
   }

@@ -1,7 +1,6 @@
 import Stripe from 'stripe';
 import { z } from 'zod';
 import { ProviderError } from '../../domain/errors.ts';
-import { delay } from '../../engine/abort.ts';
 import type {
   ConnectionContext,
   Endpoint,
@@ -13,8 +12,8 @@ import type {
   WriteRequest,
   WriteResult,
 } from '../../engine/endpoint.ts';
-import { backoffMs, DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy } from '../../engine/retry.ts';
-import { observedFetch, reportRetry } from '../../engine/telemetry.ts';
+import { DEFAULT_TRANSIENT_RETRY, type TransientRetryPolicy, waitToRetry } from '../../engine/retry.ts';
+import { observedFetch } from '../../engine/telemetry.ts';
 import { bodyExcerpt, classifyStatus } from '../http/classify.ts';
 import { guardErrorIn, guardedFetch, type OutboundPolicy } from '../http/guard.ts';
 import { RateLimiter } from '../http/rate-limiter.ts';
@@ -156,8 +155,7 @@ class StripeEndpoint implements Endpoint {
         error = toProviderError(err);
       }
       if (error.kind !== 'transient' || attempt >= this.retry.attempts) throw error;
-      reportRetry('stripe', error.status);
-      await delay(backoffMs(this.retry, attempt, error), signal);
+      await waitToRetry('stripe', this.retry, attempt, error, signal);
     }
   }
 
