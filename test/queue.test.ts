@@ -246,9 +246,16 @@ describe.each(TEST_DATABASES)('durable execution on $name', (db) => {
       retryBaseDelayMs: 50,
       maintenance: false,
     });
+    const heard: string[] = [];
+    const off = h.engine.onExecutionFinished((e) => heard.push(`${e.id}:${e.status}:${e.haltKind}`));
     const reaped = await worker.reap();
+    off();
     expect(reaped.map((e) => [e.id, e.status])).toEqual([[dead!.id, 'failed']]);
     expect(reaped[0]!.haltReason).toMatch(/worker lost/);
+    // Told like any other end (metrics, alerts), and in its run log.
+    expect(heard).toEqual([`${dead!.id}:failed:worker_lost`]);
+    const log = await h.engine.executions.logPage(dead!.id);
+    expect(log.items.map((e) => e.event)).toEqual(['worker_lost']);
     const retry = await waitFor(async () => {
       const list = await executions(j.id);
       return list.length === 2 && FINAL.includes(list[1]!.status) ? list[1]! : null;

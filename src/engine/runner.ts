@@ -17,7 +17,7 @@ import { errorKindOf, errorMessage, ProviderError } from '../domain/errors.ts';
 import { applyMapping, type CompiledMapping, compileMapping } from '../domain/mapping.ts';
 import { circuitBreakerTripped, massDeleteTripped, type RunHalt, recordsBeforeBreakerCheck } from '../domain/status.ts';
 import type { ConflictStrategy, ExecutionCounters, FailurePhase, Side, SyncJob } from '../domain/types.ts';
-import { delay, RunAbort, raceAbort } from './abort.ts';
+import { RunAbort, raceAbort } from './abort.ts';
 import type { Endpoint, EndpointRecord, ReadPage, WriteOp, WriteResult } from './endpoint.ts';
 import { contentHash, idempotencyKey } from './hash.ts';
 import { PageReader } from './page-reader.ts';

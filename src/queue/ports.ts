@@ -37,6 +37,8 @@ export interface RunLauncher {
   ): Promise<StartedRun | null | 'busy'>;
   /** "Retry on failure": queues the retry of a failed run when the job's policy gives it one. */
   retryIfDue(execution: SyncExecution): Promise<SyncExecution | null>;
+  /** An execution a reaper ended: logged, and told to the finished-run listeners (metrics, alerts). */
+  reaped(execution: SyncExecution): Promise<void>;
   /** A job with its rules, read through `db` (the scheduler's transaction). */
   loadJob(id: string, db: Kysely<DB>): Promise<SyncJob>;
   /** How often this process renews the lease (heartbeat) of its running executions. */

@@ -544,16 +544,32 @@ export class RunService implements RunLauncher {
       finished = true;
       return toExecution(row);
     });
-    if (finished) {
-      for (const listener of this.finishedListeners) {
-        try {
-          listener(execution, job);
-        } catch (err) {
-          this.log.error({ err: errorMessage(err) }, 'execution listener failed');
-        }
+    if (finished) this.notifyFinished(execution, job);
+    return execution;
+  }
+
+  private notifyFinished(execution: SyncExecution, job: SyncJob): void {
+    for (const listener of this.finishedListeners) {
+      try {
+        listener(execution, job);
+      } catch (err) {
+        this.log.error({ err: errorMessage(err) }, 'execution listener failed');
       }
     }
-    return execution;
+  }
+
+  /**
+   * An execution a reaper ended (its worker stopped sending heartbeats, or it ran past its timeout without
+   * stopping): its run log says so, and the finished-run listeners (metrics, alerts) hear of it like any other end.
+   */
+  async reaped(execution: SyncExecution): Promise<void> {
+    const runLog = new ExecutionLog(this.db, execution.id, this.log);
+    runLog.add('error', execution.haltKind ?? 'worker_lost', execution.haltReason ?? 'ended by the reaper', {
+      haltKind: execution.haltKind,
+    });
+    await runLog.flush(true);
+    const job = await this.jobs.get(execution.jobId).catch(() => null);
+    if (job) this.notifyFinished(execution, job);
   }
 
   onExecutionFinished(listener: (execution: SyncExecution, job: SyncJob) => void): () => void {
