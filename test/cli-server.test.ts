@@ -99,7 +99,7 @@ describe('a server on a PGlite data directory, and the CLI beside it', () => {
     const human = await cli(['jobs', 'list', '--data-dir', dataDir]);
     expect(human.code).toBe(0);
     expect(human.stderr).toContain(`using the server at ${url}`);
-    expect(human.stdout).toMatch(/Customers\s+customer\s+inbound\s+incremental/);
+    expect(human.stdout).toMatch(/Customers\s+customer\s+inbound\s+incremental\s+\*\/15 \* \* \* \*\s+ignore\s/);
 
     // `run --follow` on the demo job (its local table is known only to the server) runs on the server.
     const customers = apiJobs.items.find((j) => j.name === 'Customers')!;

@@ -229,7 +229,7 @@ export async function jobsCommand(sub: string | undefined, options: OperatorOpti
       rows.length === 0
         ? 'no sync jobs'
         : table([
-            ['ID', 'NAME', 'ENTITY', 'DIRECTION', 'MODE', 'SCHEDULE', 'LAST RUN', 'NEXT RUN'],
+            ['ID', 'NAME', 'ENTITY', 'DIRECTION', 'MODE', 'SCHEDULE', 'DELETES', 'LAST RUN', 'NEXT RUN'],
             ...rows.map((j) => [
               j.id,
               j.name,
@@ -237,6 +237,7 @@ export async function jobsCommand(sub: string | undefined, options: OperatorOpti
               j.direction,
               j.mode,
               j.schedule ?? 'manual',
+              j.deletePolicy === 'ignore' ? 'ignore' : `${j.deletePolicy} (${j.massDeleteThreshold}%)`,
               j.lastRun ? `${j.lastRun.status} ${when(j.lastRun.startedAt)}` : '-',
               when(j.nextRunAt),
             ]),
