@@ -227,9 +227,11 @@ export class SyncWorker {
         'run reaped',
       );
       out.push(execution);
-      await this.runs.reaped(execution).catch((err: unknown) =>
-        this.runs.log.error({ executionId: execution.id, err: (err as Error).message }, 'reaped run not reported'),
-      );
+      await this.runs
+        .reaped(execution)
+        .catch((err: unknown) =>
+          this.runs.log.error({ executionId: execution.id, err: (err as Error).message }, 'reaped run not reported'),
+        );
       await this.runs.retryIfDue(execution);
     }
     return out;
