@@ -115,11 +115,12 @@ const auth: Middleware = {
   },
 };
 
-const client = createClient<paths>({ headers: { accept: 'application/json' } });
+/** The API client (bearer token, 401 → token prompt, network errors as ApiError); also used by operator-api.ts. */
+export const client = createClient<paths>({ headers: { accept: 'application/json' } });
 client.use(auth);
 
 /** The body of a successful answer; otherwise throws an ApiError with the server's code, message and details. */
-async function ok<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+export async function ok<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
   const { data, error, response } = await call;
   if (response.ok) return data as T;
   const e = (error as { error?: { code?: string; message?: string; details?: ErrorDetail[] } } | null)?.error;

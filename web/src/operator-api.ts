@@ -1,11 +1,9 @@
 /**
  * The operator tools' calls (issue 14): an execution's run log, the dry-run preview of a saved or a draft job, and
- * the record inspector. A small openapi-fetch client of its own with the same bearer token and error handling as
- * api.ts (whose client is private to it).
+ * the record inspector, through api.ts's client.
  */
-import createClient, { type Middleware } from 'openapi-fetch';
-import { ApiError, api, type ErrorDetail, getToken, type JobInput } from './api.ts';
-import type { components, paths } from './api-schema.ts';
+import { ApiError, client, type JobInput, ok } from './api.ts';
+import type { components } from './api-schema.ts';
 
 type Schemas = components['schemas'];
 export type LogEntry = Schemas['LogEntry'];
@@ -19,38 +17,6 @@ export type RecordSide = RecordInspection['side'];
 export type InspectedSide = RecordInspection['local'];
 export type RecordHistoryEntry = RecordInspection['history'][number];
 export type ExecutionTiming = NonNullable<Schemas['Execution']['timing']>;
-
-const auth: Middleware = {
-  onRequest({ request }) {
-    const token = getToken();
-    if (token) request.headers.set('authorization', `Bearer ${token}`);
-    return request;
-  },
-  onResponse({ response }) {
-    // api.ts tells the app to ask for the token on a 401 from its own client only: a cheap call through it
-    // answers 401 too and opens the token prompt.
-    if (response.status === 401) void api.providers().catch(() => {});
-  },
-  onError({ error }) {
-    return new ApiError(0, 'network_error', `Cannot reach the server (${(error as Error).message})`);
-  },
-};
-
-const client = createClient<paths>({ headers: { accept: 'application/json' } });
-client.use(auth);
-
-/** The body of a successful answer; otherwise throws an ApiError with the server's code, message and details. */
-async function ok<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
-  const { data, error, response } = await call;
-  if (response.ok) return data as T;
-  const e = (error as { error?: { code?: string; message?: string; details?: ErrorDetail[] } } | null)?.error;
-  throw new ApiError(
-    response.status,
-    e?.code ?? `http_${response.status}`,
-    e?.message ?? `${response.status} ${response.statusText}`,
-    Array.isArray(e?.details) ? e.details : [],
-  );
-}
 
 export const operatorApi = {
   /** One page of an execution's run log, oldest first. */
