@@ -10,46 +10,24 @@
  * Outcomes are checked through the API, the local table and the provider. Skipped without /usr/bin/chromium
  * (failed when CI is set), like test/ui/ui.test.ts.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { pino } from 'pino';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, serve } from '../../src/api/serve.ts';
 import { createMemoryProvider, type MemoryProvider } from '../../src/connectors/memory.ts';
-import { ROOT } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/db.ts';
+import { ARTIFACTS, CHROMIUM, ensureWebBuilt, hasChromium, inCi, openPage } from './browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(ROOT, 'test/ui/artifacts');
-const WEB_DIST = join(ROOT, 'web/dist/index.html');
-const hasChromium = existsSync(CHROMIUM);
-const inCi = Boolean(process.env.CI);
 const FINAL = ['completed', 'completed_with_errors', 'failed', 'timed_out', 'cancelled'];
 const TABLE = 'ui_conflict_customers';
 const RESOLVER = 'ops@example.test';
 /** Provider ids that sort in creation order (the memory provider pages by id). */
 const cid = (i: number) => `c${String(i).padStart(4, '0')}`;
-
-/** Builds web/dist when it is missing or older than a source file. */
-function ensureWebBuilt(): void {
-  const newest = (dir: string): number =>
-    readdirSync(dir, { withFileTypes: true }).reduce((max, e) => {
-      const p = join(dir, e.name);
-      return Math.max(max, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-    }, 0);
-  const sources = Math.max(newest(join(ROOT, 'web/src')), statSync(join(ROOT, 'web/index.html')).mtimeMs);
-  if (existsSync(WEB_DIST) && statSync(WEB_DIST).mtimeMs >= sources) return;
-  execFileSync(
-    process.execPath,
-    [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'web/vite.config.ts'],
-    { cwd: ROOT, stdio: 'pipe' },
-  );
-}
 
 interface ApiExecution {
   id: string;
@@ -171,17 +149,7 @@ describe.skipIf(!hasChromium && !inCi)('manual conflicts in the web UI (Chromium
     });
     jobId = job.id;
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-    });
-    const context = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
-    context.setDefaultTimeout(30_000);
-    page = await context.newPage();
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    page.on('console', (message) => {
-      if (/Content.Security.Policy/i.test(message.text())) pageErrors.push(message.text());
-    });
+    ({ browser, page } = await openPage({ pageErrors }));
   }, 180_000);
 
   afterAll(async () => {

@@ -6,40 +6,17 @@
  * Skipped without /usr/bin/chromium (failed when CI is set), like test/ui/ui.test.ts.
  */
 
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, serve } from '../../src/api/serve.ts';
-import { ROOT } from '../helpers/cli.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(ROOT, 'test/ui/artifacts');
-const WEB_DIST = join(ROOT, 'web/dist/index.html');
-const hasChromium = existsSync(CHROMIUM);
-const inCi = Boolean(process.env.CI);
-
-/** Builds web/dist when it is missing or older than a source file. */
-function ensureWebBuilt(): void {
-  const newest = (dir: string): number =>
-    readdirSync(dir, { withFileTypes: true }).reduce((max, e) => {
-      const p = join(dir, e.name);
-      return Math.max(max, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-    }, 0);
-  const sources = Math.max(newest(join(ROOT, 'web/src')), statSync(join(ROOT, 'web/index.html')).mtimeMs);
-  if (existsSync(WEB_DIST) && statSync(WEB_DIST).mtimeMs >= sources) return;
-  execFileSync(
-    process.execPath,
-    [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'web/vite.config.ts'],
-    { cwd: ROOT, stdio: 'pipe' },
-  );
-}
+import { ARTIFACTS, CHROMIUM, ensureWebBuilt, hasChromium, inCi, openPage } from './browser.ts';
 
 /** An HTTP server that remembers every Authorization header it was sent and answers an empty Stripe list. */
 async function captureServer() {
@@ -79,13 +56,7 @@ describe.skipIf(!hasChromium && !inCi)('connection edit form: a changed API addr
       logger: pino({ enabled: false }),
       encryptionKeys: [randomBytes(32).toString('hex')],
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-    });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
-    context.setDefaultTimeout(30_000);
-    page = await context.newPage();
+    ({ browser, page } = await openPage({ viewport: { width: 1280, height: 1000 } }));
   }, 180_000);
 
   afterAll(async () => {

@@ -10,26 +10,19 @@
  *
  * Without /usr/bin/chromium the tests are skipped with a warning, except when CI is set: then they fail.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_FROM_SOURCE } from '../helpers/cli.ts';
+import { CLI_FROM_SOURCE, ROOT } from '../helpers/cli.ts';
+import { ARTIFACTS, CHROMIUM, ensureWebBuilt, hasChromium, inCi, openPage } from './browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const ARTIFACTS = join(ROOT, 'test/ui/artifacts');
-const WEB_DIST = join(ROOT, 'web/dist/index.html');
 /** At least 32 characters: the server refuses a shorter token. */
 const TOKEN = 'e2e-ui-token-0123456789abcdefghij';
 /** The key the demo's Stripe sandbox accepts (src/api/demo.ts; the API never returns credentials). */
 const DEMO_API_KEY = 'sk_test_demo_sandbox_key';
-const hasChromium = existsSync(CHROMIUM);
-/** In CI the UI tests must run: a missing Chromium fails them instead of skipping them. */
-const inCi = Boolean(process.env.CI);
 /**
  * The main server's sandbox answers each request after this delay: a run of the demo's 500 customers (six pages)
  * lasts over a second, so its row is certain to show it queued and running before it completes.
@@ -134,29 +127,6 @@ interface ApiJob {
   }[];
 }
 
-/** Builds web/dist when it is missing or older than a source file. */
-function ensureWebBuilt(): void {
-  const newest = (dir: string): number =>
-    readdirSync(dir, { withFileTypes: true }).reduce((max, e) => {
-      const p = join(dir, e.name);
-      return Math.max(max, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-    }, 0);
-  const sources = Math.max(
-    newest(join(ROOT, 'web/src')),
-    statSync(join(ROOT, 'web/index.html')).mtimeMs,
-    statSync(join(ROOT, 'web/vite.config.ts')).mtimeMs,
-  );
-  if (existsSync(WEB_DIST) && statSync(WEB_DIST).mtimeMs >= sources) return;
-  execFileSync(
-    process.execPath,
-    [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'web/vite.config.ts'],
-    {
-      cwd: ROOT,
-      stdio: 'pipe',
-    },
-  );
-}
-
 // ── browser helpers ─────────────────────────────────────────────────────────────────────────────────────────
 
 const FINAL = ['completed', 'completed_with_errors', 'failed', 'timed_out', 'cancelled'];
@@ -196,7 +166,6 @@ describe.skipIf(!hasChromium && !inCi)('web UI end to end (Chromium + real serve
   let server: Server | undefined;
   let slow: Server | undefined;
   let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
   const pageErrors: string[] = [];
   let demoConnection: ApiConnection;
@@ -213,26 +182,11 @@ describe.skipIf(!hasChromium && !inCi)('web UI end to end (Chromium + real serve
       // A slow sandbox (runs long enough to cancel) behind an API token (the UI must ask for it).
       startServer({ OTESSE_SYNC_DEMO_LATENCY_MS: '400', OTESSE_SYNC_API_TOKEN: TOKEN }, ['--demo-records', '2000']),
     ]);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
-    context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
-    context.setDefaultTimeout(30_000);
-    page = await context.newPage();
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    // The server sends a Content-Security-Policy: anything the UI does that it blocks is an error too.
-    page.on('console', (message) => {
-      if (/Content.Security.Policy/i.test(message.text())) pageErrors.push(message.text());
-    });
+    ({ browser, page } = await openPage({
+      viewport: { width: 1360, height: 900 },
+      pageErrors,
+      extraArgs: ['--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    }));
     const { items } = await apiGet<{ items: ApiConnection[] }>(server, '/connections');
     const found = items.find((c) => c.provider === 'stripe');
     if (!found) throw new Error(`the demo has no Stripe connection: ${JSON.stringify(items)}`);
