@@ -6,6 +6,7 @@ import { nextRunAt } from '../domain/cron.ts';
 import type { SyncExecution } from '../domain/types.ts';
 import { RunAbort } from '../engine/abort.ts';
 import { toExecution } from '../store/repository.ts';
+import { type PruneResult, pruneHistory, type RetentionPolicy, retentionFromEnv } from '../store/retention.ts';
 import type { AlertDeliverer, AlertMessage, RunLauncher } from './ports.ts';
 import { ALERT_QUEUE, RECORD_QUEUE, RUN_QUEUE, type RunMessage, type SyncQueue } from './queue.ts';
 
@@ -29,8 +30,15 @@ export interface WorkerOptions {
    */
   retryBaseDelayMs?: number;
   retryMaxDelayMs?: number;
-  /** Run the scheduler and reaper in this worker. Default: true. */
+  /** Run the scheduler, the reaper and the history pruner in this worker. Default: true. */
   maintenance?: boolean;
+  /**
+   * How history is pruned (see pruneHistory): `days` (default $OTESSE_SYNC_RETENTION_DAYS or 30), `keepPerJob`
+   * (50), `batchSize` (500); `false` turns pruning off in this worker.
+   */
+  retention?: Partial<RetentionPolicy> | false;
+  /** How often this worker tries to prune (one worker at a time prunes). Default: 10 min. */
+  pruneIntervalMs?: number;
 }
 
 /**
@@ -40,7 +48,10 @@ export interface WorkerOptions {
  */
 export class SyncWorker {
   readonly id: string;
-  private readonly opts: Required<Omit<WorkerOptions, 'workerId' | 'retryBaseDelayMs' | 'retryMaxDelayMs'>>;
+  private readonly opts: Required<
+    Omit<WorkerOptions, 'workerId' | 'retryBaseDelayMs' | 'retryMaxDelayMs' | 'retention'>
+  >;
+  private readonly retention: RetentionPolicy | null;
   private readonly releaseController = new AbortController();
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
@@ -63,7 +74,9 @@ export class SyncWorker {
       schedulerIntervalMs: options.schedulerIntervalMs ?? 1000,
       reaperIntervalMs: options.reaperIntervalMs ?? 5000,
       maintenance: options.maintenance ?? true,
+      pruneIntervalMs: options.pruneIntervalMs ?? 10 * 60_000,
     };
+    this.retention = options.retention === false ? null : { ...retentionFromEnv(), ...options.retention };
     runs.setRunRetryDelays({
       ...(options.retryBaseDelayMs !== undefined ? { baseDelayMs: options.retryBaseDelayMs } : {}),
       ...(options.retryMaxDelayMs !== undefined ? { maxDelayMs: options.retryMaxDelayMs } : {}),
@@ -99,8 +112,18 @@ export class SyncWorker {
     if (this.opts.maintenance) {
       this.every(this.opts.schedulerIntervalMs, () => this.schedule());
       this.every(this.opts.reaperIntervalMs, () => this.reap());
+      if (this.retention) this.every(this.opts.pruneIntervalMs, () => this.prune());
     }
     return this;
+  }
+
+  /** Prunes old history, unless another worker is at it (see pruneHistory). */
+  async prune(): Promise<PruneResult> {
+    const result = await pruneHistory(this.runs.database.db, this.id, this.retention ?? retentionFromEnv());
+    if (result.executions > 0 || result.webhookEvents > 0) {
+      this.runs.log.info({ workerId: this.id, ...result }, 'history pruned');
+    }
+    return result;
   }
 
   /** Runs `fn` every `ms`, never overlapping itself; errors are kept from crashing the process. */

@@ -82,6 +82,7 @@ TABLE conflicts
   CONSTRAINT conflicts_status_check CHECK ((status = ANY (ARRAY['open'::text, 'resolved'::text])))
   CONSTRAINT conflicts_status_not_null NOT NULL status
   CONSTRAINT conflicts_updated_at_not_null NOT NULL updated_at
+  CREATE INDEX conflicts_execution_idx ON conflicts USING btree (execution_id) WHERE (execution_id IS NOT NULL)
   CREATE INDEX conflicts_job_idx ON conflicts USING btree (job_id, status, created_at DESC, id DESC)
   CREATE UNIQUE INDEX conflicts_open_idx ON conflicts USING btree (job_id, local_id) WHERE (status = 'open'::text)
   CREATE UNIQUE INDEX conflicts_pkey ON conflicts USING btree (id)
@@ -214,6 +215,15 @@ TABLE field_mapping_rules
   CREATE UNIQUE INDEX field_mapping_rules_job_id_direction_target_field_key ON field_mapping_rules USING btree (job_id, direction, target_field)
   CREATE UNIQUE INDEX field_mapping_rules_job_id_position_key ON field_mapping_rules USING btree (job_id, "position")
   CREATE UNIQUE INDEX field_mapping_rules_pkey ON field_mapping_rules USING btree (id)
+
+TABLE maintenance_leases
+  name text NOT NULL
+  holder text
+  until timestamp with time zone NOT NULL DEFAULT '-infinity'::timestamp with time zone
+  CONSTRAINT maintenance_leases_name_not_null NOT NULL name
+  CONSTRAINT maintenance_leases_pkey PRIMARY KEY (name)
+  CONSTRAINT maintenance_leases_until_not_null NOT NULL until
+  CREATE UNIQUE INDEX maintenance_leases_pkey ON maintenance_leases USING btree (name)
 
 TABLE notification_channels
   id uuid NOT NULL DEFAULT gen_random_uuid()
@@ -416,10 +426,13 @@ TABLE sync_executions
   CONSTRAINT sync_executions_trigger_not_null NOT NULL trigger
   CONSTRAINT sync_executions_updated_check CHECK ((updated >= 0))
   CONSTRAINT sync_executions_updated_not_null NOT NULL updated
+  CREATE INDEX sync_executions_apply_deletions_idx ON sync_executions USING btree (apply_deletions_of) WHERE (apply_deletions_of IS NOT NULL)
+  CREATE INDEX sync_executions_created_idx ON sync_executions USING btree (created_at)
   CREATE UNIQUE INDEX sync_executions_fire_time_idx ON sync_executions USING btree (job_id, scheduled_for) WHERE (scheduled_for IS NOT NULL)
   CREATE INDEX sync_executions_job_idx ON sync_executions USING btree (job_id, created_at DESC)
   CREATE UNIQUE INDEX sync_executions_one_running_idx ON sync_executions USING btree (job_id) WHERE ((status = 'running'::text) AND (record_keys IS NULL))
   CREATE UNIQUE INDEX sync_executions_pkey ON sync_executions USING btree (id)
+  CREATE INDEX sync_executions_resumed_from_idx ON sync_executions USING btree (resumed_from) WHERE (resumed_from IS NOT NULL)
   CREATE INDEX sync_executions_running_idx ON sync_executions USING btree (heartbeat_at) WHERE (status = 'running'::text)
 
 TABLE sync_jobs

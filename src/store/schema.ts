@@ -161,6 +161,7 @@ export interface DB {
   conflicts: ConflictsTable;
   execution_log: ExecutionLogTable;
   record_events: RecordEventsTable;
+  maintenance_leases: { name: string; holder: string | null; until: Date };
   run_deletions: RunDeletionsTable;
   notification_channels: NotificationChannelsTable;
   alert_deliveries: AlertDeliveriesTable;
