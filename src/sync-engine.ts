@@ -14,6 +14,7 @@ import { sql } from 'kysely';
 import { pino } from 'pino';
 import { alertTransport } from './connectors/http/alert-transport.ts';
 import { errorMessage, StateError } from './domain/errors.ts';
+import type { SyncJob } from './domain/types.ts';
 import { DEFAULT_TRANSIENT_RETRY } from './engine/retry.ts';
 import { SyncQueue } from './queue/queue.ts';
 import { SyncWorker, type WorkerOptions } from './queue/worker.ts';
@@ -108,6 +109,8 @@ function compose(database: Database, options: SyncEngineOptions, vault: Credenti
   const jobs = jobService({ db, providers, local: options.local });
   const executions = executionService({ db, startJob: (jobId, o) => runs.startJob(jobId, o) });
   const localFor = localEndpoints(options.local, db);
+  /** A job's two sides, as its runs, previews, the inspector and conflict resolution see them. */
+  const endpointsFor = (job: SyncJob) => Promise.all([connections.endpointFor(job), localFor(job)]);
   const workers = new Set<SyncWorker>();
   let closed = false;
 
@@ -129,7 +132,7 @@ function compose(database: Database, options: SyncEngineOptions, vault: Credenti
     log,
     store: createRunStore(database),
     jobs,
-    endpointsFor: (job) => Promise.all([connections.endpointFor(job), localFor(job)]),
+    endpointsFor,
     queue,
     pageSize: options.pageSize ?? 100,
     retry: { ...DEFAULT_TRANSIENT_RETRY, ...options.transientRetry },
@@ -140,12 +143,12 @@ function compose(database: Database, options: SyncEngineOptions, vault: Credenti
   const records = recordService({
     db,
     jobs,
-    endpointsFor: (job) => Promise.all([connections.endpointFor(job), localFor(job)]),
+    endpointsFor,
   });
   const conflicts = conflictService({
     db,
     jobs,
-    endpointsFor: (job) => Promise.all([connections.endpointFor(job), localFor(job)]),
+    endpointsFor,
   });
   const deadLetters = deadLetterService({ db, startJob: (jobId, o) => runs.startJob(jobId, o) });
   const webhooks = webhookService({ db, log, vault, providers, connections, jobs, queue });

@@ -290,8 +290,9 @@ export class RunService implements RunLauncher {
       'run started',
     );
     const runLog = new ExecutionLog(this.db, row.id, log);
-    await runLog.init();
     const resumeAt = row.checkpoint as Checkpoint | null;
+    // Only an execution that already ran (released, resumed) has entries to count against the cap.
+    if (resumeAt) await runLog.init();
     if (resumeAt && row.resumed_from === null) {
       runLog.add(
         'info',
@@ -520,8 +521,11 @@ export class RunService implements RunLauncher {
       }
       // What the run noted for deletions is done with; staged deletions of a run that did not finish its work stay
       // for the attempt that resumes it (held ones wait for a person).
-      await trx.deleteFrom('run_seen').where('execution_id', '=', executionId).execute();
-      if (status === 'completed' || status === 'completed_with_errors') {
+      // (Only jobs that propagate deletions note anything: the others' runs skip these statements.)
+      if (job.deletePolicy !== 'ignore') {
+        await trx.deleteFrom('run_seen').where('execution_id', '=', executionId).execute();
+      }
+      if (job.deletePolicy !== 'ignore' && (status === 'completed' || status === 'completed_with_errors')) {
         await trx
           .deleteFrom('run_deletions')
           .where('execution_id', '=', executionId)
