@@ -40,6 +40,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     records: { type: 'string', default: '5' },
     webhooks: { type: 'string', default: '200' },
+    aligned: { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -56,6 +57,13 @@ if (!(MINUTES > 0)) throw new Error('--minutes must be a positive number');
 const CONCURRENCY = int(args.concurrency!, '--concurrency');
 const RECORDS = int(args.records!, '--records');
 const WEBHOOKS = Number(args.webhooks);
+/**
+ * Job i fires every minute at second i mod 60 (a six-field cron, `S * * * * *`): a fleet whose jobs were created
+ * over time. `--aligned` puts every job on `* * * * *`, so all of them fire at the same instant each minute: the
+ * lag then measures how long the fleet takes to drain a thundering herd.
+ */
+const ALIGNED = args.aligned === true;
+const secondOf = (i: number) => (ALIGNED ? 0 : i % 60);
 const DB_URL = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
 if (!DB_URL || !/^postgres(ql)?:\/\//.test(DB_URL))
   throw new Error('bench:fleet needs PostgreSQL: set TEST_DATABASE_URL');
@@ -147,7 +155,7 @@ async function measure(workers: number, sandbox: { url: string; apiKey: string }
         entityType: 'customer',
         localEntity: 'customers',
         direction: 'inbound',
-        schedule: { type: 'cron', cron: '* * * * *', timezone: 'UTC' },
+        schedule: { type: 'cron', cron: ALIGNED ? '* * * * *' : `${secondOf(i)} * * * * *`, timezone: 'UTC' },
         fieldMappings: [
           { sourceField: 'name', targetField: 'name', direction: 'inbound' },
           { sourceField: 'email', targetField: 'email', direction: 'inbound' },
@@ -171,6 +179,8 @@ async function measure(workers: number, sandbox: { url: string; apiKey: string }
         [
           '--import',
           'tsx',
+          '--import',
+          join(ROOT, 'bench/count-statements.ts'),
           join(ROOT, 'src/cli/main.ts'),
           'worker',
           '--config',
@@ -182,7 +192,16 @@ async function measure(workers: number, sandbox: { url: string; apiKey: string }
           '--concurrency',
           String(CONCURRENCY),
         ],
-        { cwd: ROOT, env: { ...process.env, OTESSE_SYNC_ENCRYPTION_KEY: key, LOG_LEVEL: 'warn' }, stdio: 'pipe' },
+        {
+          cwd: ROOT,
+          env: {
+            ...process.env,
+            OTESSE_SYNC_ENCRYPTION_KEY: key,
+            LOG_LEVEL: 'warn',
+            BENCH_STATEMENTS_FILE: join(dir, `statements-${w}`),
+          },
+          stdio: 'pipe',
+        },
       );
       let out = '';
       child.stdout!.on('data', (d) => (out += d));
@@ -224,10 +243,17 @@ async function measure(workers: number, sandbox: { url: string; apiKey: string }
     await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
     const xacts = Number(await dbStats()) - xactsBefore;
 
+    const statements = children.reduce((n, _c, w) => n + Number(readFileSync(join(dir, `statements-${w}`), 'utf8')), 0);
+
     // Fire times whose runs had at least half a minute to start inside the window.
-    const first = Math.ceil(windowStart.getTime() / 60_000) * 60_000;
+    const first = windowStart.getTime();
     const last = windowEnd.getTime() - 30_000;
-    const firesPerJob = first > last ? 0 : Math.floor((last - first) / 60_000) + 1;
+    let firesExpected = 0;
+    for (let i = 0; i < JOBS; i++) {
+      for (let t = Math.floor(first / 60_000) * 60_000 + secondOf(i) * 1000; t <= last; t += 60_000) {
+        if (t >= first) firesExpected++;
+      }
+    }
     const q = (text: string, params: unknown[] = []) => admin.query(text.replaceAll('$schema', `"${schema}"`), params);
     const { rows: fires } = await q(
       `SELECT count(DISTINCT (job_id, scheduled_for))::int AS run, count(*)::int AS total
@@ -251,9 +277,9 @@ async function measure(workers: number, sandbox: { url: string; apiKey: string }
       jobs: JOBS,
       workers,
       minutes: MINUTES,
-      firesExpected: firesPerJob * JOBS,
+      firesExpected,
       firesRun: fires[0].run,
-      missed: firesPerJob * JOBS - fires[0].run,
+      missed: firesExpected - fires[0].run,
       duplicated: fires[0].total - fires[0].run,
       lagP50Ms: pct(sorted, 50),
       lagP95Ms: pct(sorted, 95),
@@ -262,8 +288,9 @@ async function measure(workers: number, sandbox: { url: string; apiKey: string }
       runsPerMinute: Math.round((done[0].runs / MINUTES) * 10) / 10,
       webhookRuns: done[0].hooks,
       cpuMsPerRun: runs ? Math.round(cpuMs / runs) : null,
-      // pg_stat_statements is not loaded on this machine (shared_preload_libraries is empty).
-      statementsPerRun: null,
+      // Counted in the workers (bench/count-statements.ts: every query their pg clients send, queue polling
+      // included): pg_stat_statements is not loaded on this machine (shared_preload_libraries is empty).
+      statementsPerRun: runs ? Math.round((statements / runs) * 10) / 10 : null,
       transactionsPerRun: runs ? Math.round((xacts / runs) * 10) / 10 : null,
       peakRssMbPerWorker: stats.map((s) => s.peakRssMb),
       database: 'postgres',

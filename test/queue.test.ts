@@ -199,6 +199,49 @@ describe.each(TEST_DATABASES)('durable execution on $name', (db) => {
     expect((await h.engine.jobs.get(j.id)).nextRunAt).toEqual(new Date('2026-11-25T11:30:00Z'));
   });
 
+  it('scheduler: one tick claims every due fire of a fleet larger than a batch, each once', async () => {
+    // 105 jobs due at the same instant: more than one claiming batch (100). A tick that claimed one batch
+    // only fell further behind every minute on a fleet of thousands, and the late fires coalesced (missed).
+    const conn = await h.engine.connections.create({ name: 'Mem', provider: 'memory' });
+    const base = new Date('2026-11-25T10:00:00Z');
+    await h.engine.jobs.create({
+      connectionId: conn.id,
+      name: 'Customers 0',
+      entityType: 'customer',
+      direction: 'inbound',
+      fieldMappings: RULES,
+      schedule: { type: 'cron', cron: '* * * * *', timezone: 'UTC' },
+    });
+    // 104 copies of it (without field mapping rules: the scheduler does not need them), in one statement.
+    await h.query(
+      `INSERT INTO sync_jobs SELECT (jsonb_populate_record(NULL::sync_jobs,
+         to_jsonb(j) || jsonb_build_object('id', gen_random_uuid(), 'name', 'Customers ' || g))).*
+       FROM sync_jobs j, generate_series(1, 104) g`,
+    );
+    await h.query('UPDATE sync_jobs SET next_run_at = $1', [base]);
+    const worker = await h.engine.startWorker({ heartbeatSeconds: 1, maintenance: false });
+    const now = new Date('2026-11-25T10:00:00.500Z');
+    const t0 = performance.now();
+    expect(await worker.schedule(now)).toBe(105);
+    console.log(`[${db.name}] 105 fires claimed and queued in ${(performance.now() - t0).toFixed(0)} ms`);
+    expect(await worker.schedule(now)).toBe(0);
+    const [fires] = await h.query<{ runs: number; jobs: number; late: number }>(
+      `SELECT count(*)::int AS runs, count(DISTINCT job_id)::int AS jobs,
+              count(*) FILTER (WHERE scheduled_for <> $1)::int AS late
+       FROM sync_executions WHERE trigger = 'scheduled'`,
+      [base],
+    );
+    expect(fires).toEqual({ runs: 105, jobs: 105, late: 0 });
+    const [next] = await h.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM sync_jobs WHERE next_run_at = '2026-11-25T10:01:00Z'`,
+    );
+    expect(next!.n).toBe(105);
+    // The 105 runs themselves are not this test's subject: end them before the worker gets to them.
+    await h.query(
+      `UPDATE sync_executions SET status = 'cancelled', started_at = now(), completed_at = now() WHERE status = 'queued'`,
+    );
+  });
+
   it('webhook: a single-record run per matching job; a burst for one record coalesces', async () => {
     seed(50);
     const j = await job({ mode: 'incremental' });
