@@ -81,6 +81,9 @@ interface Result {
   lagP99Ms: number | null;
   lagMaxMs: number | null;
   runsPerMinute: number;
+  /** How long a scheduled run takes, started → completed. */
+  runP50Ms: number | null;
+  runP95Ms: number | null;
   webhookRuns: number;
   cpuMsPerRun: number | null;
   statementsPerRun: number | null;
@@ -270,6 +273,12 @@ async function measure(workers: number, sandbox: { url: string; apiKey: string }
        FROM $schema.sync_executions WHERE completed_at >= $1 AND completed_at <= $2`,
       [windowStart, windowEnd],
     );
+    const { rows: durations } = await q(
+      `SELECT extract(epoch FROM completed_at - started_at) * 1000 AS ms FROM $schema.sync_executions
+       WHERE scheduled_for >= $1 AND scheduled_for <= $2 AND completed_at IS NOT NULL ORDER BY 1`,
+      [new Date(first), new Date(last)],
+    );
+    const runMs = durations.map((r) => Number(r.ms));
     const sorted = lags.map((r) => Number(r.lag));
     const runs = done[0].runs + done[0].hooks;
     const cpuMs = stats.reduce((n, s) => n + s.cpuMs, 0);
@@ -286,6 +295,8 @@ async function measure(workers: number, sandbox: { url: string; apiKey: string }
       lagP99Ms: pct(sorted, 99),
       lagMaxMs: sorted.length ? Math.round(sorted.at(-1)!) : null,
       runsPerMinute: Math.round((done[0].runs / MINUTES) * 10) / 10,
+      runP50Ms: pct(runMs, 50),
+      runP95Ms: pct(runMs, 95),
       webhookRuns: done[0].hooks,
       cpuMsPerRun: runs ? Math.round(cpuMs / runs) : null,
       // Counted in the workers (bench/count-statements.ts: every query their pg clients send, queue polling
@@ -313,6 +324,7 @@ try {
     console.log(
       `[W=${w}] fires ${r.firesRun}/${r.firesExpected} (missed ${r.missed}, duplicated ${r.duplicated}); lag p50 ` +
         `${r.lagP50Ms} ms, p95 ${r.lagP95Ms} ms, p99 ${r.lagP99Ms} ms, max ${r.lagMaxMs} ms; ${r.runsPerMinute} runs/min, ` +
+        `run p50 ${r.runP50Ms} ms, p95 ${r.runP95Ms} ms, ` +
         `${r.webhookRuns} webhook runs; ${r.cpuMsPerRun} worker CPU ms/run; ${r.transactionsPerRun} transactions/run; ` +
         `peak RSS ${r.peakRssMbPerWorker.join(', ')} MB`,
     );

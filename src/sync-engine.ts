@@ -151,7 +151,7 @@ function compose(database: Database, options: SyncEngineOptions, vault: Credenti
     endpointsFor,
   });
   const deadLetters = deadLetterService({ db, startJob: (jobId, o) => runs.startJob(jobId, o) });
-  const webhooks = webhookService({ db, log, vault, providers, connections, jobs, queue });
+  const webhooks = webhookService({ db, vault, providers, connections, queue });
   const alertOptions = options.alerts ?? {};
   const alerts = alertService({
     db,

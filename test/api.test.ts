@@ -482,6 +482,48 @@ describe.each(TEST_DATABASES)('REST API ($name)', (db) => {
     expect((await call('POST', `/webhooks/${randomUUID()}`, '{}')).status).toBe(404);
   });
 
+  it('a delivery whose runs cannot be queued is refused and stored nowhere; the provider retries it and the run happens', async () => {
+    const sandbox = server.demo!.sandbox;
+    const connectionId = (await api('GET', '/connections')).body.items[0].id;
+    const customers = await jobNamed('Customers');
+    const id = sandbox.store.ids('customer')[1]!;
+    sandbox.store.update('customer', id, { name: 'Changed while the queue was failing' });
+    const event = sandbox.store.events()[0]!; // newest first
+    expect(event.data.object.id).toBe(id);
+    const url = `${base}/webhooks/${connectionId}`;
+    const db = server.engine.database;
+    const webhookRuns = async () =>
+      (await api('GET', `/sync-jobs/${customers.id}/executions?trigger=webhook`)).body.items.filter(
+        (e: Json) => e.recordKeys?.[0] === id,
+      );
+    // A fault between storing the event and queueing its run (here: the execution insert is refused).
+    await db.exec(`ALTER TABLE sync_executions ADD CONSTRAINT no_webhook_runs CHECK (trigger <> 'webhook') NOT VALID`);
+    try {
+      const refused = await sandbox.sendWebhook(url, event);
+      expect(refused.status).toBeGreaterThanOrEqual(500);
+      const [row] = await db.db
+        .selectFrom('webhook_events')
+        .select('event_id')
+        .where('event_id', '=', event.id)
+        .execute();
+      // Stored, it would make the provider's retry a "duplicate" that starts nothing: the change would be lost.
+      expect(row).toBeUndefined();
+    } finally {
+      await db.exec('ALTER TABLE sync_executions DROP CONSTRAINT no_webhook_runs');
+    }
+    const retried = await sandbox.sendWebhook(url, event);
+    expect(JSON.parse(retried.body)).toEqual({ accepted: 1, duplicates: 0 });
+    const run = await waitFor<Json>(
+      async () => {
+        const [e] = await webhookRuns();
+        return e && FINAL.includes(e.status) ? e : null;
+      },
+      'the webhook run of the retried delivery',
+      20_000,
+    );
+    expect(run).toMatchObject({ status: 'completed', recordKeys: [id], processed: 1 });
+  });
+
   it('serves health, readiness, metrics, OpenAPI and docs; refuses oversized and malformed bodies', async () => {
     expect((await call('GET', '/healthz')).body).toEqual({ status: 'ok' });
     const ready = await call('GET', '/readyz');

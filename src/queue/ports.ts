@@ -25,8 +25,8 @@ export interface RunLauncher {
   readonly log: Logger;
   /** Milliseconds in one minute of a job's timeout (tests shrink it). */
   readonly minuteMs: number;
-  /** Validates run options and inserts the execution (through `db`, the queue's transaction). */
-  insertExecution(job: SyncJob, options: QueuedRunOptions, db?: Kysely<DB>): Promise<ExecutionRow>;
+  /** Validates run options and inserts the executions in one statement (through `db`, the queue's transaction). */
+  insertExecutions(items: { job: SyncJob; options: QueuedRunOptions }[], db?: Kysely<DB>): Promise<ExecutionRow[]>;
   /**
    * Claims a queued execution for this process and runs it. Null when it is no longer queued (cancelled, or
    * claimed elsewhere); 'busy' when another whole run of the job is still running.
@@ -39,8 +39,6 @@ export interface RunLauncher {
   retryIfDue(execution: SyncExecution): Promise<SyncExecution | null>;
   /** An execution a reaper ended: logged, and told to the finished-run listeners (metrics, alerts). */
   reaped(execution: SyncExecution): Promise<void>;
-  /** A job with its rules, read through `db` (the scheduler's transaction). */
-  loadJob(id: string, db: Kysely<DB>): Promise<SyncJob>;
   /** How often this process renews the lease (heartbeat) of its running executions. */
   setHeartbeatInterval(ms: number): void;
   /** Backoff of whole-run retries. */

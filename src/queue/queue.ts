@@ -4,7 +4,7 @@ import { fromKysely, fromPglite, PgBoss } from 'pg-boss';
 import type { Side, SyncExecution, SyncJob, Trigger } from '../domain/types.ts';
 import { toExecution } from '../store/repository.ts';
 import type { DB } from '../store/schema.ts';
-import type { AlertMessage, RunLauncher } from './ports.ts';
+import type { AlertMessage, ExecutionRow, RunLauncher } from './ports.ts';
 
 /** Whole runs: at most one queued and one active per sync job (pg-boss `stately`, keyed by job id). */
 export const RUN_QUEUE = 'otesse-sync-run';
@@ -104,46 +104,93 @@ export class SyncQueue {
    * already holds a run for this job (or this record), the trigger is coalesced into it.
    */
   async enqueue(job: SyncJob, options: EnqueueOptions = {}, trx?: Kysely<DB>): Promise<EnqueueResult> {
-    const work = async (tx: Kysely<DB>): Promise<EnqueueResult> => {
-      const id = randomUUID();
+    return (await this.enqueueMany([{ job, options }], trx))[0]!;
+  }
+
+  /**
+   * Queues many runs at once (a scheduler batch, a webhook's fan-out to the jobs that read the record), in one
+   * transaction (`trx` when given): one statement for the queue jobs of each queue, one for the executions.
+   * Each trigger that finds an equivalent run already queued is coalesced into it, as in `enqueue`.
+   */
+  async enqueueMany(items: { job: SyncJob; options?: EnqueueOptions }[], trx?: Kysely<DB>): Promise<EnqueueResult[]> {
+    if (items.length === 0) return [];
+    const planned = items.map(({ job, options = {} }) => {
       const single = options.recordKeys !== undefined;
-      const queue = single ? RECORD_QUEUE : RUN_QUEUE;
-      const key = single ? `${job.id}:${options.side ?? 'provider'}:${options.recordKeys!.join(',')}` : job.id;
-      const timeoutSeconds = Math.ceil((job.timeoutMinutes * this.runs.minuteMs) / 1000);
-      const queueJobId = await this.boss.send(queue, { executionId: id } satisfies RunMessage, {
-        singletonKey: key,
-        expireInSeconds: timeoutSeconds + 300,
-        ...(options.delayMs ? { startAfter: new Date(Date.now() + options.delayMs) } : {}),
-        db: fromKysely(tx),
-      });
-      if (queueJobId === null) {
-        const waiting = await tx
-          .selectFrom('sync_executions')
-          .selectAll()
-          .where('job_id', '=', job.id)
-          .where('status', '=', 'queued')
-          .orderBy('created_at', 'desc')
-          .executeTakeFirst();
-        if (waiting) return { execution: toExecution(waiting), coalesced: true };
-        // The queued slot is held by a run that is just being claimed: nothing more to add.
-        return { execution: await this.latest(tx, job.id), coalesced: true };
-      }
-      const row = await this.runs.insertExecution(
+      return {
         job,
-        {
-          status: 'queued',
-          id,
-          queueJobId,
-          ...(options.trigger ? { trigger: options.trigger } : {}),
-          ...(options.attempt ? { attempt: options.attempt } : {}),
-          ...(options.resumeFrom ? { resumeFrom: options.resumeFrom } : {}),
-          ...(options.recordKeys ? { recordKeys: options.recordKeys } : {}),
-          ...(options.side ? { side: options.side } : {}),
-          ...(options.scheduledFor ? { scheduledFor: options.scheduledFor } : {}),
-        },
+        options,
+        queue: single ? RECORD_QUEUE : RUN_QUEUE,
+        executionId: randomUUID(),
+        queueJobId: randomUUID(),
+        key: single ? `${job.id}:${options.side ?? 'provider'}:${options.recordKeys!.join(',')}` : job.id,
+      };
+    });
+    const work = async (tx: Kysely<DB>): Promise<EnqueueResult[]> => {
+      const inserted = new Set<string>();
+      for (const queue of [RUN_QUEUE, RECORD_QUEUE]) {
+        const batch = planned.filter((p) => p.queue === queue);
+        if (batch.length === 0) continue;
+        const ids = await this.boss.insert(
+          queue,
+          batch.map((p) => ({
+            id: p.queueJobId,
+            data: { executionId: p.executionId } satisfies RunMessage,
+            singletonKey: p.key,
+            expireInSeconds: Math.ceil((p.job.timeoutMinutes * this.runs.minuteMs) / 1000) + 300,
+            ...(p.options.delayMs ? { startAfter: new Date(Date.now() + p.options.delayMs).toISOString() } : {}),
+          })),
+          { db: fromKysely(tx), returnId: true },
+        );
+        for (const id of ids ?? []) inserted.add(id);
+      }
+      // A trigger whose queue job was not inserted found its slot taken: an equivalent run is queued already.
+      const fresh = planned.filter((p) => inserted.has(p.queueJobId));
+      const rows = await this.runs.insertExecutions(
+        fresh.map(({ job, options: o, executionId, queueJobId }) => ({
+          job,
+          options: {
+            status: 'queued',
+            id: executionId,
+            queueJobId,
+            ...(o.trigger ? { trigger: o.trigger } : {}),
+            ...(o.attempt ? { attempt: o.attempt } : {}),
+            ...(o.resumeFrom ? { resumeFrom: o.resumeFrom } : {}),
+            ...(o.recordKeys ? { recordKeys: o.recordKeys } : {}),
+            ...(o.side ? { side: o.side } : {}),
+            ...(o.scheduledFor ? { scheduledFor: o.scheduledFor } : {}),
+          },
+        })),
         tx,
       );
-      return { execution: toExecution(row), coalesced: false };
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      const coalesced = planned.filter((p) => !inserted.has(p.queueJobId));
+      const waiting = new Map<string, ExecutionRow>();
+      if (coalesced.length > 0) {
+        const found = await tx
+          .selectFrom('sync_executions')
+          .selectAll()
+          .where(
+            'job_id',
+            'in',
+            coalesced.map((p) => p.job.id),
+          )
+          .where('status', '=', 'queued')
+          .orderBy('created_at', 'desc')
+          .execute();
+        for (const r of found) if (!waiting.has(r.job_id)) waiting.set(r.job_id, r);
+      }
+      const out: EnqueueResult[] = [];
+      for (const p of planned) {
+        const row = byId.get(p.executionId);
+        if (row) {
+          out.push({ execution: toExecution(row), coalesced: false });
+          continue;
+        }
+        // The queued slot is held by a run that is just being claimed: nothing more to add.
+        const held = waiting.get(p.job.id);
+        out.push({ execution: held ? toExecution(held) : await this.latest(tx, p.job.id), coalesced: true });
+      }
+      return out;
     };
     return trx ? work(trx) : this.runs.database.db.transaction().execute(work);
   }

@@ -185,7 +185,7 @@ export class SyncWorker {
    * Everything due is claimed in one tick, in batches of `SCHEDULE_BATCH` (one transaction each, so a batch's
    * locks are short and another worker's scheduler takes the next batch with SKIP LOCKED): a fleet whose fires
    * outnumber one batch per tick would otherwise fall behind a little more every minute. Per batch, the jobs,
-   * their rules and the new fire times are one statement each; per fire, the queue job and the execution.
+   * their rules, the new fire times, the queue jobs and the executions are one statement each.
    */
   async schedule(now = new Date()): Promise<number> {
     let total = 0;
@@ -214,10 +214,13 @@ export class SyncWorker {
           trx,
           due.map((d) => d.id),
         );
-        for (const d of due) {
-          const job = toJob(d, rules.get(d.id) ?? []);
-          await this.queue.enqueue(job, { trigger: 'scheduled', scheduledFor: d.next_run_at! }, trx);
-        }
+        await this.queue.enqueueMany(
+          due.map((d) => ({
+            job: toJob(d, rules.get(d.id) ?? []),
+            options: { trigger: 'scheduled', scheduledFor: d.next_run_at! },
+          })),
+          trx,
+        );
         return due.length;
       });
       total += claimed;

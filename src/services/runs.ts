@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
 import { errorMessage, NotFoundError, StateError, ValidationError } from '../domain/errors.ts';
@@ -103,10 +104,6 @@ export class RunService implements RunLauncher {
     this.active = new ActiveRuns(this.db);
   }
 
-  loadJob(id: string, db: Kysely<DB>): Promise<SyncJob> {
-    return this.jobs.loadJob(id, db);
-  }
-
   setHeartbeatInterval(ms: number): void {
     this.active.setInterval(ms);
   }
@@ -127,8 +124,8 @@ export class RunService implements RunLauncher {
     if (this.closed) throw new StateError('the engine is closed');
     const job = await this.jobs.get(jobId);
     if (job.archivedAt) throw new StateError(`sync job ${jobId} is archived`);
-    const row = await this.insertExecution(job, { ...options, status: 'running' });
-    return this.launch(job, row, {});
+    const [row] = await this.insertExecutions([{ job, options: { ...options, status: 'running' } }]);
+    return this.launch(job, row!, {});
   }
 
   /**
@@ -155,72 +152,79 @@ export class RunService implements RunLauncher {
   }
 
   /**
-   * Validates run options and inserts the execution: `running` for a direct run, `queued` for the queue.
-   * A retry copies the checkpoint and the cursor window of the attempt it resumes.
+   * Validates run options and inserts the executions, in one statement: `running` for a direct run, `queued`
+   * for the queue. A retry copies the checkpoint and the cursor window of the attempt it resumes.
    */
-  async insertExecution(
-    job: SyncJob,
-    options: QueuedRunOptions,
+  async insertExecutions(
+    items: { job: SyncJob; options: QueuedRunOptions }[],
     // biome-ignore lint/suspicious/noExplicitAny: a transaction of the caller's, or the engine's database
     db: Kysely<any> = this.db,
-  ): Promise<ExecutionRow> {
-    const recordKeys = options.recordKeys ?? null;
-    if (recordKeys !== null && (recordKeys.length === 0 || recordKeys.some((k) => typeof k !== 'string' || k === ''))) {
-      throw new ValidationError([{ path: 'recordKeys', message: 'must be a non-empty list of record ids' }]);
+  ): Promise<ExecutionRow[]> {
+    if (items.length === 0) return [];
+    const q = db as Kysely<DB>;
+    const values = [];
+    for (const { job, options } of items) {
+      const recordKeys = options.recordKeys ?? null;
+      if (
+        recordKeys !== null &&
+        (recordKeys.length === 0 || recordKeys.some((k) => typeof k !== 'string' || k === ''))
+      ) {
+        throw new ValidationError([{ path: 'recordKeys', message: 'must be a non-empty list of record ids' }]);
+      }
+      let resumed: { checkpoint: unknown; window_start: Date | null; started_at: Date | null } | undefined;
+      if (options.resumeFrom !== undefined) {
+        resumed = isUuid(options.resumeFrom)
+          ? await q
+              .selectFrom('sync_executions')
+              .select(['checkpoint', 'window_start', 'started_at'])
+              .where('id', '=', options.resumeFrom)
+              .where('job_id', '=', job.id)
+              .executeTakeFirst()
+          : undefined;
+        if (!resumed) throw new NotFoundError('execution', options.resumeFrom);
+      }
+      const running = options.status === 'running';
+      values.push({
+        id: options.id ?? randomUUID(),
+        queue_job_id: options.queueJobId ?? null,
+        job_id: job.id,
+        trigger: options.trigger ?? 'manual',
+        attempt: options.attempt ?? 1,
+        status: options.status,
+        record_keys: recordKeys,
+        record_side: recordKeys === null ? null : (options.side ?? 'provider'),
+        resumed_from: options.resumeFrom ?? null,
+        apply_deletions_of: options.applyDeletionsOf ?? null,
+        checkpoint: resumed?.checkpoint == null ? null : JSON.stringify(resumed.checkpoint),
+        window_start: resumed ? (resumed.window_start ?? resumed.started_at) : null,
+        scheduled_for: options.scheduledFor ?? null,
+        started_at: running ? sql<Date>`now()` : null,
+        heartbeat_at: running ? sql<Date>`now()` : null,
+      });
     }
-    const side: Side = options.side ?? 'provider';
-    let resumed: { checkpoint: unknown; window_start: Date | null; started_at: Date | null } | undefined;
-    if (options.resumeFrom !== undefined) {
-      resumed = isUuid(options.resumeFrom)
-        ? await (db as Kysely<DB>)
-            .selectFrom('sync_executions')
-            .select(['checkpoint', 'window_start', 'started_at'])
-            .where('id', '=', options.resumeFrom)
-            .where('job_id', '=', job.id)
-            .executeTakeFirst()
-        : undefined;
-      if (!resumed) throw new NotFoundError('execution', options.resumeFrom);
-    }
-    const running = options.status === 'running';
-    let row: ExecutionRow;
+    let rows: ExecutionRow[];
     try {
-      row = await (db as Kysely<DB>)
-        .insertInto('sync_executions')
-        .values({
-          ...(options.id ? { id: options.id } : {}),
-          queue_job_id: options.queueJobId ?? null,
-          job_id: job.id,
-          trigger: options.trigger ?? 'manual',
-          attempt: options.attempt ?? 1,
-          status: options.status,
-          record_keys: recordKeys,
-          record_side: recordKeys === null ? null : side,
-          resumed_from: options.resumeFrom ?? null,
-          apply_deletions_of: options.applyDeletionsOf ?? null,
-          checkpoint: resumed?.checkpoint == null ? null : JSON.stringify(resumed.checkpoint),
-          window_start: resumed ? (resumed.window_start ?? resumed.started_at) : null,
-          scheduled_for: options.scheduledFor ?? null,
-          started_at: running ? sql<Date>`now()` : null,
-          heartbeat_at: running ? sql<Date>`now()` : null,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      rows = await q.insertInto('sync_executions').values(values).returningAll().execute();
     } catch (err) {
+      const running = items.find((i) => i.options.status === 'running');
       if ((err as { code?: string }).code === '23505' && running) {
-        throw new StateError(`sync job ${job.id} already has a running execution`, { cause: err });
+        throw new StateError(`sync job ${running.job.id} already has a running execution`, { cause: err });
       }
       throw err;
     }
-    if (options.resumeFrom !== undefined) {
+    for (const { options } of items) {
+      if (options.resumeFrom === undefined) continue;
       // Deletions the earlier attempt found (tombstones of pages before its checkpoint) go on with this one.
-      await (db as Kysely<DB>)
+      const row = rows[items.findIndex((i) => i.options === options)]!;
+      await q
         .updateTable('run_deletions')
         .set({ execution_id: row.id })
         .where('execution_id', '=', options.resumeFrom)
         .where('status', '=', 'pending')
         .execute();
     }
-    return row;
+    // RETURNING gives the rows in the order of VALUES.
+    return rows;
   }
 
   /**

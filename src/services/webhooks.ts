@@ -1,21 +1,18 @@
 import { type Kysely, sql } from 'kysely';
-import type { Logger } from 'pino';
 import { CredentialsUnavailableError, errorMessage, ProviderError, ValidationError } from '../domain/errors.ts';
 import type { WebhookDelivery } from '../engine/endpoint.ts';
 import type { EnqueueResult, SyncQueue } from '../queue/queue.ts';
 import type { CredentialVault } from '../security/vault.ts';
+import { loadRules, toJob } from '../store/repository.ts';
 import type { DB } from '../store/schema.ts';
 import type { ConnectionService } from './connections.ts';
-import type { JobService } from './jobs.ts';
 import type { ProviderRegistry } from './providers.ts';
 
 export interface WebhookDeps {
   db: Kysely<DB>;
-  log: Logger;
   vault: CredentialVault;
   providers: ProviderRegistry;
   connections: ConnectionService;
-  jobs: JobService;
   queue(): Promise<SyncQueue>;
 }
 
@@ -23,25 +20,52 @@ export interface WebhookDeps {
  * Provider webhooks: a delivery's signature is checked with the connection's credentials, each event id is
  * stored once (replays start nothing), and the changed records get single-record runs through the queue.
  */
-export function webhookService({ db, log, vault, providers, connections, jobs, queue }: WebhookDeps) {
+export function webhookService({ db, vault, providers, connections, queue }: WebhookDeps) {
   let prunedAt = 0;
+
+  /**
+   * Queues a single-record run per changed record for every enabled job of the connection that reads these
+   * entity types from the provider, through `tx`: one statement for the jobs, one for their rules, then the
+   * queue's batch (see SyncQueue.enqueueMany).
+   */
+  async function fanOut(
+    tx: Kysely<DB>,
+    connectionId: string,
+    changed: Map<string, string[]>,
+  ): Promise<EnqueueResult[]> {
+    if (changed.size === 0) return [];
+    const rows = await tx
+      .selectFrom('sync_jobs')
+      .selectAll()
+      .where('connection_id', '=', connectionId)
+      .where('enabled', '=', true)
+      .where('archived_at', 'is', null)
+      .where('direction', '!=', 'outbound')
+      .where('entity_type', 'in', [...changed.keys()])
+      .orderBy('created_at')
+      .execute();
+    if (rows.length === 0) return [];
+    const rules = await loadRules(
+      tx,
+      rows.map((r) => r.id),
+    );
+    const items = rows.flatMap((r) => {
+      const job = toJob(r, rules.get(r.id) ?? []);
+      return [...new Set(changed.get(r.entity_type))].map((id) => ({
+        job,
+        options: { trigger: 'webhook' as const, recordKeys: [id], side: 'provider' as const },
+      }));
+    });
+    return (await queue()).enqueueMany(items, tx);
+  }
 
   async function webhook(connectionId: string, entityType: string, recordIds: string[]): Promise<EnqueueResult[]> {
     if (!Array.isArray(recordIds) || recordIds.length === 0 || recordIds.some((r) => typeof r !== 'string' || !r)) {
       throw new ValidationError([{ path: 'recordIds', message: 'must be a non-empty list of record ids' }]);
     }
     await connections.row(connectionId);
-    const reading = (await jobs.list({ connectionId })).filter(
-      (j) => j.enabled && j.entityType === entityType && j.direction !== 'outbound',
-    );
-    const runs = await queue();
-    const out: EnqueueResult[] = [];
-    for (const job of reading) {
-      for (const id of new Set(recordIds)) {
-        out.push(await runs.enqueue(job, { trigger: 'webhook', recordKeys: [id], side: 'provider' }));
-      }
-    }
-    return out;
+    await queue();
+    return db.transaction().execute((tx) => fanOut(tx, connectionId, new Map([[entityType, recordIds]])));
   }
 
   async function receiveWebhook(
@@ -71,32 +95,33 @@ export function webhookService({ db, log, vault, providers, connections, jobs, q
       credentials,
     });
     if (events.length === 0) return { accepted: 0, duplicates: 0 };
-    // Each event id is stored once; a replayed delivery inserts nothing and starts nothing.
-    const fresh = await db
-      .insertInto('webhook_events')
-      .values(
-        events.map((e) => ({
-          connection_id: conn.id,
-          event_id: e.eventId,
-          entity_type: e.entityType,
-          record_id: e.recordId,
-        })),
-      )
-      .onConflict((oc) => oc.columns(['connection_id', 'event_id']).doNothing())
-      .returning(['entity_type', 'record_id'])
-      .execute();
+    await queue();
+    // Each event id is stored once; a replayed delivery inserts nothing and starts nothing. The events and the
+    // runs they start are written in one transaction before the provider gets its 2xx: a crash in between
+    // leaves neither, and the provider delivers again.
+    const fresh = await db.transaction().execute(async (tx) => {
+      const inserted = await tx
+        .insertInto('webhook_events')
+        .values(
+          events.map((e) => ({
+            connection_id: conn.id,
+            event_id: e.eventId,
+            entity_type: e.entityType,
+            record_id: e.recordId,
+          })),
+        )
+        .onConflict((oc) => oc.columns(['connection_id', 'event_id']).doNothing())
+        .returning(['entity_type', 'record_id'])
+        .execute();
+      const byType = new Map<string, string[]>();
+      for (const e of inserted) byType.set(e.entity_type, [...(byType.get(e.entity_type) ?? []), e.record_id]);
+      await fanOut(tx, conn.id, byType);
+      return inserted;
+    });
     // Event ids are kept 30 days (providers retry deliveries for up to 3 days); pruned at most hourly.
     if (Date.now() - prunedAt > 3_600_000) {
       prunedAt = Date.now();
       await sql`DELETE FROM webhook_events WHERE received_at < now() - interval '30 days'`.execute(db);
-    }
-    const byType = new Map<string, string[]>();
-    for (const e of fresh) byType.set(e.entity_type, [...(byType.get(e.entity_type) ?? []), e.record_id]);
-    for (const [entityType, ids] of byType) {
-      // Runs are queued in the background: the provider gets its 2xx at once.
-      webhook(conn.id, entityType, ids).catch((err: unknown) =>
-        log.error({ connectionId: conn.id, entityType, err: errorMessage(err) }, 'webhook runs not queued'),
-      );
     }
     return { accepted: fresh.length, duplicates: events.length - fresh.length };
   }
