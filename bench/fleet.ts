@@ -9,18 +9,22 @@
  * run, answered at once), each inbound customer job on a one-minute cron into one local table. Then starts W real
  * `otesse-sync worker --config <json>` processes (default: W = 1, then W = 2, each on a fresh schema) for T minutes
  * (default 3), sends a burst of K signed webhook deliveries (default 200) in the middle, stops the workers, and
- * measures from the database:
- * - fires expected (each job's minute boundaries inside the window), fires run, missed, duplicated;
- * - fire lag (scheduled time → started): p50, p95, p99, max;
- * - runs per minute, worker CPU ms per run (/proc), database transactions per run (pg_stat_database; statements
- *   from pg_stat_statements when it is loaded), peak RSS per worker (VmHWM).
+ * measures from the database (the workers run the compiled CLI, `bin/otesse-sync.js`; dist/ is built first when
+ * stale):
+ * - fires expected (job i fires at second i mod 60 of every minute inside the window, or all at second 0 with
+ *   `--aligned`), fires run, missed, duplicated;
+ * - fire lag (scheduled time → started): p50, p95, p99, max; how long a scheduled run takes (p50, p95);
+ * - runs per minute, worker CPU ms per run (/proc), statements per run (counted in the workers by
+ *   bench/count-statements.mjs, queue polling included: pg_stat_statements is not loaded here), database
+ *   transactions per run (pg_stat_database: the whole database, anything else running on it included), peak RSS
+ *   per worker (VmHWM).
  * The last line is JSON: { jobs, workers, minutes, firesExpected, firesRun, missed, duplicated, lagP50Ms, lagP95Ms,
  * lagP99Ms, runsPerMinute, cpuMsPerRun, statementsPerRun, peakRssMbPerWorker, database, results } (the last W's
  * figures at the top level, every W in `results`).
  */
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +38,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({
   options: {
     jobs: { type: 'string', default: '2000' },
-    connections: { type: 'string', default: '20' },
+    connections: { type: 'string', default: '200' },
     workers: { type: 'string', default: '1,2' },
     minutes: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '4' },
@@ -165,6 +169,8 @@ async function measure(workers: number, sandbox: { url: string; apiKey: string }
         ],
       });
     }
+    // Held until the workers are ready (see windowStart).
+    await admin.query(`UPDATE "${schema}".sync_jobs SET next_run_at = now() + interval '1 day'`);
     console.log(
       `[W=${workers}] ${JOBS} jobs over ${CONNECTIONS} connections in ${((performance.now() - setup) / 1000).toFixed(1)} s`,
     );
@@ -181,10 +187,8 @@ async function measure(workers: number, sandbox: { url: string; apiKey: string }
         process.execPath,
         [
           '--import',
-          'tsx',
-          '--import',
-          join(ROOT, 'bench/count-statements.ts'),
-          join(ROOT, 'src/cli/main.ts'),
+          join(ROOT, 'bench/count-statements.mjs'),
+          join(ROOT, 'bin/otesse-sync.js'),
           'worker',
           '--config',
           configFile,
@@ -216,7 +220,20 @@ async function measure(workers: number, sandbox: { url: string; apiKey: string }
         await new Promise((r) => setTimeout(r, 100));
       }
     }
+    // The fleet's clock starts now: every job's next fire is its first one after this instant (creating 2,000 jobs
+    // takes a while, and the fires due meanwhile would otherwise greet the workers as one catch-up herd).
     const windowStart = new Date();
+    await admin.query(
+      `UPDATE "${schema}".sync_jobs j SET next_run_at = n.at
+       FROM unnest($1::text[], $2::timestamptz[]) AS n(name, at) WHERE j.name = n.name`,
+      [
+        Array.from({ length: JOBS }, (_, i) => `Customers ${i}`),
+        Array.from({ length: JOBS }, (_, i) => {
+          const t = Math.floor(windowStart.getTime() / 60_000) * 60_000 + secondOf(i) * 1000;
+          return new Date(t >= windowStart.getTime() ? t : t + 60_000);
+        }),
+      ],
+    );
     console.log(
       `[W=${workers}] ${workers} worker(s) ready; measuring ${MINUTES} min from ${windowStart.toISOString()}`,
     );
@@ -313,6 +330,20 @@ async function measure(workers: number, sandbox: { url: string; apiKey: string }
     await admin.end();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// Workers run the compiled CLI, as an installed package does (no TypeScript loader in their RSS and CPU): build
+// dist/ first when src/ is newer.
+const built = join(ROOT, 'dist/cli/main.js');
+const srcDir = join(ROOT, 'src');
+const stale =
+  !existsSync(built) ||
+  readdirSync(srcDir, { recursive: true }).some(
+    (f) => String(f).endsWith('.ts') && statSync(join(srcDir, String(f))).mtimeMs > statSync(built).mtimeMs,
+  );
+if (stale) {
+  console.log('building dist/ (npm run build) for the worker processes');
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
 }
 
 const sandbox = await startSandbox();

@@ -98,6 +98,11 @@ export class SyncWorker {
       localConcurrency: this.opts.concurrency,
       pollingIntervalSeconds: poll,
       notifyPollingIntervalSeconds: poll,
+      // A slot that just finished a run fetches the next one at once while the queue has more than one run
+      // ready (pg-boss's cached count, refreshed every few seconds; an empty fetch goes back to polling).
+      // Without it each slot waited out the polling interval between two runs of a backlog that no NOTIFY
+      // announced again.
+      burstWhenReadyExceeds: 1,
     };
     await this.queue.boss.work<RunMessage>(RUN_QUEUE, work, (jobs) => this.handle(jobs));
     await this.queue.boss.work<RunMessage>(RECORD_QUEUE, work, (jobs) => this.handle(jobs));
