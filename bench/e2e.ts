@@ -32,6 +32,7 @@ import type { SyncExecution } from '../src/domain/types.ts';
 import type { ProviderDefinition } from '../src/engine/endpoint.ts';
 import { createPostgresLocalStore } from '../src/local/postgres.ts';
 import { createSyncEngine, type SyncEngine } from '../src/sync-engine.ts';
+import { limitFigures } from './limit.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -324,22 +325,19 @@ try {
   const sandboxAfterEngine = await sandbox.stats();
 
   await runLimit('after the engine');
-  const limitSeconds = limitRuns.reduce((a, b) => a + b, 0) / limitRuns.length;
+  const limit = limitFigures(RECORDS, seconds, limitRuns);
 
-  const recordsPerSecond = RECORDS / seconds;
-  const limitRecordsPerSecond = RECORDS / limitSeconds;
-  const ratioToLimit = recordsPerSecond / limitRecordsPerSecond;
   const peakRssMb = mb(run.peakRss);
   const result = {
     records: RECORDS,
-    recordsPerSecond: round(recordsPerSecond),
-    limitRecordsPerSecond: round(limitRecordsPerSecond),
-    ratioToLimit: round(ratioToLimit, 3),
+    recordsPerSecond: round(RECORDS / seconds),
+    limitRecordsPerSecond: limit.limitRecordsPerSecond,
+    ratioToLimit: limit.ratioToLimit,
     peakRssMb,
     database: 'postgres',
     seconds: round(seconds, 3),
-    limitSeconds: round(limitSeconds, 3),
-    limitSecondsEach: limitRuns.map((t) => round(t, 3)),
+    limitSeconds: limit.limitSeconds,
+    limitSecondsEach: limit.limitSecondsEach,
     engineCpuSeconds: round((cpu.user + cpu.system) / 1e6, 2),
     rssBeforeMb: mb(rssBefore),
     sandboxRssMb: mb(sandboxAfterEngine.rss),
@@ -348,7 +346,7 @@ try {
     ok: problems.length === 0,
     problems,
   };
-  const met = ratioToLimit >= 0.5 && peakRssMb < 300;
+  const met = limit.ratioToLimit >= 0.5 && peakRssMb < 300;
   console.log(
     `bench: ${RECORDS} records: engine ${result.recordsPerSecond} rec/s, limit ${result.limitRecordsPerSecond} rec/s, ` +
       `ratio ${result.ratioToLimit}, peak RSS ${peakRssMb} MB (sandbox ${result.sandboxRssMb} MB, another process)` +

@@ -1,10 +1,23 @@
 /**
  * Engine benchmark: a full inbound sync of N synthetic customers from the in-memory provider into a local
  * PostgreSQL table `customers`, with the engine's state in the same database; then a second run over the same
- * data (every record unchanged, so skipped); then a naive baseline (per record: SELECT the reference, INSERT or
- * UPDATE the row, INSERT the reference, each statement autocommitted) on a separate, empty schema.
+ * data (every record unchanged, so skipped); beside two references measured in the same run, on separate, empty
+ * schemas:
+ * - the physical write limit (`limitRecordsPerSecond`, `ratioToLimit`, as in `npm run bench`): the same rows and
+ *   their references, mapped and hashed in advance, written with one INSERT … SELECT FROM unnest(…) per table for
+ *   each commit's worth of records into copies of the engine's tables. A commit's worth is what the engine puts in
+ *   one commit here (`limitBatchRecords`, default its batch of 1,000 records: ten pages, read ahead, in one
+ *   statement); `--limit-batch 100` gives one INSERT per page and table. It runs twice, after the engine's runs
+ *   (its garbage must not count in the engine's RSS) and after the naive baseline (the machine's other work comes
+ *   and goes); the figure is over both. This is the reference that says how much is left to gain.
+ * - a naive baseline (per record: SELECT the reference, INSERT or UPDATE the row, INSERT the reference, each
+ *   statement autocommitted), over the same N records by default (at most 100,000: it is slow).
+ * All three commit the same way: through the engine's page-commit pool, whose sessions run with
+ * `synchronous_commit = off` on PostgreSQL (Database.pageDb); `synchronousCommit` in the JSON is the setting read
+ * back from that pool. On PGlite there is one session and one setting for all.
  *
  *   npm run bench:engine -- [--records N] [--database pglite|postgres|both] [--naive-records N] [--page-size N]
+ *                           [--limit-batch N]
  *
  * Default database: pglite, plus postgres when TEST_DATABASE_URL is set. The last line printed is one JSON
  * object (with a `results` array when both databases were measured).
@@ -15,11 +28,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
+import { CompiledQuery, type Kysely } from 'kysely';
 import { createMemoryProvider, type MemoryProvider } from '../src/connectors/memory.ts';
 import type { SyncExecution } from '../src/domain/types.ts';
 import type { EndpointRecord, ProviderDefinition } from '../src/engine/endpoint.ts';
+import { contentHash } from '../src/engine/hash.ts';
+import { DEFAULT_BATCH_RECORDS } from '../src/engine/runner.ts';
 import { createPostgresLocalStore } from '../src/local/postgres.ts';
 import { createSyncEngine, type SyncEngine, type SyncEngineOptions } from '../src/sync-engine.ts';
+import { limitFigures, unnestInsert } from './limit.ts';
 
 type DatabaseName = 'pglite' | 'postgres';
 
@@ -35,6 +52,14 @@ interface Result {
   naiveSeconds: number;
   naiveRecordsPerSecond: number;
   speedup: number;
+  limitRecordsPerSecond: number;
+  ratioToLimit: number;
+  limitSeconds: number;
+  limitSecondsEach: number[];
+  /** Records per INSERT of the limit. */
+  limitBatchRecords: number;
+  /** `synchronous_commit` of the sessions the engine's page commits, the limit and the naive baseline ran on. */
+  synchronousCommit: string;
   peakRssMb: number;
   rssBeforeMb: number;
   unchangedPeakRssMb: number;
@@ -48,16 +73,24 @@ const { values: args } = parseArgs({
     database: { type: 'string' },
     'naive-records': { type: 'string' },
     'page-size': { type: 'string', default: '100' },
+    'limit-batch': { type: 'string' },
   },
   strict: true,
 });
 
 const RECORDS = positiveInt(args.records!, '--records');
+/** The naive baseline's default count: the engine's, up to this (at ≈ 1,000 records/s it would take too long). */
+const NAIVE_DEFAULT_MAX = 100_000;
 const NAIVE_RECORDS = Math.min(
   RECORDS,
-  args['naive-records'] === undefined ? 5_000 : positiveInt(args['naive-records'], '--naive-records'),
+  args['naive-records'] === undefined ? NAIVE_DEFAULT_MAX : positiveInt(args['naive-records'], '--naive-records'),
 );
 const PAGE_SIZE = positiveInt(args['page-size']!, '--page-size');
+/** Records per INSERT of the limit: by default what the engine commits at once (several pages read ahead). */
+const LIMIT_BATCH =
+  args['limit-batch'] === undefined
+    ? Math.max(PAGE_SIZE, DEFAULT_BATCH_RECORDS)
+    : positiveInt(args['limit-batch'], '--limit-batch');
 const DATABASE_URL = process.env.TEST_DATABASE_URL;
 const DATABASES = pickDatabases(args.database);
 
@@ -83,23 +116,14 @@ const CUSTOMERS_DDL = (table: string) => `
   );
   CREATE INDEX ON ${table} (updated_at, id);`;
 
-// The naive baseline's references: the same columns and unique keys as the engine's external_references.
-const NAIVE_REFS_DDL = (table: string) => `
-  CREATE TABLE ${table} (
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    connection_id uuid NOT NULL,
-    entity_type text NOT NULL,
-    local_id text NOT NULL,
-    external_id text NOT NULL,
-    inbound_hash text,
-    outbound_hash text,
-    local_version text,
-    external_version text,
-    last_synced_at timestamptz NOT NULL DEFAULT now(),
-    created_at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (local_id, entity_type, connection_id),
-    UNIQUE (external_id, entity_type, connection_id)
-  );`;
+/**
+ * The limit's and the naive baseline's tables in `target`: copies of the engine's `customers` and
+ * `external_references` in `engineSchema` (the same columns, defaults, keys and indexes; no foreign keys).
+ */
+const COPY_TABLES_DDL = (target: string, engineSchema: string) => `
+  CREATE SCHEMA "${target}";
+  CREATE TABLE "${target}".customers (LIKE "${engineSchema}".customers INCLUDING ALL);
+  CREATE TABLE "${target}".external_references (LIKE "${engineSchema}".external_references INCLUDING ALL);`;
 
 const BASE_TIME = Date.parse('2024-01-01T00:00:00.000Z');
 
@@ -228,15 +252,93 @@ function sampledDefinition(provider: MemoryProvider): ProviderDefinition {
   };
 }
 
-/** Runs SQL with parameters on either kind of database. */
+/** Runs SQL with parameters on either kind of database; each statement is its own transaction. */
 type Query = <T = Record<string, unknown>>(text: string, params?: unknown[]) => Promise<T[]>;
 
-function queryOf(engine: SyncEngine): Query {
-  const d = engine.database;
+/**
+ * Statements on the engine's page-commit pool (Database.pageDb): they commit exactly as the engine's page commits
+ * do (on PostgreSQL, `synchronous_commit = off`), so that the baselines and the engine pay for the same durability.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: raw SQL, no schema type
+function queryOf(db: Kysely<any>): Query {
   return async <T>(text: string, params: unknown[] = []) =>
-    d.kind === 'pglite'
-      ? (await d.pglite!.query<T>(text, params)).rows
-      : ((await d.pool!.query(text, params)).rows as T[]);
+    (await db.executeQuery<T>(CompiledQuery.raw(text, params))).rows;
+}
+
+/**
+ * The physical write limit for the engine's inbound writes: each record's row and its reference (what the engine
+ * writes per record), mapped and hashed in advance, then written `batch` records at a time with one INSERT … SELECT
+ * FROM unnest(…) per table, each statement autocommitted through `query` (the engine's page-commit setting). Only
+ * the INSERTs are timed; the rows are prepared a block of batches at a time (untimed), so memory stays bounded at
+ * any N. Writes into empty copies of the engine's tables (`schema`, emptied first).
+ */
+async function physicalLimit(
+  count: number,
+  batch: number,
+  query: Query,
+  schema: string,
+): Promise<{ records: number; seconds: number }> {
+  const customers = `"${schema}".customers`;
+  const refs = `"${schema}".external_references`;
+  await query(`TRUNCATE ${customers}, ${refs}`);
+  const insertRows = unnestInsert(customers, [
+    ['id', 'uuid'],
+    ['name', 'text'],
+    ['email', 'text'],
+    ['balance', 'numeric'],
+  ]);
+  const insertRefs = unnestInsert(refs, [
+    ['connection_id', 'uuid'],
+    ['entity_type', 'text'],
+    ['local_id', 'text'],
+    ['external_id', 'text'],
+    ['inbound_hash', 'text'],
+    ['created_execution_id', 'uuid'],
+  ]);
+  const connectionId = randomUUID();
+  const executionId = randomUUID();
+  const block = Math.max(10_000, batch);
+  let seconds = 0;
+  for (let from = 0; from < count; from += block) {
+    if (interrupted.signal.aborted) throw new Error('interrupted');
+    // Prepared in advance: the same mapping as RULES, by hand, and the engine's content hash.
+    const pages: { rows: unknown[][]; refs: unknown[][] }[] = [];
+    for (let start = from; start < Math.min(count, from + block); start += batch) {
+      const n = Math.min(batch, count - start, from + block - start);
+      const rows: unknown[][] = [[], [], [], []];
+      const page: unknown[][] = [[], [], [], [], [], []];
+      for (let i = start; i < start + n; i++) {
+        const record = makeCustomer(i);
+        const d = record.data;
+        const id = randomUUID();
+        const mapped = {
+          name: typeof d.name === 'string' ? d.name.trim() : null,
+          email: String(d.email).toLowerCase(),
+          balance: typeof d.balance_cents === 'number' ? d.balance_cents / 100 : 0,
+        };
+        rows[0]!.push(id);
+        rows[1]!.push(mapped.name);
+        rows[2]!.push(mapped.email);
+        rows[3]!.push(mapped.balance);
+        page[0]!.push(connectionId);
+        page[1]!.push('customer');
+        page[2]!.push(id);
+        page[3]!.push(record.id);
+        page[4]!.push(contentHash(mapped));
+        page[5]!.push(executionId);
+      }
+      pages.push({ rows, refs: page });
+    }
+    const started = performance.now();
+    for (const page of pages) {
+      await query(insertRows, page.rows);
+      await query(insertRefs, page.refs);
+    }
+    seconds += (performance.now() - started) / 1000;
+  }
+  const [check] = await query<{ n: number }>(`SELECT count(*)::int AS n FROM ${refs}`);
+  if (check?.n !== count) throw new Error(`limit wrote ${check?.n} references for ${count} records`);
+  return { records: count, seconds };
 }
 
 /** What most hand-written sync code does: three autocommitted statements per record. */
@@ -311,6 +413,7 @@ async function benchDatabase(name: DatabaseName): Promise<Result> {
   const tag = randomBytes(4).toString('hex');
   const schema = `bench_${tag}`;
   const naiveSchema = `bench_${tag}_naive`;
+  const limitSchema = `bench_${tag}_limit`;
   let dataDir: string | null = null;
   let pglite: PGlite | null = null;
   let database: SyncEngineOptions['database'];
@@ -334,12 +437,12 @@ async function benchDatabase(name: DatabaseName): Promise<Result> {
       encryptionKeys: [randomBytes(32).toString('hex')],
       pageSize: PAGE_SIZE,
     });
-    const query = queryOf(engine);
+    const query = queryOf(engine.database.pageDb);
+    const [setting] = await query<{ synchronous_commit: string }>('SHOW synchronous_commit');
+    const synchronousCommit = setting?.synchronous_commit ?? 'unknown';
     // The local table lives in the engine's schema (first on its search_path), like an application's own table.
     await engine.database.exec(CUSTOMERS_DDL(`"${schema}".customers`));
-    await engine.database.exec(
-      `CREATE SCHEMA "${naiveSchema}"; ${CUSTOMERS_DDL(`"${naiveSchema}".customers`)} ${NAIVE_REFS_DDL(`"${naiveSchema}".external_references`)}`,
-    );
+    await engine.database.exec(COPY_TABLES_DDL(naiveSchema, schema) + COPY_TABLES_DDL(limitSchema, schema));
     const conn = await engine.connections.create({ name: 'Bench', provider: 'memory', credentials: { apiKey: 'k' } });
     const job = await engine.jobs.create({
       connectionId: conn.id,
@@ -351,7 +454,20 @@ async function benchDatabase(name: DatabaseName): Promise<Result> {
       fieldMappings: RULES,
     });
 
-    console.log(`[${name}] engine: full inbound sync of ${RECORDS.toLocaleString('en')} records (page ${PAGE_SIZE})…`);
+    const limitRuns: number[] = [];
+    const runLimit = async (when: string) => {
+      console.log(
+        `[${name}] physical limit (${when}): ${RECORDS.toLocaleString('en')} rows and references prepared in advance, ` +
+          `one INSERT … unnest per table every ${LIMIT_BATCH.toLocaleString('en')} records…`,
+      );
+      const limit = await physicalLimit(RECORDS, LIMIT_BATCH, query, limitSchema);
+      console.log(`[${name}]   ${limit.records} records in ${limit.seconds.toFixed(2)} s`);
+      limitRuns.push(limit.seconds);
+    };
+
+    console.log(
+      `[${name}] engine: full inbound sync of ${RECORDS.toLocaleString('en')} records (page ${PAGE_SIZE}, synchronous_commit ${synchronousCommit})…`,
+    );
     gc?.();
     const rssBefore = process.memoryUsage().rss;
     let started = performance.now();
@@ -394,8 +510,12 @@ async function benchDatabase(name: DatabaseName): Promise<Result> {
       problems.push(`second run: ${describeExecution(e2)}, expected ${RECORDS} skipped`);
     }
 
+    await runLimit('after the engine');
+    gc?.();
+
     console.log(
-      `[${name}] naive baseline: ${NAIVE_RECORDS.toLocaleString('en')} records, 3 autocommitted statements each…`,
+      `[${name}] naive baseline: ${NAIVE_RECORDS.toLocaleString('en')} records, 3 autocommitted statements each ` +
+        `(synchronous_commit ${synchronousCommit})…`,
     );
     const naive = await naiveBaseline(provider, NAIVE_RECORDS, query, naiveSchema);
     console.log(
@@ -403,8 +523,11 @@ async function benchDatabase(name: DatabaseName): Promise<Result> {
         (naive.records < RECORDS ? ` (fewer than the engine's ${RECORDS}: its rate is compared)` : ''),
     );
 
+    await runLimit('after the naive baseline');
+
     const recordsPerSecond = RECORDS / seconds;
     const naiveRecordsPerSecond = naive.records / naive.seconds;
+    const limit = limitFigures(RECORDS, seconds, limitRuns);
     return {
       database: name,
       records: RECORDS,
@@ -417,6 +540,9 @@ async function benchDatabase(name: DatabaseName): Promise<Result> {
       naiveSeconds: round(naive.seconds, 3),
       naiveRecordsPerSecond: round(naiveRecordsPerSecond),
       speedup: round(recordsPerSecond / naiveRecordsPerSecond, 1),
+      ...limit,
+      limitBatchRecords: LIMIT_BATCH,
+      synchronousCommit,
       peakRssMb: mb(first.peakRss),
       rssBeforeMb: mb(rssBefore),
       unchangedPeakRssMb: mb(second.peakRss),
@@ -427,7 +553,8 @@ async function benchDatabase(name: DatabaseName): Promise<Result> {
     if (engine) {
       if (name === 'postgres') {
         await engine.database.exec(
-          `DROP SCHEMA IF EXISTS "${schema}" CASCADE; DROP SCHEMA IF EXISTS "${naiveSchema}" CASCADE`,
+          `DROP SCHEMA IF EXISTS "${schema}" CASCADE; DROP SCHEMA IF EXISTS "${naiveSchema}" CASCADE; ` +
+            `DROP SCHEMA IF EXISTS "${limitSchema}" CASCADE`,
         );
       }
       await engine.close();
@@ -444,7 +571,8 @@ for (const name of DATABASES) {
   results.push(r);
   console.log(
     `[${name}] ${r.records} records: ${r.recordsPerSecond} rec/s (${r.seconds} s), unchanged ${r.unchangedRecordsPerSecond} rec/s, ` +
-      `naive ${r.naiveRecordsPerSecond} rec/s over ${r.naiveRecords} records, speedup ${r.speedup}×, peak RSS ${r.peakRssMb} MB` +
+      `limit ${r.limitRecordsPerSecond} rec/s (ratio ${r.ratioToLimit}), naive ${r.naiveRecordsPerSecond} rec/s over ${r.naiveRecords} records, ` +
+      `speedup ${r.speedup}×, peak RSS ${r.peakRssMb} MB, synchronous_commit ${r.synchronousCommit}` +
       (r.ok ? '' : ` — FAILED: ${r.problems.join('; ')}`),
   );
   if (name === 'postgres') {

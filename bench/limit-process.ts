@@ -1,12 +1,13 @@
 /**
  * The physical limit of `bench/e2e.ts`, in a child process of its own (started with `fork` for each pass): page
  * through the Stripe sandbox with bare `fetch` requests (limit=100, starting_after), map the same fields as the
- * engine's job by hand, and write each page with one INSERT (unnest of column arrays) on one connection that
- * commits asynchronously, like the engine's page commits. The next page is read while the current one is
- * inserted. Reports `{ type: 'done', records, seconds }` over IPC.
+ * engine's job by hand, and write each page with one INSERT (unnest of column arrays, see bench/limit.ts) on one
+ * connection that commits asynchronously, like the engine's page commits. The next page is read while the current
+ * one is inserted. Reports `{ type: 'done', records, seconds }` over IPC.
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { unnestInsert } from './limit.ts';
 
 const SANDBOX_URL = process.env.BENCH_SANDBOX_URL!;
 const API_KEY = process.env.BENCH_SANDBOX_API_KEY!;
@@ -50,8 +51,14 @@ function mapRows(data: Record<string, unknown>[]) {
 async function physicalLimit(table: string): Promise<{ records: number; seconds: number }> {
   const client = new pg.Client({ connectionString: DATABASE_URL, options: '-c synchronous_commit=off' });
   await client.connect();
-  const insert = `INSERT INTO ${table} (id, name, email, phone, balance, created_at)
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::timestamptz[])`;
+  const insert = unnestInsert(table, [
+    ['id', 'uuid'],
+    ['name', 'text'],
+    ['email', 'text'],
+    ['phone', 'text'],
+    ['balance', 'numeric'],
+    ['created_at', 'timestamptz'],
+  ]);
   let records = 0;
   const started = performance.now();
   try {

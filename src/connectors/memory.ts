@@ -173,6 +173,8 @@ export class MemoryProvider {
       readPage: (req) => this.readPage(req),
       fetch: (req) => this.fetch(req),
       write: (req) => this.write(req),
+      // Creates are keyed by their idempotency key (see Endpoint.dedupesCreates).
+      dedupesCreates: () => true,
     };
   }
 

@@ -35,6 +35,13 @@ export interface Endpoint {
    */
   write(request: WriteRequest): Promise<WriteResult[]>;
   /**
+   * Whether a create of this entity type sent again finds the first one instead of making a second: the provider
+   * takes the op's idempotency key, or the endpoint looks the record up by its source id first. When it cannot
+   * (or does not say), the engine commits the pages that record its creates durably, even where page commits are
+   * otherwise asynchronous: that commit is all that remembers the create, and a lost one would be sent again.
+   */
+  dedupesCreates?(entityType: string): boolean;
+  /**
    * Colocated endpoints over a table in the engine's database may describe it, so that a clean inbound
    * page is written with its references and counters in one statement (see RunStore.fastInboundPage).
    */

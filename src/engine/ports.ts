@@ -120,12 +120,14 @@ export interface RunStore {
   /**
    * One transaction: `inside` runs first with the transaction (colocated writes) and returns the page's
    * changes; then references, failures, retry set, dead letters, counters and checkpoint are written.
-   * Returns whether someone asked for this execution to be cancelled.
+   * Returns whether someone asked for this execution to be cancelled. Page commits may be asynchronous (see
+   * Database.pageDb); `durable` makes this one wait for its WAL flush (synchronous_commit on).
    */
   commitPage(
     scope: { executionId: string; jobId: string; connectionId: string; entityType: string },
     // biome-ignore lint/suspicious/noExplicitAny: the transaction also reaches the application's tables
     inside: (transaction: Kysely<any>) => Promise<PageCommit>,
+    options?: { durable?: boolean },
   ): Promise<{ cancelRequested: boolean }>;
   /** The job's retry set (records that failed before) and its parked records (open or discarded dead letters). */
   loadRetrySet(jobId: string): Promise<TrackedRecord[]>;

@@ -1107,6 +1107,13 @@ class Run {
     /** A result saying the whole run cannot go on (401/403, configuration): the run halts after this commit. */
     let runLevel: unknown;
     const committing = performance.now();
+    // A create at an endpoint that cannot recognise it again (Endpoint.dedupesCreates) is remembered only by the
+    // reference this commit writes: the commit must survive a database crash, or the next attempt creates the record
+    // a second time. Updates and deletes sent again change nothing: their commits keep the fast setting.
+    const durable =
+      !leg.target.colocated &&
+      leg.target.dedupesCreates?.(job.entityType) !== true &&
+      plans.some((p) => p.kind === 'write' && p.op.action === 'create');
     const { cancelRequested } = await this.store.commitPage(
       {
         executionId: this.input.executionId,
@@ -1265,6 +1272,7 @@ class Run {
         if (checkpoint && runLevel === undefined) commit.checkpoint = checkpoint;
         return commit;
       },
+      { durable },
     );
     this.timing.writeMs += performance.now() - committing;
     this.logPage(leg, delta, this.chunkStarted);

@@ -103,6 +103,11 @@ class TableEndpoint implements Endpoint {
     return rows.map((r) => ({ id: r.id, data: r.data, updatedAt: r.updated_at.toISOString() }));
   }
 
+  /** Creates are keyed by their idempotency key (a unique column; see Endpoint.dedupesCreates). */
+  dedupesCreates(): boolean {
+    return true;
+  }
+
   async write(req: WriteRequest): Promise<WriteResult[]> {
     await this.check(req.entityType, req.signal);
     const results: WriteResult[] = new Array(req.ops.length);

@@ -44,8 +44,10 @@ export function createRunStore(database: Database): RunStore {
       return out;
     },
 
-    async commitPage(scope, inside) {
+    async commitPage(scope, inside, options) {
       return pageDb.transaction().execute(async (trx) => {
+        // First, so that it holds at the commit whatever `inside` does; PGlite has one session, synchronous.
+        if (options?.durable && database.kind === 'postgres') await sql`SET LOCAL synchronous_commit = on`.execute(trx);
         const page = await inside(trx);
         await writePage(trx, scope, page);
         return { cancelRequested: await saveProgress(trx, scope.executionId, page) };

@@ -315,6 +315,11 @@ export class HubSpotEndpoint implements Endpoint {
     return out;
   }
 
+  /** Every create is looked up by its external-id property first (see Endpoint.dedupesCreates). */
+  dedupesCreates(): boolean {
+    return true;
+  }
+
   /**
    * Creates (each looked up by external id first), then updates, then deletes (archives), in batches of 100. A fault that is not a
    * record's throws only while nothing of the call was applied (see Endpoint.write); after that it becomes the

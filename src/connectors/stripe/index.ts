@@ -235,6 +235,11 @@ class StripeEndpoint implements Endpoint {
     return out;
   }
 
+  /** Every create is sent with its idempotency key (see Endpoint.dedupesCreates). */
+  dedupesCreates(): boolean {
+    return true;
+  }
+
   async write(req: WriteRequest): Promise<WriteResult[]> {
     if (!(WRITABLE as readonly string[]).includes(req.entityType)) {
       throw new ProviderError(
