@@ -26,6 +26,7 @@ import { connectionService } from './services/connections.ts';
 import { deadLetterService } from './services/dead-letters.ts';
 import { localEndpoints } from './services/endpoints.ts';
 import { executionService } from './services/executions.ts';
+import { fleetService } from './services/fleet.ts';
 import { jobService } from './services/jobs.ts';
 import { withRedaction } from './services/logging.ts';
 import { providerRegistry } from './services/providers.ts';
@@ -68,6 +69,7 @@ export async function createSyncEngine(options: SyncEngineOptions = {}): Promise
     ...(options.database !== undefined ? { database: options.database } : {}),
     ...(options.schema !== undefined ? { schema: options.schema } : {}),
     ...(options.poolSize !== undefined ? { poolSize: options.poolSize } : {}),
+    ...(options.pgliteSettings !== undefined ? { pgliteSettings: options.pgliteSettings } : {}),
   });
   try {
     if (options.migrate !== false) await migrate(database);
@@ -151,6 +153,7 @@ function compose(database: Database, options: SyncEngineOptions, vault: Credenti
     endpointsFor,
   });
   const deadLetters = deadLetterService({ db, startJob: (jobId, o) => runs.startJob(jobId, o) });
+  const fleet = fleetService({ db });
   const webhooks = webhookService({ db, vault, providers, connections, queue });
   const alertOptions = options.alerts ?? {};
   const alerts = alertService({
@@ -173,11 +176,20 @@ function compose(database: Database, options: SyncEngineOptions, vault: Credenti
       create: connections.create,
       get: connections.get,
       list: connections.list,
+      page: connections.page,
+      summaries: connections.summaries,
       update: connections.update,
       test: connections.test,
       delete: connections.delete,
     },
-    jobs: { create: jobs.create, get: jobs.get, list: jobs.list, update: jobs.update, delete: jobs.delete },
+    jobs: {
+      create: jobs.create,
+      get: jobs.get,
+      list: jobs.list,
+      page: jobs.page,
+      update: jobs.update,
+      delete: jobs.delete,
+    },
     executions,
     deadLetters: {
       list: deadLetters.list,
@@ -203,6 +215,7 @@ function compose(database: Database, options: SyncEngineOptions, vault: Credenti
       sendTest: alerts.sendTest,
       deliveries: alerts.deliveries,
     },
+    fleet: { overview: fleet.overview },
     providers: () => providers.list(),
     receiveWebhook: webhooks.receiveWebhook,
     webhook: webhooks.webhook,

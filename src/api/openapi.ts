@@ -18,6 +18,7 @@ import {
   SYNC_MODES,
   TRIGGERS,
 } from '../domain/types.ts';
+import { restBuilderSchemas } from './rest-builder-schemas.ts';
 
 const str = { type: 'string' } as const;
 const nullableStr = { type: ['string', 'null'] } as const;
@@ -617,6 +618,61 @@ export const schemas = {
     durationMs: { type: ['integer', 'null'] },
     createdAt: dateTime,
   }),
+  FleetOverview: object({
+    at: { ...dateTime, description: 'When the figures were read (the database’s clock)' },
+    hours: {
+      ...arrayOf(
+        object({
+          hour: { ...dateTime, description: 'The hour’s start (UTC)' },
+          total: int,
+          statuses: {
+            ...object(Object.fromEntries(EXECUTION_STATUSES.map((s) => [s, int]))),
+            description: 'Executions created in the hour, by their status now',
+          },
+        }),
+      ),
+      description: 'The last 24 hours, oldest first (the current hour last); hours without runs are zeros',
+    },
+    failingJobs: {
+      ...object({
+        total: { ...int, description: 'Every failing job (items lists the newest 50)' },
+        items: arrayOf(
+          object({
+            jobId: uuid,
+            jobName: str,
+            enabled: bool,
+            connectionId: uuid,
+            connectionName: str,
+            executionId: { ...uuid, description: 'The failed run' },
+            lastStatus: { enum: ['failed', 'timed_out'] },
+            lastRunAt: { ...nullableDateTime, description: 'When the failed run ended' },
+            haltReason: nullableStr,
+            consecutiveFailures: {
+              ...int,
+              description: 'Its newest finished runs that failed or timed out, in a row (counted up to 100)',
+            },
+          }),
+        ),
+      }),
+      description:
+        'Jobs (archived ones aside) whose newest finished whole run failed or timed out, the newest failures first',
+    },
+    deadLetters: object({
+      open: { ...int, description: 'Open dead letters of the jobs that are not archived' },
+      jobs: { ...int, description: 'The jobs that hold them' },
+      byJob: {
+        ...arrayOf(object({ jobId: uuid, jobName: str, connectionName: str, open: int })),
+        description: 'The 10 jobs holding the most',
+      },
+    }),
+    totals: object({
+      connections: int,
+      jobs: { ...int, description: 'Sync jobs, archived ones aside' },
+      enabledJobs: int,
+      runningNow: int,
+      queuedNow: int,
+    }),
+  }),
   LocalEntity: object({
     name: str,
     table: str,
@@ -631,6 +687,7 @@ export const schemas = {
       description: 'The table’s columns; null when the table does not exist (yet)',
     },
   }),
+  ...restBuilderSchemas,
 } as const;
 
 export type SchemaName = keyof typeof schemas;
@@ -640,6 +697,16 @@ export const listOf = (name: SchemaName, paginated = false) =>
     items: arrayOf(ref(name)),
     ...(paginated ? { nextCursor: { ...nullableStr, description: 'The next page’s `cursor`; null: last page' } } : {}),
   });
+
+/** A searchable list, a page at a time: `nextCursor`, and `total`, the number of matches over all pages. */
+export const searchListOf = (name: SchemaName) => {
+  const list = listOf(name, true);
+  return {
+    ...list,
+    required: [...list.required, 'total'],
+    properties: { ...list.properties, total: { ...int, description: 'Every item that matches, over all pages' } },
+  };
+};
 
 /** The error responses every API route may answer (see server.ts). */
 export const errors = {

@@ -38,14 +38,17 @@ import type { PreviewItem } from '../engine/runner.ts';
 import type { SyncEngine } from '../sync-engine.ts';
 import { registerAlertRoutes } from './alert-routes.ts';
 import type { LocalSide } from './config.ts';
+import { registerFleetRoutes } from './fleet-routes.ts';
 import { createMetrics } from './metrics.ts';
 import * as doc from './openapi.ts';
+import { registerRestBuilderRoutes } from './rest-builder-routes.ts';
 import {
   apiConnection,
   apiDeadLetter,
   apiExecution,
   apiJob,
   conflictListQuery,
+  connectionListQuery,
   deadLetterListQuery,
   executionListQuery,
   jobDeleteQuery,
@@ -469,6 +472,8 @@ export async function buildServer(options: ApiServerOptions): Promise<FastifyIns
       });
       registerRoutes(api, { ...options, publicUrl });
       registerAlertRoutes(api, engine);
+      registerRestBuilderRoutes(api, engine);
+      registerFleetRoutes(api, engine);
     },
     { prefix: '/api/v1' },
   );
@@ -491,16 +496,18 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
     return jobs.map((j) => apiJob(j, last.get(j.id) ?? null, open.get(j.id) ?? 0));
   };
   const jobOut = async (id: string) => (await jobsOut([await engine.jobs.get(id)]))[0]!;
-  const connectionOut = async (conn: Connection) => {
-    const jobs = await engine.jobs.list({ connectionId: conn.id });
-    const runs = [...(await engine.executions.latest(jobs.map((j) => j.id))).values()];
-    runs.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
-    return apiConnection(conn, {
-      jobCount: jobs.length,
-      lastRun: runs[0] ?? null,
-      webhookUrl: `${options.publicUrl ?? ''}/webhooks/${conn.id}`,
-    });
+  /** Connections with their job counts and newest runs, read in two queries whatever their number of jobs. */
+  const connectionsOut = async (conns: Connection[]) => {
+    const summaries = await engine.connections.summaries(conns.map((c) => c.id));
+    return conns.map((conn) =>
+      apiConnection(conn, {
+        jobCount: summaries.get(conn.id)?.jobCount ?? 0,
+        lastRun: summaries.get(conn.id)?.lastRun ?? null,
+        webhookUrl: `${options.publicUrl ?? ''}/webhooks/${conn.id}`,
+      }),
+    );
   };
+  const connectionOut = async (conn: Connection) => (await connectionsOut([conn]))[0]!;
 
   // providers, transforms, local entities
   api.get(
@@ -565,15 +572,23 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
     '/connections',
     {
       schema: {
-        summary: 'List connections',
+        summary: 'List connections, a page at a time (oldest first), optionally searched by name',
         tags: ['connections'],
-        response: { 200: doc.listOf('Connection'), ...doc.errors },
+        querystring: {
+          type: 'object',
+          properties: {
+            q: { type: 'string', maxLength: 200, description: 'Only connections whose name contains this (any case)' },
+            limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+            cursor: { type: 'string' },
+          },
+        },
+        response: { 200: doc.searchListOf('Connection'), ...doc.errors },
       },
     },
     async (req) => {
-      noQuery(req);
-      const all = await engine.connections.list();
-      return { items: await Promise.all(all.map(connectionOut)) };
+      const q = query(connectionListQuery, req);
+      const page = await engine.connections.page({ q: q.q ?? null, cursor: q.cursor ?? null, limit: q.limit });
+      return { items: await connectionsOut(page.items), nextCursor: page.nextCursor, total: page.total };
     },
   );
   api.post(
@@ -656,16 +671,32 @@ function registerRoutes(api: FastifyInstance, options: ApiServerOptions): void {
     '/sync-jobs',
     {
       schema: {
-        summary: 'List sync jobs',
+        summary: 'List sync jobs (archived ones aside), a page at a time (oldest first), optionally searched by name',
+        description:
+          'All jobs or one connection’s. Each job carries its last run (`lastRun`) and open conflicts, read for the ' +
+          'whole page at once. `total` counts every job that matches (all pages); follow `nextCursor` for the rest.',
         tags: ['sync jobs'],
-        querystring: { type: 'object', properties: { connectionId: { type: 'string', format: 'uuid' } } },
-        response: { 200: doc.listOf('Job'), ...doc.errors },
+        querystring: {
+          type: 'object',
+          properties: {
+            connectionId: { type: 'string', format: 'uuid' },
+            q: { type: 'string', maxLength: 200, description: 'Only jobs whose name contains this (any case)' },
+            limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+            cursor: { type: 'string' },
+          },
+        },
+        response: { 200: doc.searchListOf('Job'), ...doc.errors },
       },
     },
     async (req) => {
       const q = query(jobListQuery, req);
-      const jobs = await engine.jobs.list(q.connectionId ? { connectionId: q.connectionId } : {});
-      return { items: await jobsOut(jobs) };
+      const page = await engine.jobs.page({
+        ...(q.connectionId ? { connectionId: q.connectionId } : {}),
+        q: q.q ?? null,
+        cursor: q.cursor ?? null,
+        limit: q.limit,
+      });
+      return { items: await jobsOut(page.items), nextCursor: page.nextCursor, total: page.total };
     },
   );
   api.post(

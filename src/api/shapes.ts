@@ -161,7 +161,20 @@ export const recordQuery = z.strictObject({
   side: z.enum(['local', 'provider'], { error: 'must be local or provider' }).optional(),
 });
 
-export const jobListQuery = z.strictObject({ connectionId: z.string().optional() });
+/** A name search of a list: contains this text, any case (trimmed; blank: no search). */
+const nameSearch = z
+  .string({ error: 'must be text' })
+  .max(200, { error: 'must be at most 200 characters (names are)' })
+  .optional();
+
+export const jobListQuery = z.strictObject({
+  connectionId: z.string().optional(),
+  q: nameSearch,
+  limit: limitSchema,
+  cursor: z.string().optional(),
+});
+
+export const connectionListQuery = z.strictObject({ q: nameSearch, limit: limitSchema, cursor: z.string().optional() });
 
 /** DELETE /sync-jobs/{id}: archives; `purge=true&confirm=<the job's id>` deletes it with its history. */
 export const jobDeleteQuery = z.strictObject({

@@ -132,7 +132,16 @@ function serverOperator(client: ServerClient): Operator {
   const job = (id: string) => `/sync-jobs/${encodeURIComponent(id)}`;
   return {
     async jobs() {
-      return (await client.get<{ items: ApiJob[] }>('/sync-jobs')).items;
+      // The list comes a page at a time: follow the cursors to the end.
+      const jobs: ApiJob[] = [];
+      let cursor: string | null = null;
+      do {
+        const path = `/sync-jobs?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+        const page: { items: ApiJob[]; nextCursor: string | null } = await client.get(path);
+        jobs.push(...page.items);
+        cursor = page.nextCursor;
+      } while (cursor);
+      return jobs;
     },
     async run(jobId, queue) {
       const { executionId } = await client.post<{ executionId: string }>(`${job(jobId)}/run`);

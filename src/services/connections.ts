@@ -1,14 +1,27 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import { errorMessage, NotFoundError, ProviderError, ValidationError } from '../domain/errors.ts';
 import { connectionInputSchema, connectionPatchSchema } from '../domain/job.ts';
-import type { Connection, SyncJob } from '../domain/types.ts';
+import type { Connection, SyncExecution, SyncJob } from '../domain/types.ts';
 import { parseInput } from '../domain/validate.ts';
 import type { Endpoint } from '../engine/endpoint.ts';
 import type { CredentialVault } from '../security/vault.ts';
-import { toConnection } from '../store/repository.ts';
+import { toConnection, toExecution } from '../store/repository.ts';
 import type { DB } from '../store/schema.ts';
-import { isUuid } from './paging.ts';
+import { containsPattern, decodeCursor, isUuid, type Page, type PageOptions, pageLimit, toPage } from './paging.ts';
 import type { ProviderRegistry } from './providers.ts';
+
+/** A page of connections whose name contains `q` (case-insensitive). */
+export interface ConnectionPageOptions extends PageOptions {
+  q?: string | null;
+}
+
+/** What the lists show of a connection beside its own fields. */
+export interface ConnectionSummary {
+  /** Its jobs, archived ones aside. */
+  jobCount: number;
+  /** The newest whole run of any of its jobs. */
+  lastRun: SyncExecution | null;
+}
 
 export interface ConnectionDeps {
   db: Kysely<DB>;
@@ -102,6 +115,64 @@ export function connectionService({ db, vault, providers }: ConnectionDeps) {
     get: async (id: string): Promise<Connection> => toConnection(await connectionRow(id)),
     list: async (): Promise<Connection[]> =>
       (await db.selectFrom('connections').selectAll().orderBy('created_at').execute()).map(toConnection),
+    /**
+     * One page of the connections in creation order (keyset on created_at and id); `q` keeps those whose name
+     * contains it (case-insensitive). `total` counts every connection that matches, over all pages.
+     */
+    page: async (options: ConnectionPageOptions = {}): Promise<Page<Connection> & { total: number }> => {
+      const limit = pageLimit(options.limit);
+      const after = decodeCursor(options.cursor, 'time');
+      const pattern = containsPattern(options.q);
+      let matching = db.selectFrom('connections');
+      if (pattern !== null) matching = matching.where(sql<boolean>`name ILIKE ${pattern}`);
+      let rowsQuery = matching.selectAll().select(sql<string>`created_at::text`.as('cursor_at'));
+      if (after) {
+        rowsQuery = rowsQuery.where(sql<boolean>`(created_at, id) > (${after.at}::timestamptz, ${after.id}::uuid)`);
+      }
+      const [rows, count] = await Promise.all([
+        rowsQuery
+          .orderBy('created_at')
+          .orderBy('id')
+          .limit(limit + 1)
+          .execute(),
+        matching.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+      ]);
+      const page = toPage(rows, limit, toConnection, (r) => ({ at: r.cursor_at, id: r.id }));
+      return { ...page, total: Number(count.n) };
+    },
+    /**
+     * What a list shows of each connection, in two queries whatever the number of jobs: how many jobs it has
+     * (archived ones aside) and its newest whole run (the newest of its jobs' latest runs; single-record runs
+     * aside, as for a job's lastRun). Each job's latest run is one probe of the (job_id, created_at) index.
+     */
+    summaries: async (ids: readonly string[]): Promise<Map<string, ConnectionSummary>> => {
+      const wanted = [...new Set(ids.filter(isUuid))];
+      const out = new Map<string, ConnectionSummary>(wanted.map((id) => [id, { jobCount: 0, lastRun: null }]));
+      if (wanted.length === 0) return out;
+      const [counts, latest] = await Promise.all([
+        db
+          .selectFrom('sync_jobs')
+          .select(['connection_id', sql<number>`count(*)::int`.as('n')])
+          .where('connection_id', 'in', wanted)
+          .where('archived_at', 'is', null)
+          .groupBy('connection_id')
+          .execute(),
+        sql<Selectable<DB['sync_executions']> & { connection_id: string }>`
+          SELECT DISTINCT ON (j.connection_id) j.connection_id, e.*
+          FROM sync_jobs j
+          CROSS JOIN LATERAL (
+            SELECT * FROM sync_executions x
+            WHERE x.job_id = j.id AND x.record_keys IS NULL
+            ORDER BY x.created_at DESC, x.id DESC
+            LIMIT 1
+          ) e
+          WHERE j.connection_id = ANY(${wanted}::uuid[]) AND j.archived_at IS NULL
+          ORDER BY j.connection_id, e.created_at DESC, e.id DESC`.execute(db),
+      ]);
+      for (const c of counts) out.get(c.connection_id)!.jobCount = Number(c.n);
+      for (const { connection_id, ...row } of latest.rows) out.get(connection_id)!.lastRun = toExecution(row);
+      return out;
+    },
     /**
      * Name, config and credentials. Credentials are merged by key into the stored ones, except in two cases
      * where the given ones replace them all: a change of where the credentials are sent (a setting with

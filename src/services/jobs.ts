@@ -8,8 +8,14 @@ import { parseInput } from '../domain/validate.ts';
 import type { LocalStoreDefinition } from '../local/postgres.ts';
 import { cancelledBeforeStart, jobColumns, loadRules, replaceRules, toJob } from '../store/repository.ts';
 import type { DB } from '../store/schema.ts';
-import { isUuid } from './paging.ts';
+import { containsPattern, decodeCursor, isUuid, type Page, type PageOptions, pageLimit, toPage } from './paging.ts';
 import type { ProviderRegistry } from './providers.ts';
+
+/** A page of jobs: of one connection (`connectionId`), whose name contains `q` (case-insensitive). */
+export interface JobPageOptions extends PageOptions {
+  connectionId?: string;
+  q?: string | null;
+}
 
 export interface JobDeps {
   db: Kysely<DB>;
@@ -206,6 +212,46 @@ export function jobService(deps: JobDeps) {
         rows.map((r) => r.id),
       );
       return rows.map((r) => toJob(r, rules.get(r.id) ?? []));
+    },
+    /**
+     * One page of the jobs that are not archived, in creation order (keyset on created_at and id): all of them,
+     * or one connection's; `q` keeps those whose name contains it (case-insensitive). `total` counts every job
+     * that matches, over all pages. Two queries for the page (rows, their rules) and one for the count, whatever
+     * the fleet's size.
+     */
+    page: async (options: JobPageOptions = {}): Promise<Page<SyncJob> & { total: number }> => {
+      const limit = pageLimit(options.limit);
+      const after = decodeCursor(options.cursor, 'time');
+      const pattern = containsPattern(options.q);
+      if (options.connectionId !== undefined && !isUuid(options.connectionId)) {
+        return { items: [], nextCursor: null, total: 0 };
+      }
+      let matching = db.selectFrom('sync_jobs').where('archived_at', 'is', null);
+      if (options.connectionId !== undefined) matching = matching.where('connection_id', '=', options.connectionId);
+      if (pattern !== null) matching = matching.where(sql<boolean>`name ILIKE ${pattern}`);
+      let rowsQuery = matching.selectAll().select(sql<string>`created_at::text`.as('cursor_at'));
+      if (after) {
+        rowsQuery = rowsQuery.where(sql<boolean>`(created_at, id) > (${after.at}::timestamptz, ${after.id}::uuid)`);
+      }
+      const [rows, count] = await Promise.all([
+        rowsQuery
+          .orderBy('created_at')
+          .orderBy('id')
+          .limit(limit + 1)
+          .execute(),
+        matching.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+      ]);
+      const rules = await loadRules(
+        db,
+        rows.slice(0, limit).map((r) => r.id),
+      );
+      const page = toPage(
+        rows,
+        limit,
+        (r) => toJob(r, rules.get(r.id) ?? []),
+        (r) => ({ at: r.cursor_at, id: r.id }),
+      );
+      return { ...page, total: Number(count.n) };
     },
     update: async (id: string, patch: unknown): Promise<SyncJob> => {
       // Read, merge and write under the row's lock: concurrent updates of one job apply one after the other,

@@ -89,3 +89,13 @@ export function toPage<R, T>(
   const page = more ? rows.slice(0, limit) : rows;
   return { items: page.map(map), nextCursor: more ? encodeCursor(key(page[page.length - 1]!)) : null };
 }
+
+/**
+ * A name search (`q`) as an ILIKE pattern matching names that contain it, case-insensitively; null for no
+ * search (absent or blank). `%`, `_` and `\` in the search are literal characters, not wildcards.
+ */
+export function containsPattern(q: string | null | undefined): string | null {
+  const text = q?.trim();
+  if (!text) return null;
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}

@@ -22,6 +22,10 @@ import type { LocalStoreDefinition } from '../local/postgres.ts';
 import type { AlertRetryOptions, EnqueueResult, QueueOptions } from '../queue/queue.ts';
 import type { SyncWorker, WorkerOptions } from '../queue/worker.ts';
 import type { Database, DatabaseOption } from '../store/database.ts';
+import type { PgliteSettings } from '../store/pglite-start.ts';
+import type { ConnectionPageOptions, ConnectionSummary } from './connections.ts';
+import type { FleetOverview } from './fleet.ts';
+import type { JobPageOptions } from './jobs.ts';
 import type { ListOptions, Page, PageOptions } from './paging.ts';
 import type { RecordInspection } from './records.ts';
 
@@ -36,6 +40,12 @@ export interface SyncEngineOptions {
   schema?: string;
   /** Connections in the PostgreSQL pool. Default: 10. */
   poolSize?: number;
+  /**
+   * PostgreSQL settings of the PGlite the engine opens (a data directory or `memory://`), e.g.
+   * `{ shared_buffers: '64MB' }`. Default: `OTESSE_SYNC_PGLITE_SETTINGS` (`name=value …`), over
+   * `{ shared_buffers: '16MB' }` (PostgreSQL's 128MB stays resident in the process: see src/store/pglite-start.ts).
+   */
+  pgliteSettings?: PgliteSettings;
   /** Providers the engine can connect to (Stripe, HubSpot, REST, the in-memory provider…). */
   providers?: ProviderDefinition[];
   /** The local side (the application's tables). Required to run jobs. */
@@ -103,6 +113,10 @@ export interface SyncEngine {
     create(input: unknown): Promise<Connection>;
     get(id: string): Promise<Connection>;
     list(): Promise<Connection[]>;
+    /** A page in creation order; `q` keeps names that contain it (case-insensitive); `total` counts all matches. */
+    page(options?: ConnectionPageOptions): Promise<Page<Connection> & { total: number }>;
+    /** Per connection: its job count (archived aside) and its newest whole run, in two queries. */
+    summaries(ids: readonly string[]): Promise<Map<string, ConnectionSummary>>;
     /** Renames, changes config (validated by the provider), or replaces credentials (merged by key). */
     update(id: string, patch: unknown): Promise<Connection>;
     /** Checks the credentials by reading one record of the provider's first entity type; the result is stored. */
@@ -114,6 +128,11 @@ export interface SyncEngine {
     get(id: string): Promise<SyncJob>;
     /** Archived jobs are left out unless `includeArchived`. */
     list(filter?: { connectionId?: string; includeArchived?: boolean }): Promise<SyncJob[]>;
+    /**
+     * A page of the jobs that are not archived, in creation order: all, or one connection's (`connectionId`);
+     * `q` keeps names that contain it (case-insensitive); `total` counts all matches.
+     */
+    page(options?: JobPageOptions): Promise<Page<SyncJob> & { total: number }>;
     /** 409 (StateError) for an archived job. */
     update(id: string, patch: unknown): Promise<SyncJob>;
     /**
@@ -195,6 +214,10 @@ export interface SyncEngine {
     sendTest(id: string): Promise<AlertDelivery>;
     /** A channel's delivery attempts, newest first. */
     deliveries(channelId: string, page?: PageOptions): Promise<Page<AlertDelivery>>;
+  };
+  /** The fleet at a glance: runs per hour by status (24 h), the jobs failing now, open dead letters, totals. */
+  fleet: {
+    overview(): Promise<FleetOverview>;
   };
   /** The registered providers, with their descriptions (settings, entity types, fields). */
   providers(): ProviderDefinition[];

@@ -427,11 +427,12 @@ TABLE sync_executions
   CONSTRAINT sync_executions_updated_check CHECK ((updated >= 0))
   CONSTRAINT sync_executions_updated_not_null NOT NULL updated
   CREATE INDEX sync_executions_apply_deletions_idx ON sync_executions USING btree (apply_deletions_of) WHERE (apply_deletions_of IS NOT NULL)
-  CREATE INDEX sync_executions_created_idx ON sync_executions USING btree (created_at)
+  CREATE INDEX sync_executions_created_idx ON sync_executions USING btree (created_at) INCLUDE (status)
   CREATE UNIQUE INDEX sync_executions_fire_time_idx ON sync_executions USING btree (job_id, scheduled_for) WHERE (scheduled_for IS NOT NULL)
-  CREATE INDEX sync_executions_job_idx ON sync_executions USING btree (job_id, created_at DESC)
+  CREATE INDEX sync_executions_job_idx ON sync_executions USING btree (job_id, created_at DESC, id DESC)
   CREATE UNIQUE INDEX sync_executions_one_running_idx ON sync_executions USING btree (job_id) WHERE ((status = 'running'::text) AND (record_keys IS NULL))
   CREATE UNIQUE INDEX sync_executions_pkey ON sync_executions USING btree (id)
+  CREATE INDEX sync_executions_queued_idx ON sync_executions USING btree (created_at) WHERE (status = 'queued'::text)
   CREATE INDEX sync_executions_resumed_from_idx ON sync_executions USING btree (resumed_from) WHERE (resumed_from IS NOT NULL)
   CREATE INDEX sync_executions_running_idx ON sync_executions USING btree (heartbeat_at) WHERE (status = 'running'::text)
 
@@ -487,6 +488,7 @@ TABLE sync_jobs
   CONSTRAINT sync_jobs_timeout_minutes_not_null NOT NULL timeout_minutes
   CONSTRAINT sync_jobs_updated_at_not_null NOT NULL updated_at
   CREATE INDEX sync_jobs_connection_idx ON sync_jobs USING btree (connection_id)
+  CREATE INDEX sync_jobs_connection_page_idx ON sync_jobs USING btree (connection_id, created_at, id) WHERE (archived_at IS NULL)
   CREATE INDEX sync_jobs_due_idx ON sync_jobs USING btree (next_run_at) WHERE (enabled AND (schedule_cron IS NOT NULL))
   CREATE UNIQUE INDEX sync_jobs_pkey ON sync_jobs USING btree (id)
 

@@ -199,7 +199,10 @@ describe.skipIf(!hasChromium && !inCi)('web UI end to end (Chromium + real serve
   }, 60_000);
 
   it('lists the connected apps', async () => {
+    // The home screen is the fleet overview; the connected apps are one click away.
     await page.goto(server!.url);
+    await page.getByRole('heading', { name: 'Fleet overview' }).waitFor();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Connected apps' }).click();
     await page.getByRole('heading', { name: 'Connected apps' }).waitFor();
     await page.getByRole('link', { name: demoConnection.name }).waitFor();
     await shot(page, '01-connected-apps');
@@ -324,7 +327,7 @@ describe.skipIf(!hasChromium && !inCi)('web UI end to end (Chromium + real serve
     const { items: jobs } = await apiGet<{ items: ApiJob[] }>(server!, `/sync-jobs?connectionId=${demoConnection.id}`);
     const failing = jobs.find((j) => /fail/i.test(j.name));
     if (!failing) throw new Error(`no demo job with failures among ${jobs.map((j) => j.name).join(', ')}`);
-    await page.goto(server!.url);
+    await page.goto(`${server!.url}/connections`);
     await page.getByRole('link', { name: demoConnection.name }).click();
     await page.getByRole('link', { name: failing.name }).click();
     await page.getByRole('heading', { name: failing.name }).waitFor();
@@ -474,13 +477,13 @@ describe.skipIf(!hasChromium && !inCi)('web UI end to end (Chromium + real serve
     await page.goBack();
     await page.waitForURL(`**/jobs/${failing.id}`);
 
-    // An unknown URL shows the not-found page, which links home; /connections is the home screen too.
+    // An unknown URL shows the not-found page, which links to the connected apps.
     await page.goto(`${server!.url}/no/such/screen`);
     await page.getByRole('heading', { name: 'Page not found' }).waitFor();
     expect(await page.locator('main code').textContent()).toBe('/no/such/screen');
     await page.getByRole('link', { name: 'Go to connected apps' }).click();
     await page.getByRole('heading', { name: 'Connected apps' }).waitFor();
-    expect(path()).toBe('/');
+    expect(path()).toBe('/connections');
     expect(await focused()).toBe('main');
     await page.goto(`${server!.url}/connections`);
     await page.getByRole('heading', { name: 'Connected apps' }).waitFor();

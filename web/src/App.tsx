@@ -4,6 +4,7 @@ import { Link, Route, Switch, useLocation, useRoute } from 'wouter';
 import { AlertsPage } from './alerts.tsx';
 import { api, getToken, onUnauthorized, setToken } from './api.ts';
 import { ConnectionDetail, ConnectionForm, ConnectionsPage } from './connections.tsx';
+import { FleetOverviewPage } from './fleet.tsx';
 import { JobDetail } from './job-detail.tsx';
 import { JobFormPage } from './job-form.tsx';
 import { decodeParam, navigate, paths, takeFocusRequest } from './navigation.ts';
@@ -35,14 +36,17 @@ export function App() {
         Skip to content
       </a>
       <header className="topbar">
-        <Link to={paths.connections()} className="brand">
+        <Link to={paths.fleet()} className="brand">
           <span className="brand-mark" aria-hidden="true">
             ⇄
           </span>{' '}
           otesse-sync
         </Link>
         <nav aria-label="Main">
-          <Link to={paths.connections()} aria-current={home || connections ? 'page' : undefined}>
+          <Link to={paths.fleet()} aria-current={home ? 'page' : undefined}>
+            Overview
+          </Link>
+          <Link to={paths.connections()} aria-current={connections ? 'page' : undefined}>
             Connected apps
           </Link>
           <Link to={paths.alerts()} aria-current={alertList || alertChannel ? 'page' : undefined}>
@@ -64,7 +68,7 @@ function Screens() {
   return (
     <Switch>
       <Route path="/">
-        <ConnectionsPage />
+        <FleetOverviewPage />
       </Route>
       <Route path="/connections">
         <ConnectionsPage />

@@ -244,10 +244,15 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** List connections */
+    /** List connections, a page at a time (oldest first), optionally searched by name */
     get: {
       parameters: {
-        query?: never;
+        query?: {
+          /** @description Only connections whose name contains this (any case) */
+          q?: string;
+          limit?: number;
+          cursor?: string;
+        };
         header?: never;
         path?: never;
         cookie?: never;
@@ -262,6 +267,10 @@ export interface paths {
           content: {
             'application/json': {
               items: components['schemas']['Connection'][];
+              /** @description The next page’s `cursor`; null: last page */
+              nextCursor: string | null;
+              /** @description Every item that matches, over all pages */
+              total: number;
             };
           };
         };
@@ -557,11 +566,18 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** List sync jobs */
+    /**
+     * List sync jobs (archived ones aside), a page at a time (oldest first), optionally searched by name
+     * @description All jobs or one connection’s. Each job carries its last run (`lastRun`) and open conflicts, read for the whole page at once. `total` counts every job that matches (all pages); follow `nextCursor` for the rest.
+     */
     get: {
       parameters: {
         query?: {
           connectionId?: string;
+          /** @description Only jobs whose name contains this (any case) */
+          q?: string;
+          limit?: number;
+          cursor?: string;
         };
         header?: never;
         path?: never;
@@ -577,6 +593,10 @@ export interface paths {
           content: {
             'application/json': {
               items: components['schemas']['Job'][];
+              /** @description The next page’s `cursor`; null: last page */
+              nextCursor: string | null;
+              /** @description Every item that matches, over all pages */
+              total: number;
             };
           };
         };
@@ -2406,6 +2426,263 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/providers/rest/test-stream': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Test stream: read the first pages of an unsaved REST connection’s entity type and explain them
+     * @description Reads the first page (and the second, when there is one) through the connector’s own read path and the outbound request guard, one try per request, at most 15 s each. Answers 200 whatever the API answered: `problems` says what is wrong in words (HTTP 401, a records path not found, pagination that does not advance, an address the guard refused), `detected` proposes recordsPath, idField, updatedAtField and pagination from the answer. 400 only for invalid input (config checked by the REST connector’s schema, e.g. `config.entities.contacts.listPath`). Credentials are never returned: URLs lose them and texts mask them.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description A REST connection’s config, as POST /connections takes it (not saved) */
+            config: {
+              [key: string]: unknown;
+            };
+            /** @description Its credentials (token; username, password; apiKey); used for this test only, never returned */
+            credentials?: {
+              [key: string]: string;
+            };
+            /** @description A key of config.entities */
+            entityType: string;
+            /**
+             * @description Records asked per page
+             * @default 100
+             */
+            pageSize?: number;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['RestStreamTest'];
+          };
+        };
+        /** @description Refused: validation_failed (400), unauthorized (401), not_found (404), conflict (409), … */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Internal error (see the server log) */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/providers/rest/openapi-import': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * OpenAPI import: propose a REST connection (base URL, auth, entity types) from an OpenAPI 3.x document
+     * @description Give the document as text (`document`, JSON or YAML) or a `url` to fetch (through the outbound request guard, at most 15 s). Collections are GET paths without path parameters whose answer is a list; each proposed entity passes the REST connector’s entity schema. 400 when the document cannot be imported: not JSON or YAML (the line is named), not OpenAPI 3.x (Swagger 2.0 included), no paths, a URL that cannot be fetched. External `$ref`s are not fetched. Bodies up to 10 MiB.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description The OpenAPI 3.x document’s text, JSON or YAML (exactly one of document, url) */
+            document?: string;
+            /**
+             * Format: uri
+             * @description Where to fetch it, through the outbound request guard
+             */
+            url?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['RestOpenApiImport'];
+          };
+        };
+        /** @description Refused: validation_failed (400), unauthorized (401), not_found (404), conflict (409), … */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Internal error (see the server log) */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/providers/rest/examples': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Ready REST connection configs (a cursor-paginated and a page-numbered API) to start from */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['RestExample'][];
+          };
+        };
+        /** @description Refused: validation_failed (400), unauthorized (401), not_found (404), conflict (409), … */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Internal error (see the server log) */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/fleet/overview': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The fleet at a glance: runs per hour by status (24 h), jobs failing now, dead letters, totals
+     * @description Runs per hour count the executions created in each of the last 24 hours (UTC), by their status now. A job is failing when its newest finished whole run (single-record runs aside) failed or timed out.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['FleetOverview'];
+          };
+        };
+        /** @description Refused: validation_failed (400), unauthorized (401), not_found (404), conflict (409), … */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Internal error (see the server log) */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3018,6 +3295,83 @@ export interface components {
       /** Format: date-time */
       createdAt: string;
     };
+    FleetOverview: {
+      /**
+       * Format: date-time
+       * @description When the figures were read (the database’s clock)
+       */
+      at: string;
+      /** @description The last 24 hours, oldest first (the current hour last); hours without runs are zeros */
+      hours: {
+        /**
+         * Format: date-time
+         * @description The hour’s start (UTC)
+         */
+        hour: string;
+        total: number;
+        /** @description Executions created in the hour, by their status now */
+        statuses: {
+          queued: number;
+          running: number;
+          completed: number;
+          completed_with_errors: number;
+          failed: number;
+          timed_out: number;
+          cancelled: number;
+        };
+      }[];
+      /** @description Jobs (archived ones aside) whose newest finished whole run failed or timed out, the newest failures first */
+      failingJobs: {
+        /** @description Every failing job (items lists the newest 50) */
+        total: number;
+        items: {
+          /** Format: uuid */
+          jobId: string;
+          jobName: string;
+          enabled: boolean;
+          /** Format: uuid */
+          connectionId: string;
+          connectionName: string;
+          /**
+           * Format: uuid
+           * @description The failed run
+           */
+          executionId: string;
+          /** @enum {unknown} */
+          lastStatus: 'failed' | 'timed_out';
+          /**
+           * Format: date-time
+           * @description When the failed run ended
+           */
+          lastRunAt: string | null;
+          haltReason: string | null;
+          /** @description Its newest finished runs that failed or timed out, in a row (counted up to 100) */
+          consecutiveFailures: number;
+        }[];
+      };
+      deadLetters: {
+        /** @description Open dead letters of the jobs that are not archived */
+        open: number;
+        /** @description The jobs that hold them */
+        jobs: number;
+        /** @description The 10 jobs holding the most */
+        byJob: {
+          /** Format: uuid */
+          jobId: string;
+          jobName: string;
+          connectionName: string;
+          open: number;
+        }[];
+      };
+      totals: {
+        connections: number;
+        /** @description Sync jobs, archived ones aside */
+        jobs: number;
+        enabledJobs: number;
+        runningNow: number;
+        queuedNow: number;
+      };
+    };
     LocalEntity: {
       name: string;
       table: string;
@@ -3033,6 +3387,125 @@ export interface components {
             type: string;
           }[]
         | null;
+    };
+    RestStreamTest: {
+      /** @description The stream reads as configured: no problems */
+      ok: boolean;
+      /** @description The first page, and the second when there is one */
+      pages: {
+        /** @description The URL requested, without credentials */
+        url: string;
+        /** @description HTTP status; 0 when no answer came (refused, unreachable, timed out) */
+        status: number;
+        ms: number;
+        /** @description Records at the records path */
+        recordCount: number;
+        /** @description The cursor this page gave for the next one */
+        nextCursor: string | null;
+      }[];
+      /** @description The first page’s records (at the records path, or where detection found them), at most 50 */
+      records: {
+        [key: string]: unknown;
+      }[];
+      detected: {
+        /** @description Dot path of the largest list of objects; "" = the body itself */
+        recordsPath: string | null;
+        idField: string | null;
+        updatedAtField: string | null;
+        /** @description A pagination config proposed from the answer */
+        pagination: {
+          /** @enum {unknown} */
+          style: 'cursor' | 'offset' | 'page' | 'link';
+          cursorParam?: string;
+          cursorPath?: string;
+          /** @description Instead of cursorPath: page after this field of the last record */
+          cursorField?: string;
+          /** @description With cursorField: the response’s “more pages follow” boolean */
+          hasMorePath?: string;
+          offsetParam?: string;
+          pageParam?: string;
+          limitParam?: string;
+          firstPage?: number;
+          totalPath?: string;
+          totalPagesPath?: string;
+        } | null;
+      };
+      /** @description The cursor (offset, page number, link) a run would request after the pages read; null: none */
+      nextCursor: string | null;
+      /** @description What is wrong, in words */
+      problems: string[];
+      /** @description What is worth knowing but not wrong */
+      notes: string[];
+      timing: {
+        totalMs: number;
+      };
+    };
+    RestOpenApiImport: {
+      title: string;
+      /** @description servers[0].url (relative: resolved against the fetched URL); null when absent or not absolute */
+      baseUrl: string | null;
+      /** @description The connector auth config the security schemes map onto */
+      auth: {
+        /** @enum {unknown} */
+        type: 'none' | 'bearer' | 'basic' | 'header' | 'query';
+        name?: string;
+      } | null;
+      entities: {
+        /** @description The entity type (a key of config.entities) */
+        name: string;
+        listPath: string;
+        recordsPath: string;
+        idField: string;
+        updatedAtField?: string;
+        /** @description A pagination config of the REST connector */
+        pagination: {
+          /** @enum {unknown} */
+          style: 'cursor' | 'offset' | 'page' | 'link';
+          cursorParam?: string;
+          cursorPath?: string;
+          /** @description Instead of cursorPath: page after this field of the last record */
+          cursorField?: string;
+          /** @description With cursorField: the response’s “more pages follow” boolean */
+          hasMorePath?: string;
+          offsetParam?: string;
+          pageParam?: string;
+          limitParam?: string;
+          firstPage?: number;
+          totalPath?: string;
+          totalPagesPath?: string;
+        };
+        incremental?: {
+          param: string;
+          /** @enum {unknown} */
+          format: 'iso' | 'unix';
+        };
+        getPath?: string;
+        create?: {
+          [key: string]: unknown;
+        };
+        update?: {
+          [key: string]: unknown;
+        };
+        delete?: {
+          [key: string]: unknown;
+        };
+        fields?: {
+          name: string;
+          /** @enum {unknown} */
+          type: 'string' | 'number' | 'boolean' | 'datetime' | 'object' | 'array';
+          required: boolean;
+        }[];
+        /** @description Guesses to check */
+        notes: string[];
+      }[];
+      warnings: string[];
+    };
+    RestExample: {
+      name: string;
+      description: string;
+      config: {
+        [key: string]: unknown;
+      };
     };
   };
   responses: never;

@@ -42,6 +42,7 @@ export type NotificationChannelWithSecret = Schemas['NotificationChannelWithSecr
 export type ChannelInput = BodyOf<paths['/api/v1/notification-channels']['post']>;
 export type AlertEvent = NotificationChannel['events'][number];
 export type AlertDelivery = Schemas['AlertDelivery'];
+export type FleetOverview = Schemas['FleetOverview'];
 
 /** Every execution status, in the order of a run's life (the compiler checks that none is missing). */
 export const EXECUTION_STATUSES = Object.keys({
@@ -141,12 +142,28 @@ function query<Q extends object>(params: Q): { [K in keyof Q]?: Exclude<Q[K], nu
 
 const byId = (id: string) => ({ params: { path: { id } } });
 
+/** Every item of a paged list, following `nextCursor` to the end. */
+async function allPages<T>(page: (cursor: string | null) => Promise<{ items: T[]; nextCursor: string | null }>) {
+  const items: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const next = await page(cursor);
+    items.push(...next.items);
+    cursor = next.nextCursor;
+  } while (cursor);
+  return items;
+}
+
 export const api = {
   providers: () => ok(client.GET('/api/v1/providers')).then((r) => r.items),
   transforms: () => ok(client.GET('/api/v1/transforms')).then((r) => r.items),
   localEntities: () => ok(client.GET('/api/v1/local-entities')).then((r) => r.items),
 
-  connections: () => ok(client.GET('/api/v1/connections')).then((r) => r.items),
+  /** Every connection (all pages). */
+  connections: () => allPages((cursor) => api.connectionsPage({ limit: 500, cursor })),
+  /** A page of connections, optionally those whose name contains `q`. */
+  connectionsPage: (p: QueryOf<paths['/api/v1/connections']['get']>) =>
+    ok(client.GET('/api/v1/connections', { params: { query: query(p) } })),
   connection: (id: string) => ok(client.GET('/api/v1/connections/{id}', byId(id))),
   createConnection: (body: BodyOf<paths['/api/v1/connections']['post']>) =>
     ok(client.POST('/api/v1/connections', { body })),
@@ -155,8 +172,11 @@ export const api = {
   deleteConnection: (id: string) => ok(client.DELETE('/api/v1/connections/{id}', byId(id))),
   testConnection: (id: string) => ok(client.POST('/api/v1/connections/{id}/test', byId(id))),
 
-  jobs: (connectionId?: string) =>
-    ok(client.GET('/api/v1/sync-jobs', { params: { query: query({ connectionId }) } })).then((r) => r.items),
+  /** Every job, or every job of a connection (all pages: a few requests at fleet size; lists page instead). */
+  jobs: (connectionId?: string) => allPages((cursor) => api.jobsPage({ connectionId, limit: 500, cursor })),
+  /** A page of jobs (all, or a connection's), optionally those whose name contains `q`. */
+  jobsPage: (p: QueryOf<paths['/api/v1/sync-jobs']['get']>) =>
+    ok(client.GET('/api/v1/sync-jobs', { params: { query: query(p) } })),
   job: (id: string) => ok(client.GET('/api/v1/sync-jobs/{id}', byId(id))),
   createJob: (body: JobInput) => ok(client.POST('/api/v1/sync-jobs', { body })),
   updateJob: (id: string, body: BodyOf<paths['/api/v1/sync-jobs/{id}']['patch']>) =>
@@ -192,6 +212,9 @@ export const api = {
       ? B
       : never,
   ) => ok(client.POST('/api/v1/conflicts/{id}/resolve', { ...byId(id), body })),
+
+  /** Runs per hour by status (24 h), the jobs failing now, open dead letters, totals. */
+  fleetOverview: () => ok(client.GET('/api/v1/fleet/overview')),
 
   channels: () => ok(client.GET('/api/v1/notification-channels')).then((r) => r.items),
   channel: (id: string) => ok(client.GET('/api/v1/notification-channels/{id}', byId(id))),

@@ -1,10 +1,13 @@
 /** Connected apps: the list, the connect/edit form, and a connection's detail view with its sync jobs. */
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
 import { Link } from 'wouter';
 import { ApiError, api, type Connection, type Provider, type Setting } from './api.ts';
 import { scheduleInWords } from './cron.ts';
+import { RangeLine, SearchBox, useDebounced, useSearchable } from './list-search.tsx';
 import { navigate, paths } from './navigation.ts';
+import { RestBuilder, restFormShows } from './rest-builder.tsx';
+import { configForSave, credentialsFor, draftFromConfig } from './rest-draft.ts';
 import {
   ConfirmButton,
   DateTime,
@@ -16,7 +19,9 @@ import {
   fieldErrorOf,
   Loading,
   MODE_LABEL,
+  Pager,
   StatusBadge,
+  useCursorPages,
   useDocumentTitle,
   useFocusFirstError,
 } from './ui.tsx';
@@ -40,10 +45,25 @@ function providerName(providers: Provider[] | undefined, name: string): string {
 
 // --- list --------------------------------------------------------------------------------------------
 
+/** Connected apps a page at a time (the server pages and searches), so a fleet of any size lists at once. */
+const CONNECTIONS_PAGE_SIZE = 50;
+/** A connection's sync jobs a page at a time. */
+const JOBS_PAGE_SIZE = 50;
+
 export function ConnectionsPage() {
   useDocumentTitle('Connected apps');
-  const connections = useQuery({ queryKey: ['connections'], queryFn: api.connections, refetchInterval: 15_000 });
+  const [search, setSearch] = useState('');
+  const q = useDebounced(search.trim());
+  const pages = useCursorPages(q);
+  const connections = useQuery({
+    queryKey: ['connections', 'page', q, pages.cursor],
+    queryFn: () => api.connectionsPage({ q, limit: CONNECTIONS_PAGE_SIZE, cursor: pages.cursor }),
+    placeholderData: keepPreviousData,
+    refetchInterval: 15_000,
+  });
   const providers = useProviders();
+  const items = connections.data?.items ?? [];
+  const searchable = useSearchable(search, connections.data?.total, CONNECTIONS_PAGE_SIZE);
   return (
     <section aria-labelledby="connections-title">
       <div className="page-header">
@@ -52,11 +72,20 @@ export function ConnectionsPage() {
           Connect a provider
         </Link>
       </div>
+      {searchable && (
+        <div className="filters">
+          <SearchBox label="Search by name" value={search} onChange={setSearch} placeholder="e.g. Stripe" />
+        </div>
+      )}
       {connections.isPending ? (
         <Loading label="Loading connections…" />
       ) : connections.isError ? (
         <ErrorState error={connections.error} retry={() => connections.refetch()} />
-      ) : connections.data.length === 0 ? (
+      ) : items.length === 0 && q !== '' ? (
+        <Empty>
+          <p>No connected apps match “{q}”.</p>
+        </Empty>
+      ) : items.length === 0 ? (
         <Empty>
           <p>No connected apps yet.</p>
           <Link to={paths.newConnection()} className="btn btn-primary">
@@ -64,46 +93,64 @@ export function ConnectionsPage() {
           </Link>
         </Empty>
       ) : (
-        <div className="table-wrap">
-          <table className="table">
-            <caption className="sr-only">Connected apps</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Provider</th>
-                <th scope="col">Status</th>
-                <th scope="col" className="num">
-                  Jobs
-                </th>
-                <th scope="col">Last run</th>
-              </tr>
-            </thead>
-            <tbody>
-              {connections.data.map((c) => (
-                <tr key={c.id}>
-                  <th scope="row">
-                    <Link to={paths.connection(c.id)}>{c.name}</Link>
+        <>
+          <RangeLine
+            page={pages.page}
+            pageSize={CONNECTIONS_PAGE_SIZE}
+            shown={items.length}
+            total={connections.data.total}
+            noun={['connected app', 'connected apps']}
+            search={q}
+          />
+          <div className="table-wrap">
+            <table className="table">
+              <caption className="sr-only">Connected apps</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">Provider</th>
+                  <th scope="col">Status</th>
+                  <th scope="col" className="num">
+                    Jobs
                   </th>
-                  <td>{providerName(providers.data, c.provider)}</td>
-                  <td>
-                    <StatusBadge status={c.status} />
-                  </td>
-                  <td className="num">{c.jobCount}</td>
-                  <td>
-                    {c.lastRun ? (
-                      <span className="stack-inline">
-                        <StatusBadge status={c.lastRun.status} />
-                        <DateTime iso={c.lastRun.startedAt ?? c.lastRun.completedAt} />
-                      </span>
-                    ) : (
-                      <span className="muted">Never run</span>
-                    )}
-                  </td>
+                  <th scope="col">Last run</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+              </thead>
+              <tbody>
+                {items.map((c) => (
+                  <tr key={c.id}>
+                    <th scope="row">
+                      <Link to={paths.connection(c.id)}>{c.name}</Link>
+                    </th>
+                    <td>{providerName(providers.data, c.provider)}</td>
+                    <td>
+                      <StatusBadge status={c.status} />
+                    </td>
+                    <td className="num">{c.jobCount.toLocaleString()}</td>
+                    <td>
+                      {c.lastRun ? (
+                        <span className="stack-inline">
+                          <StatusBadge status={c.lastRun.status} />
+                          <DateTime iso={c.lastRun.startedAt ?? c.lastRun.completedAt} />
+                        </span>
+                      ) : (
+                        <span className="muted">Never run</span>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <Pager
+            label="Connected app pages"
+            page={pages.page}
+            hasPrev={pages.hasPrev}
+            hasNext={Boolean(connections.data.nextCursor)}
+            onPrev={pages.prev}
+            onNext={() => pages.next(connections.data.nextCursor)}
+          />
+        </>
       )}
     </section>
   );
@@ -276,6 +323,10 @@ function ConnectionFormBody({ providers, existing }: { providers: Provider[]; ex
   const [savedConfig] = useState<Values>(() => initialValues(provider?.config ?? [], existing?.config));
   const [credentials, setCredentials] = useState<Values>(() => initialValues(provider?.credentials ?? []));
   const [testAfter, setTestAfter] = useState(true);
+  /** The generic REST connector gets its own form (rest-builder.tsx) instead of JSON settings. */
+  const rest = providerName === 'rest';
+  const [restDraft, setRestDraft] = useState(() => draftFromConfig(existing?.config ?? {}).draft);
+  const configValues: Values = rest ? { ...config, baseUrl: restDraft.baseUrl } : config;
 
   const chooseProvider = (p: string) => {
     setProviderName(p);
@@ -290,15 +341,19 @@ function ConnectionFormBody({ providers, existing }: { providers: Provider[]; ex
    */
   const movedTargets = editing
     ? (provider?.config ?? []).filter(
-        (s) => isCredentialTarget(s) && addressOf(config[s.name]) !== addressOf(savedConfig[s.name]),
+        (s) => isCredentialTarget(s) && addressOf(configValues[s.name]) !== addressOf(savedConfig[s.name]),
       )
     : [];
   const reenter = movedTargets.length > 0;
 
   const save = useMutation({
     mutationFn: async () => {
-      const cfg = toPayload(provider?.config ?? [], config, 'config');
-      const creds = asText(toPayload(provider?.credentials ?? [], credentials, 'credentials', editing));
+      const cfg = rest
+        ? configForSave(restDraft, credentials, { credentialsRequired: !editing || reenter })
+        : toPayload(provider?.config ?? [], config, 'config');
+      const creds = rest
+        ? credentialsFor(restDraft.authType, credentials)
+        : asText(toPayload(provider?.credentials ?? [], credentials, 'credentials', editing));
       const saved = editing
         ? await api.updateConnection(existing.id, {
             name: name.trim(),
@@ -325,10 +380,12 @@ function ConnectionFormBody({ providers, existing }: { providers: Provider[]; ex
   const shown = (path: string) =>
     path === 'name' ||
     path === 'provider' ||
-    path === 'config' ||
-    path === 'credentials' ||
-    (provider?.config ?? []).some((s) => path === `config.${s.name}` || path.startsWith(`config.${s.name}.`)) ||
-    (provider?.credentials ?? []).some((s) => path === `credentials.${s.name}`);
+    (rest
+      ? restFormShows(path, restDraft)
+      : path === 'config' ||
+        path === 'credentials' ||
+        (provider?.config ?? []).some((s) => path === `config.${s.name}` || path.startsWith(`config.${s.name}.`)) ||
+        (provider?.credentials ?? []).some((s) => path === `credentials.${s.name}`));
 
   const formRef = useFocusFirstError(save.error);
   const submit = (event: FormEvent) => {
@@ -374,7 +431,19 @@ function ConnectionFormBody({ providers, existing }: { providers: Provider[]; ex
         <Field label="Name" required error={errAt('name')} help="How this connection is shown, e.g. “Stripe (live)”.">
           {(props) => <input {...props} name="name" value={name} required onChange={(e) => setName(e.target.value)} />}
         </Field>
-        {(provider?.config.length ?? 0) > 0 && (
+        {rest && (
+          <RestBuilder
+            draft={restDraft}
+            onDraft={setRestDraft}
+            credentials={credentials}
+            onCredential={(n, v) => setCredentials((c) => ({ ...c, [n]: v }))}
+            credentialSettings={provider?.credentials ?? []}
+            editing={editing}
+            reenter={reenter}
+            error={save.error}
+          />
+        )}
+        {!rest && (provider?.config.length ?? 0) > 0 && (
           <fieldset>
             <legend>Configuration</legend>
             {groupErr('config') && <p className="field-error">{groupErr('config')}</p>}
@@ -391,7 +460,7 @@ function ConnectionFormBody({ providers, existing }: { providers: Provider[]; ex
             ))}
           </fieldset>
         )}
-        {(provider?.credentials.length ?? 0) > 0 && (
+        {!rest && (provider?.credentials.length ?? 0) > 0 && (
           <fieldset>
             <legend>Credentials</legend>
             {reenter && (
@@ -438,12 +507,17 @@ function ConnectionFormBody({ providers, existing }: { providers: Provider[]; ex
 export function ConnectionDetail({ connectionId }: { connectionId: string }) {
   const queryClient = useQueryClient();
   const connection = useQuery({ queryKey: ['connection', connectionId], queryFn: () => api.connection(connectionId) });
+  const [search, setSearch] = useState('');
+  const q = useDebounced(search.trim());
+  const pages = useCursorPages(`${connectionId} ${q}`);
   const jobs = useQuery({
-    queryKey: ['jobs', connectionId],
-    queryFn: () => api.jobs(connectionId),
+    queryKey: ['jobs', connectionId, 'page', q, pages.cursor],
+    queryFn: () => api.jobsPage({ connectionId, q, limit: JOBS_PAGE_SIZE, cursor: pages.cursor }),
+    placeholderData: keepPreviousData,
     refetchInterval: 10_000,
   });
   const providers = useProviders();
+  const searchable = useSearchable(search, jobs.data?.total, JOBS_PAGE_SIZE);
   useDocumentTitle(connection.data?.name);
 
   const [testResult, setTestResult] = useState<{ ok: boolean; message: string } | null>(() => {
@@ -547,60 +621,83 @@ export function ConnectionDetail({ connectionId }: { connectionId: string }) {
           Add Sync Job
         </Link>
       </div>
+      {searchable && (
+        <div className="filters">
+          <SearchBox label="Search jobs by name" value={search} onChange={setSearch} placeholder="e.g. customers" />
+        </div>
+      )}
       {jobs.isPending ? (
         <Loading label="Loading sync jobs…" />
       ) : jobs.isError ? (
         <ErrorState error={jobs.error} retry={() => jobs.refetch()} />
-      ) : jobs.data.length === 0 ? (
+      ) : jobs.data.items.length === 0 ? (
         <Empty>
-          <p>No sync jobs for this connection yet.</p>
+          <p>{q ? `No sync jobs match “${q}”.` : 'No sync jobs for this connection yet.'}</p>
         </Empty>
       ) : (
-        <div className="table-wrap">
-          <table className="table" aria-labelledby="jobs-title">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Entity type</th>
-                <th scope="col">Direction</th>
-                <th scope="col">Mode</th>
-                <th scope="col">Schedule</th>
-                <th scope="col">Last run</th>
-                <th scope="col">Next run</th>
-              </tr>
-            </thead>
-            <tbody>
-              {jobs.data.map((j) => (
-                <tr key={j.id}>
-                  <th scope="row">
-                    <Link to={paths.job(j.id)}>{j.name}</Link>
-                    {!j.enabled && (
-                      <>
-                        {' '}
-                        <StatusBadge status="disabled" />
-                      </>
-                    )}
-                  </th>
-                  <td>{provider?.entityTypes.find((t) => t.name === j.entityType)?.label ?? j.entityType}</td>
-                  <td>{DIRECTION_LABEL[j.direction] ?? j.direction}</td>
-                  <td>{MODE_LABEL[j.mode] ?? j.mode}</td>
-                  <td>{scheduleInWords(j.schedule, j.timezone)}</td>
-                  <td>
-                    {j.lastRun ? (
-                      <span className="stack-inline">
-                        <StatusBadge status={j.lastRun.status} />
-                        <DateTime iso={j.lastRun.startedAt ?? j.lastRunAt} />
-                      </span>
-                    ) : (
-                      <span className="muted">Never run</span>
-                    )}
-                  </td>
-                  <td>{j.schedule ? <DateTime iso={j.nextRunAt} /> : <span className="muted">Manual</span>}</td>
+        <>
+          <RangeLine
+            page={pages.page}
+            pageSize={JOBS_PAGE_SIZE}
+            shown={jobs.data.items.length}
+            total={jobs.data.total}
+            noun={['sync job', 'sync jobs']}
+            search={q}
+          />
+          <div className="table-wrap">
+            <table className="table" aria-labelledby="jobs-title" aria-busy={jobs.isPlaceholderData}>
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">Entity type</th>
+                  <th scope="col">Direction</th>
+                  <th scope="col">Mode</th>
+                  <th scope="col">Schedule</th>
+                  <th scope="col">Last run</th>
+                  <th scope="col">Next run</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+              </thead>
+              <tbody>
+                {jobs.data.items.map((j) => (
+                  <tr key={j.id} data-job-id={j.id}>
+                    <th scope="row">
+                      <Link to={paths.job(j.id)}>{j.name}</Link>
+                      {!j.enabled && (
+                        <>
+                          {' '}
+                          <StatusBadge status="disabled" />
+                        </>
+                      )}
+                    </th>
+                    <td>{provider?.entityTypes.find((t) => t.name === j.entityType)?.label ?? j.entityType}</td>
+                    <td>{DIRECTION_LABEL[j.direction] ?? j.direction}</td>
+                    <td>{MODE_LABEL[j.mode] ?? j.mode}</td>
+                    <td>{scheduleInWords(j.schedule, j.timezone)}</td>
+                    <td>
+                      {j.lastRun ? (
+                        <span className="stack-inline">
+                          <StatusBadge status={j.lastRun.status} />
+                          <DateTime iso={j.lastRun.startedAt ?? j.lastRunAt} />
+                        </span>
+                      ) : (
+                        <span className="muted">Never run</span>
+                      )}
+                    </td>
+                    <td>{j.schedule ? <DateTime iso={j.nextRunAt} /> : <span className="muted">Manual</span>}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <Pager
+            label="Sync job pages"
+            page={pages.page}
+            hasPrev={pages.hasPrev}
+            hasNext={Boolean(jobs.data.nextCursor)}
+            onPrev={pages.prev}
+            onNext={() => pages.next(jobs.data.nextCursor)}
+          />
+        </>
       )}
     </section>
   );

@@ -22,6 +22,7 @@ import { CRON_PRESETS, capitalize, cronToWords } from './cron.ts';
 import { navigate, paths } from './navigation.ts';
 import { operatorApi } from './operator-api.ts';
 import { isFieldRefusal, PreviewPanel, usePreview } from './preview.tsx';
+import { restEntityTypes } from './rest-draft.ts';
 import {
   CONFLICT_LABEL,
   DIRECTION_LABEL,
@@ -89,11 +90,14 @@ export function JobFormPage({ connectionId, jobId }: { connectionId?: string; jo
     return <Loading label="Loading the form…" />;
   }
   const provider = providers.data.find((p) => p.name === connection.data.provider);
+  // The REST provider lists no entity types of its own: each connection's config declares them.
+  const entityTypes =
+    provider?.name === 'rest' ? restEntityTypes(connection.data.config) : (provider?.entityTypes ?? []);
   return (
     <JobForm
       connectionId={connection.data.id}
       connectionName={connection.data.name}
-      entityTypes={provider?.entityTypes ?? []}
+      entityTypes={entityTypes}
       localEntities={locals.data}
       transforms={transforms.data}
       job={job.data}

@@ -11,7 +11,9 @@ import { navigate as browserNavigate } from 'wouter/use-browser-location';
 
 const e = encodeURIComponent;
 export const paths = {
-  connections: () => '/',
+  /** The fleet overview: the home screen. */
+  fleet: () => '/',
+  connections: () => '/connections',
   newConnection: () => '/connections/new',
   connection: (id: string) => `/connections/${e(id)}`,
   editConnection: (id: string) => `/connections/${e(id)}/edit`,

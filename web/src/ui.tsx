@@ -124,7 +124,7 @@ export function ErrorState({ error, retry, title }: { error: unknown; retry?: ()
       <p>{errorMessage(error)}</p>
       {notFound && (
         <p>
-          <a href="/">Back to connected apps</a>
+          <a href="/connections">Back to connected apps</a>
         </p>
       )}
       {retry && !notFound && (

@@ -32,7 +32,14 @@ const paginationSchema = z.discriminatedUnion('style', [
     style: z.literal('cursor'),
     cursorParam: z.string().min(1),
     /** Where the next cursor sits in the response; missing/empty/null = last page. */
-    cursorPath: dotPath.min(1),
+    cursorPath: dotPath.min(1).optional(),
+    /**
+     * Instead of cursorPath, for APIs that page after a record (`?starting_after=<last id>`, Stripe style): the
+     * next cursor is this field of the page's last record. There is a next page when `hasMorePath` (a boolean in
+     * the response, e.g. `has_more`) is true, or, without it, when the page came back full.
+     */
+    cursorField: dotPath.min(1).optional(),
+    hasMorePath: dotPath.min(1).optional(),
     limitParam: z.string().min(1).optional(),
   }),
   z.strictObject({
@@ -108,9 +115,24 @@ const entitySchema = z.strictObject({
     })
     .optional(),
 });
-const entityWithChecks = entitySchema.superRefine((e, ctx) => {
+/** One entity type of a REST connection's config (`entities.<name>`), with its cross-field checks. */
+export const restEntitySchema = entitySchema.superRefine((e, ctx) => {
   if (e.lookup && !e.create) {
     ctx.addIssue({ code: 'custom', path: ['lookup'], message: 'needs a create request (create) to look up before' });
+  }
+  const p = e.pagination;
+  if (p.style === 'cursor' && (p.cursorPath === undefined) === (p.cursorField === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['pagination', 'cursorPath'],
+      message:
+        p.cursorPath === undefined
+          ? 'is required (where the next cursor sits in the response), unless cursorField names the last record’s field'
+          : 'and cursorField cannot both be set: the next cursor comes from the response or from the last record',
+    });
+  }
+  if (p.style === 'cursor' && p.hasMorePath !== undefined && p.cursorField === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['pagination', 'hasMorePath'], message: 'goes with cursorField' });
   }
 });
 
@@ -130,11 +152,22 @@ export const restConfigSchema = z.strictObject({
   timeoutMs: z.int().min(100).max(600_000).optional(),
   entities: z.record(
     z.string().regex(/^[a-z][a-z0-9_]*$/, { error: 'entity names are lowercase identifiers' }),
-    entityWithChecks,
+    restEntitySchema,
   ),
 });
 export type RestConfig = z.output<typeof restConfigSchema>;
 type EntityConfig = RestConfig['entities'][string];
+
+/**
+ * The fetch each REST provider's endpoints use (the outbound guard with the provider's policy), for the
+ * connection builder (`builder.ts`): it tests an unsaved connection through exactly the guard a run would use.
+ */
+const providerFetches = new WeakMap<ProviderDefinition, typeof fetch>();
+
+/** The fetch of a provider made by `createRestProvider` (guarded by its outbound policy), or null for any other. */
+export function restProviderFetch(definition: ProviderDefinition): typeof fetch | null {
+  return providerFetches.get(definition) ?? null;
+}
 
 /**
  * The generic REST connector. Credentials by auth type: bearer → `token`; basic → `username`, `password`;
@@ -146,7 +179,10 @@ export function createRestProvider(
     retry?: TransientRetryPolicy;
     /** Where requests may go (SSRF guard); default DEFAULT_OUTBOUND_POLICY. */
     outbound?: OutboundPolicy;
-    /** For tests: the fetch to use instead of the guarded one. */
+    /**
+     * The fetch to use instead of the guarded one: tests, and the connection builder (which passes the guarded
+     * fetch of the server's REST provider, wrapped to see each answer).
+     */
     fetch?: typeof fetch;
   } = {},
 ) {
@@ -169,6 +205,7 @@ export function createRestProvider(
       return new RestEndpoint(parsed.data, connection.credentials, { ...options, fetch: fetchFn });
     },
   };
+  providerFetches.set(definition, fetchFn);
   return definition;
 }
 
@@ -211,6 +248,12 @@ class RestEndpoint implements Endpoint {
     const e = this.config.entities[entityType];
     if (!e) throw new ProviderError('config', `rest: the connection declares no entity type "${entityType}"`);
     return e;
+  }
+
+  /** Only with an idempotency header on create, or lookup-before-create (see Endpoint.dedupesCreates). */
+  dedupesCreates(entityType: string): boolean {
+    const e = this.config.entities[entityType];
+    return e?.create?.idempotencyHeader !== undefined || e?.lookup !== undefined;
   }
 
   private url(pathOrUrl: string, query: Record<string, string> = {}): string {
@@ -292,7 +335,12 @@ class RestEndpoint implements Endpoint {
     let next: string | null = null;
     switch (p.style) {
       case 'cursor':
-        next = nextCursor(atPath(res.body, p.cursorPath));
+        if (p.cursorField !== undefined) {
+          // After the last record: more pages when the response says so, or (without hasMorePath) when full.
+          const more =
+            p.hasMorePath !== undefined ? atPath(res.body, p.hasMorePath) === true : list.length >= req.pageSize;
+          next = more && list.length > 0 ? nextCursor(atPath(list.at(-1), p.cursorField)) : null;
+        } else next = nextCursor(atPath(res.body, p.cursorPath ?? ''));
         break;
       case 'offset': {
         const total = p.totalPath ? Number(atPath(res.body, p.totalPath)) : undefined;
@@ -587,7 +635,7 @@ const REST_INFO: ProviderInfo = {
       secret: false,
       placeholder:
         '{"customer": {"listPath": "/customers", "recordsPath": "data", "pagination": {"style": "cursor", "cursorParam": "after", "cursorPath": "next"}}}',
-      help: 'Per entity type: listPath, recordsPath, idField, updatedAtField, pagination (cursor, offset, page, link), incremental, getPath, create, update, delete ({"method": "DELETE", "path": "/customers/{id}"}; a 404 or 410 answer counts as deleted), fields, lookup. Without an idempotency header on create, set lookup {"field": "external_id", "param": "external_id"}: creates set that field to the source record\'s id, and each create first reads listPath?param=<source id> and updates the record it finds instead.',
+      help: 'Per entity type: listPath, recordsPath, idField, updatedAtField, pagination (cursor: the next cursor at cursorPath in the answer, or after the last record\'s cursorField while hasMorePath is true; offset, page, link), incremental, getPath, create, update, delete ({"method": "DELETE", "path": "/customers/{id}"}; a 404 or 410 answer counts as deleted), fields, lookup. Without an idempotency header on create, set lookup {"field": "external_id", "param": "external_id"}: creates set that field to the source record\'s id, and each create first reads listPath?param=<source id> and updates the record it finds instead.',
     },
   ],
   credentials: [
