@@ -242,6 +242,18 @@ describe.each(TEST_DATABASES)('durable execution on $name', (db) => {
     );
   });
 
+  it("finished queue jobs are deleted an hour after they finish, not kept for pg-boss's default week", async () => {
+    await h.engine.startWorker({ heartbeatSeconds: 1, maintenance: false });
+    const rows = await h.query<{ name: string; deletion_seconds: number }>(
+      `SELECT name, deletion_seconds FROM "${h.schema}_queue".queue ORDER BY name`,
+    );
+    expect(rows.map((r) => [r.name, r.deletion_seconds])).toEqual([
+      ['otesse-sync-alert', 3600],
+      ['otesse-sync-record', 3600],
+      ['otesse-sync-run', 3600],
+    ]);
+  });
+
   it('webhook: a single-record run per matching job; a burst for one record coalesces', async () => {
     seed(50);
     const j = await job({ mode: 'incremental' });

@@ -99,9 +99,13 @@ export class SyncQueue {
     boss.on('warning', (warning: unknown) => runs.log.warn({ warning }, 'queue warning'));
     await boss.start();
     const notify = database.kind === 'postgres';
-    await ensureQueue(boss, RUN_QUEUE, { policy: 'stately', retryLimit: 100, retryDelay: 1, notify });
-    await ensureQueue(boss, RECORD_QUEUE, { policy: 'short', retryLimit: 100, retryDelay: 1, notify });
-    await ensureQueue(boss, ALERT_QUEUE, { policy: 'standard', retryLimit: 8, retryDelay: 10, notify });
+    // A finished queue job is deleted an hour after it completes (pg-boss's default keeps it 7 days): the
+    // execution row is the run's record, and nothing reads finished queue jobs. At 2,000 runs a minute the
+    // default kept about 20 million rows.
+    const kept = { deleteAfterSeconds: 3600, notify };
+    await ensureQueue(boss, RUN_QUEUE, { policy: 'stately', retryLimit: 100, retryDelay: 1, ...kept });
+    await ensureQueue(boss, RECORD_QUEUE, { policy: 'short', retryLimit: 100, retryDelay: 1, ...kept });
+    await ensureQueue(boss, ALERT_QUEUE, { policy: 'standard', retryLimit: 8, retryDelay: 10, ...kept });
     return new SyncQueue(boss, runs, { pollingIntervalSeconds: options.pollingIntervalSeconds ?? (notify ? 2 : 0.5) });
   }
 
@@ -242,7 +246,7 @@ export class SyncQueue {
 async function ensureQueue(
   boss: PgBoss,
   name: string,
-  options: { policy: string; retryLimit: number; retryDelay: number; notify: boolean },
+  options: { policy: string; retryLimit: number; retryDelay: number; notify: boolean; deleteAfterSeconds: number },
 ): Promise<void> {
   const existing = await boss.getQueue(name);
   if (!existing) {
@@ -252,5 +256,8 @@ async function ensureQueue(
       // Another process created it between our check and our create.
       if (!(await boss.getQueue(name))) throw err;
     }
+  } else if (existing.deleteAfterSeconds !== options.deleteAfterSeconds) {
+    // A queue created by an earlier version keeps pg-boss's default (7 days): bring it to today's setting.
+    await boss.updateQueue(name, { deleteAfterSeconds: options.deleteAfterSeconds });
   }
 }

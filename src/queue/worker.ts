@@ -128,7 +128,7 @@ export class SyncWorker {
   /** Prunes old history, unless another worker is at it (see pruneHistory). */
   async prune(): Promise<PruneResult> {
     const result = await pruneHistory(this.runs.database.db, this.id, this.retention ?? retentionFromEnv());
-    if (result.executions > 0 || result.webhookEvents > 0) {
+    if (result.executions + result.webhookEvents + result.deadLetters + result.conflicts > 0) {
       this.runs.log.info({ workerId: this.id, ...result }, 'history pruned');
     }
     return result;

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import { CredentialsUnavailableError, errorMessage, ProviderError, ValidationError } from '../domain/errors.ts';
 import type { WebhookDelivery } from '../engine/endpoint.ts';
 import type { EnqueueResult, SyncQueue } from '../queue/queue.ts';
@@ -21,8 +21,6 @@ export interface WebhookDeps {
  * stored once (replays start nothing), and the changed records get single-record runs through the queue.
  */
 export function webhookService({ db, vault, providers, connections, queue }: WebhookDeps) {
-  let prunedAt = 0;
-
   /**
    * Queues a single-record run per changed record for every enabled job of the connection that reads these
    * entity types from the provider, through `tx`: one statement for the jobs, one for their rules, then the
@@ -118,11 +116,6 @@ export function webhookService({ db, vault, providers, connections, queue }: Web
       await fanOut(tx, conn.id, byType);
       return inserted;
     });
-    // Event ids are kept 30 days (providers retry deliveries for up to 3 days); pruned at most hourly.
-    if (Date.now() - prunedAt > 3_600_000) {
-      prunedAt = Date.now();
-      await sql`DELETE FROM webhook_events WHERE received_at < now() - interval '30 days'`.execute(db);
-    }
     return { accepted: fresh.length, duplicates: events.length - fresh.length };
   }
 

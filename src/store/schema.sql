@@ -141,6 +141,7 @@ TABLE dead_letters
   CONSTRAINT dead_letters_status_not_null NOT NULL status
   CONSTRAINT dead_letters_updated_at_not_null NOT NULL updated_at
   CREATE INDEX dead_letters_job_idx ON dead_letters USING btree (job_id, created_at DESC)
+  CREATE INDEX dead_letters_open_execution_idx ON dead_letters USING btree (last_execution_id) WHERE (status = 'open'::text)
   CREATE UNIQUE INDEX dead_letters_open_idx ON dead_letters USING btree (job_id, side, record_key) WHERE (status = 'open'::text)
   CREATE INDEX dead_letters_parked_idx ON dead_letters USING btree (job_id, side, record_key) WHERE (status = ANY (ARRAY['open'::text, 'discarded'::text]))
   CREATE UNIQUE INDEX dead_letters_pkey ON dead_letters USING btree (id)
