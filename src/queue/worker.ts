@@ -22,7 +22,7 @@ export interface WorkerOptions {
   heartbeatSeconds?: number;
   /** A running execution whose heartbeat is older than this is `failed` with reason `worker lost`. Default: 30 s. */
   leaseSeconds?: number;
-  /** How often due cron schedules are claimed. Default: 1 s. */
+  /** How often due cron schedules are claimed. Default: 0.5 s (a fire waits at most this long to be queued). */
   schedulerIntervalMs?: number;
   /** How often lost executions are looked for. Default: 5 s. */
   reaperIntervalMs?: number;
@@ -74,7 +74,7 @@ export class SyncWorker {
       concurrency: options.concurrency ?? 2,
       heartbeatSeconds: options.heartbeatSeconds ?? 5,
       leaseSeconds: options.leaseSeconds ?? 30,
-      schedulerIntervalMs: options.schedulerIntervalMs ?? 1000,
+      schedulerIntervalMs: options.schedulerIntervalMs ?? 500,
       reaperIntervalMs: options.reaperIntervalMs ?? 5000,
       maintenance: options.maintenance ?? true,
       pruneIntervalMs: options.pruneIntervalMs ?? 10 * 60_000,
@@ -109,7 +109,8 @@ export class SyncWorker {
     const alerts = this.alerts;
     if (alerts) {
       // A delivery that throws is retried by pg-boss with the backoff its message was sent with.
-      await this.queue.boss.work<AlertMessage>(ALERT_QUEUE, work, async (jobs) => {
+      // One slot: alert deliveries are few and short.
+      await this.queue.boss.work<AlertMessage>(ALERT_QUEUE, { ...work, localConcurrency: 1 }, async (jobs) => {
         for (const job of jobs) {
           const number = job.retryCount + 1;
           await alerts.deliver(job.data, { number, final: job.retryCount >= job.data.retryLimit });
