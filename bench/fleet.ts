@@ -41,7 +41,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '200' },
     workers: { type: 'string', default: '1,2' },
     minutes: { type: 'string', default: '3' },
-    concurrency: { type: 'string', default: '4' },
+    concurrency: { type: 'string', default: '8' },
     records: { type: 'string', default: '5' },
     webhooks: { type: 'string', default: '200' },
     aligned: { type: 'boolean', default: false },
