@@ -1,12 +1,13 @@
 import { chmodSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { ValidationError } from '../domain/errors.ts';
 import { type DataDirectoryLock, lockDataDirectory } from './data-dir-lock.ts';
 import { quoteIdentifier } from './identifiers.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
+import { type PgliteSettings, resolvePgliteSettings, startPglite } from './pglite-start.ts';
 import type { DB } from './schema.ts';
 
 /**
@@ -24,6 +25,12 @@ export interface DatabaseOptions {
   schema?: string;
   /** Pool size on PostgreSQL. Default: 10. */
   poolSize?: number;
+  /**
+   * PostgreSQL settings of a PGlite the engine opens (a data directory or `memory://`; not an application's own
+   * `{ pglite }`, nor PostgreSQL), e.g. `{ shared_buffers: '64MB' }`. Default: `OTESSE_SYNC_PGLITE_SETTINGS`, over
+   * `DEFAULT_PGLITE_SETTINGS` (`shared_buffers: '16MB'`; src/store/pglite-start.ts says why).
+   */
+  pgliteSettings?: PgliteSettings;
 }
 
 export interface Database {
@@ -35,7 +42,9 @@ export interface Database {
    * (synchronous_commit = off): a page commit does not wait for its WAL flush. A PostgreSQL crash can then
    * lose the last fraction of a second of committed pages, never half of one (each page is one
    * transaction with its checkpoint); the next attempt redoes them from the older checkpoint, and
-   * provider writes are idempotent. Everything else (jobs, connections, final statuses) commits durably.
+   * provider writes are idempotent. A page that records creates at a provider that cannot dedupe them
+   * (Endpoint.dedupesCreates) commits durably (RunStore.commitPage's `durable`): a lost one would create them
+   * again. Everything else (jobs, connections, final statuses) commits durably.
    */
   readonly pageDb: Kysely<DB>;
   /** Runs SQL text that may hold several statements, without parameters (migrations, DDL). */
@@ -102,7 +111,8 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   let lock: DataDirectoryLock | undefined;
   if (typeof target === 'string') {
     if (target === '') throw new ValidationError([{ path: 'database', message: 'must not be empty' }]);
-    if (target === 'memory://') pglite = await PGlite.create();
+    const settings = resolvePgliteSettings(options.pgliteSettings);
+    if (target === 'memory://') pglite = await startPglite(null, settings);
     else {
       // The directory holds the database and (by default) the credential key: private to this user.
       mkdirSync(target, { recursive: true, mode: 0o700 });
@@ -110,7 +120,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
       // One process per directory: a second opener is refused, naming the holder.
       lock = lockDataDirectory(target);
       try {
-        pglite = await PGlite.create(target);
+        pglite = await startPglite(target, settings);
       } catch (err) {
         lock.release();
         throw err;
