@@ -27,7 +27,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { CompiledQuery, type Kysely } from 'kysely';
 import { createMemoryProvider, type MemoryProvider } from '../src/connectors/memory.ts';
 import type { SyncExecution } from '../src/domain/types.ts';
@@ -35,6 +35,7 @@ import type { EndpointRecord, ProviderDefinition } from '../src/engine/endpoint.
 import { contentHash } from '../src/engine/hash.ts';
 import { DEFAULT_BATCH_RECORDS } from '../src/engine/runner.ts';
 import { createPostgresLocalStore } from '../src/local/postgres.ts';
+import { resolvePgliteSettings, startPglite } from '../src/store/pglite-start.ts';
 import { createSyncEngine, type SyncEngine, type SyncEngineOptions } from '../src/sync-engine.ts';
 import { limitFigures, unnestInsert } from './limit.ts';
 
@@ -419,7 +420,9 @@ async function benchDatabase(name: DatabaseName): Promise<Result> {
   let database: SyncEngineOptions['database'];
   if (name === 'pglite') {
     dataDir = mkdtempSync(join(tmpdir(), 'otesse-bench-'));
-    pglite = await PGlite.create(dataDir);
+    // Opened the way the engine opens its own data directory (settings, cluster created in a child process), so
+    // the figures are those of what ships.
+    pglite = await startPglite(dataDir, resolvePgliteSettings(undefined));
     database = { pglite };
   } else database = DATABASE_URL!;
 
