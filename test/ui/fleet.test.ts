@@ -170,6 +170,11 @@ describe.skipIf(!hasChromium && !inCi)('the console at fleet size (Chromium + re
       const from = (pages - 1) * PAGE_SIZE + 1;
       await page.getByText(`${from}–${Math.min(from + PAGE_SIZE - 1, JOBS)} of 300 sync jobs`).waitFor();
       await pager.getByText(`Page ${pages}`).waitFor();
+      // The range line can change before the rows do: wait for the page's first and last jobs themselves.
+      await page.getByRole('link', { name: seededJobName('Job', from), exact: true }).waitFor();
+      await page
+        .getByRole('link', { name: seededJobName('Job', Math.min(from + PAGE_SIZE - 1, JOBS)), exact: true })
+        .waitFor();
       for (const name of await jobNames()) seen.add(name);
     }
     expect(pages).toBe(JOBS / PAGE_SIZE);
