@@ -173,6 +173,13 @@ describe('classification and pagination helpers', () => {
     expect(nextOffset(100, 100, 100, 200)).toBeNull();
     expect(nextPageNumber(1, 50, 50)).toBe('2');
     expect(nextPageNumber(3, 50, 50, 3)).toBeNull();
+    // A short page is not the last when the answer's total says more follow (the API capped the page size).
+    expect(nextOffset(0, 100, 40, 250)).toBe('40');
+    expect(nextOffset(240, 100, 10, 250)).toBeNull();
+    expect(nextOffset(40, 100, 0, 250)).toBeNull();
+    expect(nextPageNumber(1, 100, 40, 7)).toBe('2');
+    expect(nextPageNumber(7, 100, 10, 7)).toBeNull();
+    expect(nextPageNumber(2, 100, 0, 7)).toBeNull();
     expect(atPath({ data: { items: [1] } }, 'data.items')).toEqual([1]);
     expect(atPath({ data: {} }, 'data.items')).toBeUndefined();
   });

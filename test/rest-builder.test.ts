@@ -456,15 +456,27 @@ describe('POST /providers/rest/test-stream', () => {
     expect(cursor.body.detected.pagination.cursorPath).toBe('next_cursor');
 
     memberPageCap = 5;
-    const page = await call('POST', '/providers/rest/test-stream', {
+    // With the page count configured (totalPagesPath), the count decides: a short page is not the last.
+    const counted = await call('POST', '/providers/rest/test-stream', {
       config: pageConfig(),
+      credentials: { apiKey: API_KEY },
+      entityType: 'members',
+      pageSize: 10,
+    });
+    expect(counted.body.problems).toEqual([]);
+    expect(counted.body.nextCursor).toBe('3'); // after the two pages the stream test reads
+    // Without it, a run takes the short page for the last one.
+    const uncounted = pageConfig();
+    delete uncounted.entities.members.pagination.totalPagesPath;
+    const page = await call('POST', '/providers/rest/test-stream', {
+      config: uncounted,
       credentials: { apiKey: API_KEY },
       entityType: 'members',
       pageSize: 10,
     });
     expect(page.body.ok).toBe(false);
     expect(page.body.problems).toEqual([
-      'the first page has 5 records where 10 were asked for (limitParam `per_page`), yet the response says more follow: a run takes a short page for the last one and would stop here (check limitParam; the API may cap its page size)',
+      'the first page has 5 records where 10 were asked for (limitParam `per_page`), yet the response says more follow: a run takes a short page for the last one and would stop here (check limitParam; the API may cap its page size: set `totalPagesPath` so that the total decides)',
     ]);
   });
 

@@ -20,6 +20,8 @@ interface Widget {
 const TOKEN = 'test-token-not-real';
 let widgets: Widget[] = [];
 let failNext: { status: number; retryAfter?: string; count: number } = { status: 0, count: 0 };
+/** The most records the API answers per page, whatever the request asks for (many APIs cap their page size). */
+let maxPageSize = Number.POSITIVE_INFINITY;
 let seen: { method: string; url: URL; headers: Record<string, string | string[] | undefined>; body: unknown }[] = [];
 let server: Server;
 let base: string;
@@ -48,7 +50,10 @@ beforeAll(async () => {
       }
       const since = url.searchParams.get('updated_since');
       const all = widgets.filter((w) => !since || w.updated_at >= since);
-      const limit = Number(url.searchParams.get('limit') ?? url.searchParams.get('per_page') ?? 10);
+      const limit = Math.min(
+        maxPageSize,
+        Number(url.searchParams.get('limit') ?? url.searchParams.get('per_page') ?? 10),
+      );
       const m = /^\/(cursor|offset|page|link)\/widgets(?:\/(.+))?$/.exec(url.pathname);
       if (!m) return send(404, { message: 'no route' });
       const [, style, id] = m;
@@ -144,6 +149,7 @@ describe('generic REST connector (PGlite)', () => {
   afterEach(async () => {
     await h?.close();
     failNext = { status: 0, count: 0 };
+    maxPageSize = Number.POSITIVE_INFINITY;
     seen = [];
   });
 
@@ -178,6 +184,20 @@ describe('generic REST connector (PGlite)', () => {
       const n = await h.query<{ n: number }>('SELECT count(DISTINCT email)::int AS n FROM customers');
       expect(n[0]!.n).toBe(250);
       expect(seen.filter((s) => s.method === 'GET').length).toBe(3);
+    });
+  }
+
+  for (const style of ['offset', 'page'] as const) {
+    it(`${style} pagination: an API that caps its page size below the run's still yields every record (the total says more follow)`, async () => {
+      seedWidgets(250);
+      maxPageSize = 40; // the run asks for 100 a page
+      const { job } = await setup(style);
+      const e = await h.engine.runJob(job.id);
+      expect(e.status).toBe('completed');
+      expect(counters(e)).toEqual({ processed: 250, created: 250, updated: 0, skipped: 0, failed: 0 });
+      const n = await h.query<{ n: number }>('SELECT count(DISTINCT email)::int AS n FROM customers');
+      expect(n[0]!.n).toBe(250);
+      expect(seen.filter((s) => s.method === 'GET').length).toBe(7);
     });
   }
 

@@ -19,19 +19,26 @@ export function nextCursor(token: unknown): string | null {
   return typeof token === 'string' && token !== '' ? token : typeof token === 'number' ? String(token) : null;
 }
 
-/** Offset style: the next offset, or null when the page came back short (or the total is reached). */
+/**
+ * Offset style: the next offset, or null at the end. With the answer's total, the total decides (an API that caps
+ * its page size below the one asked for answers short pages that are not the last); without it, a short page is
+ * the last. An empty page always ends.
+ */
 export function nextOffset(offset: number, pageSize: number, received: number, total?: number): string | null {
   const next = offset + received;
-  if (received < pageSize || received === 0) return null;
-  if (total !== undefined && next >= total) return null;
-  return String(next);
+  if (received === 0) return null;
+  if (total !== undefined) return next < total ? String(next) : null;
+  return received < pageSize ? null : String(next);
 }
 
-/** Page-number style: the next page number, or null when this page was short or the last one. */
+/**
+ * Page-number style: the next page number, or null at the end. With the answer's page count, the count decides
+ * (a capped page size makes short pages that are not the last); without it, a short page is the last.
+ */
 export function nextPageNumber(page: number, pageSize: number, received: number, totalPages?: number): string | null {
-  if (received < pageSize || received === 0) return null;
-  if (totalPages !== undefined && page >= totalPages) return null;
-  return String(page + 1);
+  if (received === 0) return null;
+  if (totalPages !== undefined) return page < totalPages ? String(page + 1) : null;
+  return received < pageSize ? null : String(page + 1);
 }
 
 /** Reads a value at a dot path of a JSON response (`data.items`), for "where records sit". */

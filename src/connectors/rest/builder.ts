@@ -517,14 +517,14 @@ function paginationProblems(
     out.push(`the API sends no Link header: a run would stop after the first page${elsewhere}`);
   }
   if ((p.style === 'page' || p.style === 'offset') && page.nextCursor === null && received > 0 && received < pageSize) {
-    // A short page ends page and offset pagination. Is it really the last one?
+    // Without a configured total, a short page ends page and offset pagination. Is it really the last one?
     const more =
       saysMore(body) === true ||
       (p.style === 'page' && guess.totalPages !== null && guess.totalPages > (p.firstPage === 0 ? 1 : p.firstPage)) ||
       (guess.total !== null && guess.total > received);
     if (more) {
       out.push(
-        `the first page has ${received} records where ${pageSize} were asked for (limitParam \`${p.limitParam}\`), yet the response says more follow: a run takes a short page for the last one and would stop here (check limitParam; the API may cap its page size)`,
+        `the first page has ${received} records where ${pageSize} were asked for (limitParam \`${p.limitParam}\`), yet the response says more follow: a run takes a short page for the last one and would stop here (check limitParam; the API may cap its page size: set ${p.style === 'page' ? '`totalPagesPath`' : '`totalPath`'} so that the total decides)`,
       );
     }
   }
