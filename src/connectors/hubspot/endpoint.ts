@@ -14,7 +14,7 @@ import { type TransientRetryPolicy, waitToRetry } from '../../engine/retry.ts';
 import { bodyExcerpt } from '../http/classify.ts';
 import type { RequestLimiter } from '../http/rate-limiter.ts';
 import { malformedRecord } from '../records.ts';
-import { createObjectsApi, type ObjectsApi, toProviderError } from './sdk.ts';
+import { createObjectsApi, type HubSpotSdk, type ObjectsApi, toProviderError } from './sdk.ts';
 
 export const HUBSPOT_ENTITY_TYPES = ['contact', 'company', 'deal'] as const;
 export type HubSpotEntity = (typeof HUBSPOT_ENTITY_TYPES)[number];
@@ -103,8 +103,11 @@ export class HubSpotEndpoint implements Endpoint {
   /** false once HubSpot said the external-id property is not unique: lookups go through search then. */
   private externalIdUnique = true;
 
-  constructor(private readonly s: HubSpotEndpointSettings) {
-    this.api = createObjectsApi({
+  constructor(
+    private readonly s: HubSpotEndpointSettings,
+    sdk: HubSpotSdk,
+  ) {
+    this.api = createObjectsApi(sdk, {
       accessToken: s.accessToken,
       basePath: s.apiBase,
       timeoutMs: s.timeoutMs,

@@ -16,6 +16,7 @@ import { guardedFetch, type OutboundPolicy } from '../http/guard.ts';
 import { SlidingWindowLimiter } from '../http/rate-limiter.ts';
 import { parseWebhookJson, TIMEOUT_SETTING } from '../shared.ts';
 import { HUBSPOT_ENTITY_TYPES, HubSpotEndpoint, type HubSpotEntity, SEARCH_RESULT_CAP } from './endpoint.ts';
+import { loadHubSpotSdk } from './sdk.ts';
 
 export { HUBSPOT_ENTITY_TYPES, SEARCH_RESULT_CAP } from './endpoint.ts';
 
@@ -234,7 +235,7 @@ export function createHubSpotProvider(
     configSchema: hubspotConfigSchema,
     info: HUBSPOT_INFO,
     webhook: { verify: verifyHubSpotWebhook },
-    createEndpoint(connection: ConnectionContext): Endpoint {
+    async createEndpoint(connection: ConnectionContext): Promise<Endpoint> {
       const parsed = hubspotConfigSchema.safeParse(connection.config);
       if (!parsed.success) {
         throw new ProviderError('config', `hubspot: invalid connection config: ${parsed.error.message}`);
@@ -246,18 +247,21 @@ export function createHubSpotProvider(
       const properties = Object.fromEntries(
         HUBSPOT_ENTITY_TYPES.map((t) => [t, config.properties?.[t] ?? HUBSPOT_FIELDS[t].map((f) => f.name)]),
       ) as Record<HubSpotEntity, string[]>;
-      return new HubSpotEndpoint({
-        accessToken,
-        apiBase: config.apiBase,
-        timeoutMs: config.timeoutMs,
-        externalIdProperty: config.externalIdProperty,
-        properties,
-        limiter,
-        searchLimiter,
-        retry: options.retry ?? DEFAULT_TRANSIENT_RETRY,
-        searchResultCap: options.searchResultCap ?? SEARCH_RESULT_CAP,
-        fetch: fetchFn,
-      });
+      return new HubSpotEndpoint(
+        {
+          accessToken,
+          apiBase: config.apiBase,
+          timeoutMs: config.timeoutMs,
+          externalIdProperty: config.externalIdProperty,
+          properties,
+          limiter,
+          searchLimiter,
+          retry: options.retry ?? DEFAULT_TRANSIENT_RETRY,
+          searchResultCap: options.searchResultCap ?? SEARCH_RESULT_CAP,
+          fetch: fetchFn,
+        },
+        await loadHubSpotSdk(),
+      );
     },
     async close() {
       limits.clear();

@@ -1,10 +1,6 @@
 import type { AsyncLocalStorage } from 'node:async_hooks';
-import { Client } from '@hubspot/api-client';
-import {
-  type RequestContext,
-  ResponseContext,
-  wrapHttpLibrary,
-} from '@hubspot/api-client/lib/codegen/crm/objects/http/http.js';
+import type { Client } from '@hubspot/api-client';
+import type { RequestContext, ResponseContext } from '@hubspot/api-client/lib/codegen/crm/objects/http/http.js';
 import { ProviderError } from '../../domain/errors.ts';
 import { observedFetch } from '../../engine/telemetry.ts';
 import { bodyExcerpt, classifyStatus, looksLikeHtml, retryAfterMs } from '../http/classify.ts';
@@ -13,6 +9,35 @@ import { guardErrorIn } from '../http/guard.ts';
 /** The generic CRM object APIs of the official SDK (basic, batch, search), as the connector uses them. */
 export type ObjectsApi = Client['crm']['objects'];
 
+/** What the connector takes from the official SDK at run time. */
+export interface HubSpotSdk {
+  Client: typeof Client;
+  ResponseContext: typeof ResponseContext;
+  wrapHttpLibrary: typeof import('@hubspot/api-client/lib/codegen/crm/objects/http/http.js').wrapHttpLibrary;
+}
+
+let loaded: Promise<HubSpotSdk> | undefined;
+
+/**
+ * The SDK, loaded with the first HubSpot endpoint rather than with the engine: it is large (its generated
+ * clients cost the process some 20 MB), and an engine that syncs no HubSpot connection never needs it.
+ */
+export function loadHubSpotSdk(): Promise<HubSpotSdk> {
+  loaded ??= Promise.all([
+    import('@hubspot/api-client'),
+    import('@hubspot/api-client/lib/codegen/crm/objects/http/http.js'),
+  ]).then(([client, http]) => ({
+    Client: client.Client,
+    ResponseContext: http.ResponseContext,
+    wrapHttpLibrary: http.wrapHttpLibrary,
+  }));
+  // A failed load (a broken install) is not kept: the next endpoint tries again.
+  loaded.catch(() => {
+    loaded = undefined;
+  });
+  return loaded;
+}
+
 /**
  * The official SDK, with every request it sends going through our own fetch: the run's AbortSignal (carried
  * per call in an AsyncLocalStorage, so concurrent calls of one endpoint each keep theirs) and a per-request
@@ -20,21 +45,24 @@ export type ObjectsApi = Client['crm']['objects'];
  * retry and limiter decorators stay off: retries, backoff and the rate limits are the connector's, one policy
  * for every connector.
  */
-export function createObjectsApi(options: {
-  accessToken: string;
-  basePath: string;
-  timeoutMs: number;
-  signals: AsyncLocalStorage<AbortSignal>;
-  fetch: typeof fetch;
-}): ObjectsApi {
+export function createObjectsApi(
+  sdk: HubSpotSdk,
+  options: {
+    accessToken: string;
+    basePath: string;
+    timeoutMs: number;
+    signals: AsyncLocalStorage<AbortSignal>;
+    fetch: typeof fetch;
+  },
+): ObjectsApi {
   const hubspotFetch = observedFetch('hubspot', options.fetch);
-  const client = new Client({
+  const client = new sdk.Client({
     accessToken: options.accessToken,
     basePath: options.basePath.replace(/\/$/, ''),
     numberOfApiCallRetries: 0,
   });
   const objects = client.crm.objects;
-  const http = wrapHttpLibrary({
+  const http = sdk.wrapHttpLibrary({
     async send(request: RequestContext): Promise<ResponseContext> {
       const signal = options.signals.getStore();
       const timeout = AbortSignal.timeout(options.timeoutMs);
@@ -50,7 +78,7 @@ export function createObjectsApi(options: {
       res.headers.forEach((v, k) => {
         headers[k] = v;
       });
-      return new ResponseContext(res.status, headers, {
+      return new sdk.ResponseContext(res.status, headers, {
         text: async () => buf.toString('utf8'),
         binary: async () => buf,
       });

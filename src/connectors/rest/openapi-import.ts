@@ -11,8 +11,6 @@
  * `/things/{thing_id}` next to `/things` gives getPath/update/delete (the parameter renamed `{id}`), a POST on the
  * collection gives create. Pagination comes from the query parameters (cursor, page or offset, and the limit).
  */
-import { dereference } from '@scalar/openapi-parser';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { ProviderError, ValidationError } from '../../domain/errors.ts';
 import { parseInput } from '../../domain/validate.ts';
@@ -82,7 +80,9 @@ export async function importOpenApi(input: unknown, options: { fetch: typeof fet
   const { document, url } = parseInput(openApiImportInput, input);
   const source = url === undefined ? 'document' : 'url';
   const text = document ?? (await fetchDocument(url!, options.fetch));
-  const raw = parseText(text, source);
+  // The parsers load with the first import, not with the server: few processes ever import a document.
+  const [{ dereference }, yaml] = await Promise.all([import('@scalar/openapi-parser'), import('yaml')]);
+  const raw = parseText(text, source, yaml);
   checkVersion(raw, source);
   const warnings: string[] = [];
 
@@ -145,7 +145,7 @@ function networkReason(err: unknown): string {
 }
 
 /** JSON (when it starts with `{` or `[`) or YAML; errors name the line and column. */
-function parseText(input: string, source: string): Obj {
+function parseText(input: string, source: string, yaml: typeof import('yaml')): Obj {
   const fail = (message: string): never => {
     throw new ValidationError([{ path: source, message }]);
   };
@@ -160,9 +160,9 @@ function parseText(input: string, source: string): Obj {
     }
   } else {
     try {
-      value = parseYaml(text, { maxAliasCount: 100, prettyErrors: true });
+      value = yaml.parse(text, { maxAliasCount: 100, prettyErrors: true });
     } catch (err) {
-      if (err instanceof YAMLParseError) {
+      if (err instanceof yaml.YAMLParseError) {
         const pos = err.linePos?.[0];
         const what = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
         fail(`is not valid JSON or YAML: ${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${what}`);

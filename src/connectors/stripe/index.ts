@@ -1,4 +1,4 @@
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { z } from 'zod';
 import { ProviderError } from '../../domain/errors.ts';
 import type {
@@ -21,6 +21,26 @@ import { malformedRecord } from '../records.ts';
 import { STRIPE_INFO, verifyStripeWebhook } from './info.ts';
 
 export { STRIPE_FIELDS, STRIPE_INFO, verifyStripeWebhook } from './info.ts';
+
+let loaded: Promise<typeof Stripe> | undefined;
+/** The SDK once loaded (its error class tells its failures apart); undefined before the first Stripe endpoint. */
+let sdk: typeof Stripe | undefined;
+
+/**
+ * The SDK, loaded with the first Stripe endpoint rather than with the engine: an engine that syncs no Stripe
+ * connection never pays for it (some 6 MB of heap and its code).
+ */
+function loadStripeSdk(): Promise<typeof Stripe> {
+  loaded ??= import('stripe').then((m) => {
+    sdk = m.default;
+    return m.default;
+  });
+  // A failed load (a broken install) is not kept: the next endpoint tries again.
+  loaded.catch(() => {
+    loaded = undefined;
+  });
+  return loaded;
+}
 
 export const STRIPE_ENTITY_TYPES = ['customer', 'product', 'price', 'invoice'] as const;
 type StripeEntity = (typeof STRIPE_ENTITY_TYPES)[number];
@@ -80,13 +100,14 @@ export function createStripeProvider(
     configSchema: stripeConfigSchema,
     info: STRIPE_INFO,
     webhook: { verify: verifyStripeWebhook },
-    createEndpoint(connection: ConnectionContext): Endpoint {
+    async createEndpoint(connection: ConnectionContext): Promise<Endpoint> {
       const config = stripeConfigSchema.safeParse(connection.config);
       if (!config.success)
         throw new ProviderError('config', `stripe: invalid connection config: ${config.error.message}`);
       const apiKey = connection.credentials.apiKey;
       if (!apiKey) throw new ProviderError('config', 'stripe: credentials.apiKey is required');
       return new StripeEndpoint(
+        await loadStripeSdk(),
         apiKey,
         config.data,
         options.retry ?? DEFAULT_TRANSIENT_RETRY,
@@ -104,6 +125,7 @@ class StripeEndpoint implements Endpoint {
   private signal: AbortSignal | undefined;
 
   constructor(
+    StripeSdk: typeof Stripe,
     apiKey: string,
     config: z.output<typeof stripeConfigSchema>,
     private readonly retry: TransientRetryPolicy,
@@ -120,11 +142,11 @@ class StripeEndpoint implements Endpoint {
           ? AbortSignal.any([this.signal, ...(init?.signal ? [init.signal] : [])])
           : (init?.signal ?? null),
       });
-    this.stripe = new Stripe(apiKey, {
+    this.stripe = new StripeSdk(apiKey, {
       maxNetworkRetries: 0, // retries are ours: one policy for every connector, Retry-After honoured
       timeout: config.timeoutMs,
       telemetry: false,
-      httpClient: Stripe.createFetchHttpClient(fetchWithSignal),
+      httpClient: StripeSdk.createFetchHttpClient(fetchWithSignal),
       ...(base
         ? {
             host: base.hostname,
@@ -307,7 +329,7 @@ class StripeEndpoint implements Endpoint {
       await this.call(signal, () => resource.del!(id));
     } catch (err) {
       if (!(err instanceof ProviderError) || err.status !== 404) throw err;
-      if (!(err.cause instanceof Stripe.errors.StripeError) || err.cause.code !== 'resource_missing') throw err;
+      if (!isStripeError(err.cause) || err.cause.code !== 'resource_missing') throw err;
     }
     return { id };
   }
@@ -349,11 +371,16 @@ function toStripeParams(data: Record<string, unknown>): Record<string, unknown> 
   return out;
 }
 
+/** A failure the SDK raised (only an endpoint, which loaded the SDK, can have one). */
+function isStripeError(err: unknown): err is Stripe.errors.StripeError {
+  return sdk !== undefined && err instanceof sdk.errors.StripeError;
+}
+
 function toProviderError(err: unknown): ProviderError {
   // A refusal of the outbound guard (or a body past the cap), wrapped by the SDK as a connection error.
   const guarded = guardErrorIn(err);
   if (guarded) return guarded;
-  if (err instanceof Stripe.errors.StripeError) {
+  if (isStripeError(err)) {
     const status = err.statusCode;
     const headers = new Headers();
     for (const [k, v] of Object.entries(err.headers ?? {})) if (typeof v === 'string') headers.set(k, v);
