@@ -29,7 +29,7 @@ import type { AlertRetryOptions } from '../queue/queue.ts';
 import { newSigningSecret, SIGNATURE_HEADER, signAlert } from '../security/alert-signatures.ts';
 import type { CredentialVault } from '../security/vault.ts';
 import type { DB } from '../store/schema.ts';
-import { decodeCursor, isUuid, type Page, type PageOptions, pageLimit, toPage } from './paging.ts';
+import { checkPage, isUuid, type Page, type PageOptions, pageByCreation } from './paging.ts';
 
 /** How alerts leave the engine (src/connectors/http/alert-transport.ts): the outbound guard, a timeout, an excerpt. */
 export interface AlertTransport {
@@ -499,21 +499,10 @@ export function alertService(deps: AlertDeps) {
 
     /** A channel's delivery log, newest first. */
     deliveries: async (channelId: string, options: PageOptions = {}): Promise<Page<AlertDelivery>> => {
-      const limit = pageLimit(options.limit);
-      const after = decodeCursor(options.cursor, 'time');
+      checkPage(options);
       await channelRow(channelId);
-      let q = db
-        .selectFrom('alert_deliveries')
-        .selectAll()
-        .select(sql<string>`created_at::text`.as('cursor_at'))
-        .where('channel_id', '=', channelId);
-      if (after) q = q.where(sql<boolean>`(created_at, id) < (${after.at}::timestamptz, ${after.id}::uuid)`);
-      const rows = await q
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(limit + 1)
-        .execute();
-      return toPage(rows, limit, toDelivery, (r) => ({ at: r.cursor_at, id: r.id }));
+      const q = db.selectFrom('alert_deliveries').where('channel_id', '=', channelId);
+      return pageByCreation(q, options, 'desc', toDelivery);
     },
 
     /**

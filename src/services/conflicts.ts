@@ -9,7 +9,7 @@ import { contentHash, idempotencyKey } from '../engine/hash.ts';
 import { DEFAULT_TRANSIENT_RETRY, withTransientRetry } from '../engine/retry.ts';
 import type { ConflictsTable, DB } from '../store/schema.ts';
 import type { JobService } from './jobs.ts';
-import { decodeCursor, isUuid, type Page, type PageOptions, pageLimit, toPage } from './paging.ts';
+import { checkPage, isUuid, type Page, type PageOptions, pageByCreation } from './paging.ts';
 
 export interface ConflictDeps {
   db: Kysely<DB>;
@@ -109,22 +109,11 @@ export function conflictService({ db, jobs, endpointsFor }: ConflictDeps) {
       jobId: string,
       options: PageOptions & { status?: Conflict['status'] } = {},
     ): Promise<Page<Conflict>> => {
-      const limit = pageLimit(options.limit);
-      const after = decodeCursor(options.cursor, 'time');
+      checkPage(options);
       if (!isUuid(jobId)) return { items: [], nextCursor: null };
-      let q = db
-        .selectFrom('conflicts')
-        .selectAll()
-        .select(sql<string>`created_at::text`.as('cursor_at'))
-        .where('job_id', '=', jobId);
+      let q = db.selectFrom('conflicts').where('job_id', '=', jobId);
       if (options.status) q = q.where('status', '=', options.status);
-      if (after) q = q.where(sql<boolean>`(created_at, id) < (${after.at}::timestamptz, ${after.id}::uuid)`);
-      const rows = await q
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(limit + 1)
-        .execute();
-      return toPage(rows, limit, toConflict, (r) => ({ at: r.cursor_at, id: r.id }));
+      return pageByCreation(q, options, 'desc', toConflict);
     },
     /** Open conflicts per job, in one query. */
     countOpen: async (jobIds: readonly string[]): Promise<Map<string, number>> => {

@@ -7,7 +7,7 @@ import type { Endpoint } from '../engine/endpoint.ts';
 import type { CredentialVault } from '../security/vault.ts';
 import { toConnection, toExecution } from '../store/repository.ts';
 import type { DB } from '../store/schema.ts';
-import { containsPattern, decodeCursor, isUuid, type Page, type PageOptions, pageLimit, toPage } from './paging.ts';
+import { containsPattern, countOf, isUuid, type Page, type PageOptions, pageByCreation } from './paging.ts';
 import type { ProviderRegistry } from './providers.ts';
 
 /** A page of connections whose name contains `q` (case-insensitive). */
@@ -120,25 +120,14 @@ export function connectionService({ db, vault, providers }: ConnectionDeps) {
      * contains it (case-insensitive). `total` counts every connection that matches, over all pages.
      */
     page: async (options: ConnectionPageOptions = {}): Promise<Page<Connection> & { total: number }> => {
-      const limit = pageLimit(options.limit);
-      const after = decodeCursor(options.cursor, 'time');
       const pattern = containsPattern(options.q);
       let matching = db.selectFrom('connections');
       if (pattern !== null) matching = matching.where(sql<boolean>`name ILIKE ${pattern}`);
-      let rowsQuery = matching.selectAll().select(sql<string>`created_at::text`.as('cursor_at'));
-      if (after) {
-        rowsQuery = rowsQuery.where(sql<boolean>`(created_at, id) > (${after.at}::timestamptz, ${after.id}::uuid)`);
-      }
-      const [rows, count] = await Promise.all([
-        rowsQuery
-          .orderBy('created_at')
-          .orderBy('id')
-          .limit(limit + 1)
-          .execute(),
-        matching.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+      const [page, total] = await Promise.all([
+        pageByCreation(matching, options, 'asc', toConnection),
+        countOf(matching),
       ]);
-      const page = toPage(rows, limit, toConnection, (r) => ({ at: r.cursor_at, id: r.id }));
-      return { ...page, total: Number(count.n) };
+      return { ...page, total };
     },
     /**
      * What a list shows of each connection, in two queries whatever the number of jobs: how many jobs it has

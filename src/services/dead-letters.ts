@@ -3,7 +3,7 @@ import { NotFoundError, StateError } from '../domain/errors.ts';
 import type { DeadLetter, RunOptions, Side, StartedRun, SyncExecution } from '../domain/types.ts';
 import { toDeadLetter } from '../store/repository.ts';
 import type { DB } from '../store/schema.ts';
-import { decodeCursor, isUuid, type ListOptions, type Page, type PageOptions, pageLimit, toPage } from './paging.ts';
+import { checkPage, isUuid, type ListOptions, type Page, type PageOptions, pageByCreation } from './paging.ts';
 
 export interface DeadLetterDeps {
   db: Kysely<DB>;
@@ -93,22 +93,13 @@ export function deadLetterService({ db, startJob }: DeadLetterDeps) {
       jobId: string,
       options: PageOptions & { status?: DeadLetter['status'] } = {},
     ): Promise<Page<DeadLetter>> => {
-      const limit = pageLimit(options.limit);
-      const after = decodeCursor(options.cursor, 'time');
+      checkPage(options);
       if (!isUuid(jobId)) return { items: [], nextCursor: null };
-      let q = db
+      const q = db
         .selectFrom('dead_letters')
-        .selectAll()
-        .select(sql<string>`created_at::text`.as('cursor_at'))
         .where('job_id', '=', jobId)
         .where('status', '=', options.status ?? 'open');
-      if (after) q = q.where(sql<boolean>`(created_at, id) < (${after.at}::timestamptz, ${after.id}::uuid)`);
-      const rows = await q
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(limit + 1)
-        .execute();
-      return toPage(rows, limit, toDeadLetter, (r) => ({ at: r.cursor_at, id: r.id }));
+      return pageByCreation(q, options, 'desc', toDeadLetter);
     },
     get: async (id: string): Promise<DeadLetter> => toDeadLetter(await deadLetterRow(id)),
     retry: async (id: string): Promise<SyncExecution> => (await api.startRetry(id)).done,

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import { NotFoundError, StateError } from '../domain/errors.ts';
 import type {
   ExecutionStatus,
@@ -11,7 +11,17 @@ import type {
 } from '../domain/types.ts';
 import { toExecution, toFailure } from '../store/repository.ts';
 import type { DB } from '../store/schema.ts';
-import { decodeCursor, isUuid, type ListOptions, type Page, type PageOptions, pageLimit, toPage } from './paging.ts';
+import {
+  checkPage,
+  decodeCursor,
+  isUuid,
+  type ListOptions,
+  type Page,
+  type PageOptions,
+  pageByCreation,
+  pageLimit,
+  toPage,
+} from './paging.ts';
 
 /** Executions (runs) as recorded: one, a job's history newest first, the latest per job, record failures. */
 export function executionService({
@@ -36,23 +46,12 @@ export function executionService({
       jobId: string,
       options: PageOptions & { status?: ExecutionStatus[]; trigger?: Trigger[] } = {},
     ): Promise<Page<SyncExecution>> => {
-      const limit = pageLimit(options.limit);
-      const after = decodeCursor(options.cursor, 'time');
+      checkPage(options);
       if (!isUuid(jobId)) return { items: [], nextCursor: null };
-      let q = db
-        .selectFrom('sync_executions')
-        .selectAll()
-        .select(sql<string>`created_at::text`.as('cursor_at'))
-        .where('job_id', '=', jobId);
+      let q = db.selectFrom('sync_executions').where('job_id', '=', jobId);
       if (options.status?.length) q = q.where('status', 'in', options.status);
       if (options.trigger?.length) q = q.where('trigger', 'in', options.trigger);
-      if (after) q = q.where(sql<boolean>`(created_at, id) < (${after.at}::timestamptz, ${after.id}::uuid)`);
-      const rows = await q
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(limit + 1)
-        .execute();
-      return toPage(rows, limit, toExecution, (r) => ({ at: r.cursor_at, id: r.id }));
+      return pageByCreation(q, options, 'desc', toExecution);
     },
     /**
      * Apply deletions: applies the deletions an execution's mass-delete protection held back, in a new execution

@@ -8,7 +8,7 @@ import { parseInput } from '../domain/validate.ts';
 import type { LocalStoreDefinition } from '../local/postgres.ts';
 import { cancelledBeforeStart, jobColumns, loadRules, replaceRules, toJob } from '../store/repository.ts';
 import type { DB } from '../store/schema.ts';
-import { containsPattern, decodeCursor, isUuid, type Page, type PageOptions, pageLimit, toPage } from './paging.ts';
+import { checkPage, containsPattern, countOf, isUuid, type Page, type PageOptions, pageByCreation } from './paging.ts';
 import type { ProviderRegistry } from './providers.ts';
 
 /** A page of jobs: of one connection (`connectionId`), whose name contains `q` (case-insensitive). */
@@ -220,8 +220,7 @@ export function jobService(deps: JobDeps) {
      * the fleet's size.
      */
     page: async (options: JobPageOptions = {}): Promise<Page<SyncJob> & { total: number }> => {
-      const limit = pageLimit(options.limit);
-      const after = decodeCursor(options.cursor, 'time');
+      checkPage(options);
       const pattern = containsPattern(options.q);
       if (options.connectionId !== undefined && !isUuid(options.connectionId)) {
         return { items: [], nextCursor: null, total: 0 };
@@ -229,29 +228,12 @@ export function jobService(deps: JobDeps) {
       let matching = db.selectFrom('sync_jobs').where('archived_at', 'is', null);
       if (options.connectionId !== undefined) matching = matching.where('connection_id', '=', options.connectionId);
       if (pattern !== null) matching = matching.where(sql<boolean>`name ILIKE ${pattern}`);
-      let rowsQuery = matching.selectAll().select(sql<string>`created_at::text`.as('cursor_at'));
-      if (after) {
-        rowsQuery = rowsQuery.where(sql<boolean>`(created_at, id) > (${after.at}::timestamptz, ${after.id}::uuid)`);
-      }
-      const [rows, count] = await Promise.all([
-        rowsQuery
-          .orderBy('created_at')
-          .orderBy('id')
-          .limit(limit + 1)
-          .execute(),
-        matching.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
-      ]);
+      const [rows, total] = await Promise.all([pageByCreation(matching, options, 'asc', (r) => r), countOf(matching)]);
       const rules = await loadRules(
         db,
-        rows.slice(0, limit).map((r) => r.id),
+        rows.items.map((r) => r.id),
       );
-      const page = toPage(
-        rows,
-        limit,
-        (r) => toJob(r, rules.get(r.id) ?? []),
-        (r) => ({ at: r.cursor_at, id: r.id }),
-      );
-      return { ...page, total: Number(count.n) };
+      return { items: rows.items.map((r) => toJob(r, rules.get(r.id) ?? [])), nextCursor: rows.nextCursor, total };
     },
     update: async (id: string, patch: unknown): Promise<SyncJob> => {
       // Read, merge and write under the row's lock: concurrent updates of one job apply one after the other,

@@ -1,3 +1,4 @@
+import { type Selectable, type SelectQueryBuilder, sql } from 'kysely';
 import { ValidationError } from '../domain/errors.ts';
 
 /** Ids are uuids: anything else cannot name a row (and is answered as not found, never sent to SQL). */
@@ -98,4 +99,50 @@ export function containsPattern(q: string | null | undefined): string | null {
   const text = q?.trim();
   if (!text) return null;
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** Refuses a bad `limit` or a cursor that is not a creation-order one, before any query (ValidationError). */
+export function checkPage(options: PageOptions): void {
+  pageLimit(options.limit);
+  decodeCursor(options.cursor, 'time');
+}
+
+/**
+ * One keyset page of a table's rows in creation order (created_at, then id): `matching` is the table's query
+ * with its filters and nothing selected yet; `order` is `asc` (oldest first) or `desc` (newest first). One query,
+ * `limit + 1` rows. `map` makes each row an item; the cursor carries the last item's created_at and id.
+ */
+export async function pageByCreation<DB, TB extends keyof DB, T>(
+  matching: SelectQueryBuilder<DB, TB, object>,
+  options: PageOptions,
+  order: 'asc' | 'desc',
+  map: (row: Selectable<DB[TB]>) => T,
+): Promise<Page<T>> {
+  const limit = pageLimit(options.limit);
+  const after = decodeCursor(options.cursor, 'time');
+  let q = matching
+    .selectAll()
+    .select([sql<string>`created_at::text`.as('cursor_at'), sql<string>`id::text`.as('cursor_id')]);
+  if (after) {
+    const key = sql`(${after.at}::timestamptz, ${after.id}::uuid)`;
+    q = q.where(order === 'asc' ? sql<boolean>`(created_at, id) > ${key}` : sql<boolean>`(created_at, id) < ${key}`);
+  }
+  const direction = order === 'asc' ? sql`asc` : sql`desc`;
+  const rows = await q
+    .orderBy(sql`created_at ${direction}`)
+    .orderBy(sql`id ${direction}`)
+    .limit(limit + 1)
+    .execute();
+  return toPage(
+    rows as unknown as (Selectable<DB[TB]> & { cursor_at: string; cursor_id: string })[],
+    limit,
+    map,
+    (r) => ({ at: r.cursor_at, id: r.cursor_id }),
+  );
+}
+
+/** How many rows `matching` (a table's query with its filters, nothing selected) finds. */
+export async function countOf<DB, TB extends keyof DB>(matching: SelectQueryBuilder<DB, TB, object>): Promise<number> {
+  const row = await matching.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow();
+  return Number((row as { n: number }).n);
 }
