@@ -3,7 +3,7 @@
  * /healthz and has idled, on PGlite (a new data directory, then a restart on the same one) and, for comparison,
  * on PostgreSQL. Each measurement prints one JSON line:
  *
- *   { database, start, demo, readyMs, idleSeconds, idleRssMb, idleRssMaxMb, peakRssMb, wasmRssMb,
+ *   { database, start, demo, readyMs, idleSeconds, idleRssMb, idleRssMaxMb, peakRssMb, wasmRssMb, glibcTunables,
  *     heapUsedMb, heapTotalMb, externalMb, arrayBuffersMb }
  *
  * - `start`: `new` (a fresh PGlite data directory: the cluster is created), `restart` (the same directory again),
@@ -16,6 +16,10 @@
  *   time (read through a signal handler that `--import` adds; PGlite's WebAssembly memory counts in `external`).
  *
  *   npm run bench:footprint -- [--database pglite|postgres|both] [--idle S] [--runs N] [--demo] [--no-restart]
+ *                              [--malloc-tuning on|off]
+ *
+ * `--malloc-tuning off` starts serve with OTESSE_SYNC_MALLOC_TUNING=off: without the glibc mmap threshold the CLI
+ * sets for itself on Linux (bin/otesse-sync.js), for a before/after; `glibcTunables` says what the process had.
  *
  * With `--runs N` (N > 1) a summary line per kind of start follows: the median idle RSS over the runs, since one
  * run's figure moves by tens of MB (see the summary's comment).
@@ -41,6 +45,7 @@ const { values: args } = parseArgs({
     idle: { type: 'string', default: '30' },
     demo: { type: 'boolean', default: false },
     'no-restart': { type: 'boolean', default: false },
+    'malloc-tuning': { type: 'string', default: 'on' },
     runs: { type: 'string', default: '1' },
   },
   strict: true,
@@ -49,6 +54,9 @@ const IDLE_SECONDS = Number(args.idle);
 if (!Number.isFinite(IDLE_SECONDS) || IDLE_SECONDS < 0) fail(`--idle must be a number of seconds, got "${args.idle}"`);
 const RUNS = Number(args.runs);
 if (!Number.isInteger(RUNS) || RUNS < 1) fail(`--runs must be a whole number ≥ 1, got "${args.runs}"`);
+if (args['malloc-tuning'] !== 'on' && args['malloc-tuning'] !== 'off') {
+  fail(`--malloc-tuning must be on or off, got "${args['malloc-tuning']}"`);
+}
 const DATABASES = args.database === 'both' ? ['pglite', 'postgres'] : [args.database];
 if (!DATABASES.every((d) => d === 'pglite' || d === 'postgres')) {
   fail(`--database must be pglite, postgres or both, got "${args.database}"`);
@@ -66,7 +74,7 @@ const PROBE = `data:text/javascript,${encodeURIComponent(`
 import { renameSync, writeFileSync } from 'node:fs';
 process.on('SIGUSR2', () => {
   const file = process.env.OTESSE_FOOTPRINT_FILE;
-  writeFileSync(file + '.tmp', JSON.stringify(process.memoryUsage()));
+  writeFileSync(file + '.tmp', JSON.stringify({ ...process.memoryUsage(), glibcTunables: process.env.GLIBC_TUNABLES ?? null }));
   renameSync(file + '.tmp', file);
 });
 `)}`;
@@ -85,6 +93,8 @@ interface Measurement {
   heapTotalMb: number | null;
   externalMb: number | null;
   arrayBuffersMb: number | null;
+  /** GLIBC_TUNABLES as the serving process sees it (the CLI sets glibc's mmap threshold; see bin/otesse-sync.js). */
+  glibcTunables: string | null;
 }
 
 function fail(message: string): never {
@@ -153,6 +163,7 @@ async function measure(
       LOG_FORMAT: 'json',
       LOG_LEVEL: 'warn',
       OTESSE_FOOTPRINT_FILE: probeFile,
+      ...(args['malloc-tuning'] === 'off' ? { OTESSE_SYNC_MALLOC_TUNING: 'off' } : {}),
       // PostgreSQL needs a configured key; a PGlite directory makes its own.
       ...(database === 'postgres' ? { OTESSE_SYNC_ENCRYPTION_KEY: randomBytes(32).toString('hex') } : {}),
     },
@@ -185,7 +196,9 @@ async function measure(
     child.kill('SIGUSR2');
     const probeDeadline = performance.now() + 5000;
     while (!existsSync(probeFile) && performance.now() < probeDeadline) await sleep(20);
-    const usage = existsSync(probeFile) ? (JSON.parse(readFileSync(probeFile, 'utf8')) as NodeJS.MemoryUsage) : null;
+    const usage = existsSync(probeFile)
+      ? (JSON.parse(readFileSync(probeFile, 'utf8')) as NodeJS.MemoryUsage & { glibcTunables: string | null })
+      : null;
     return {
       database,
       start,
@@ -200,6 +213,7 @@ async function measure(
       heapTotalMb: usage ? mb(usage.heapTotal) : null,
       externalMb: usage ? mb(usage.external) : null,
       arrayBuffersMb: usage ? mb(usage.arrayBuffers) : null,
+      glibcTunables: usage?.glibcTunables ?? null,
     };
   } finally {
     child.kill('SIGTERM');

@@ -73,6 +73,12 @@ function insertBefore(code: string, marker: string, insert: string): string {
   return lines.join('\n');
 }
 
+/** GLIBC_TUNABLES in the environment a running child process has now (Linux: /proc/<pid>/environ). */
+function tunablesOf(child: ChildProcess): string | undefined {
+  const environ = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0');
+  return environ.find((e) => e.startsWith('GLIBC_TUNABLES='))?.slice('GLIBC_TUNABLES='.length);
+}
+
 /** A child process with its output collected; `exit` resolves with its exit code. */
 function start(args: string[], cwd: string, env: NodeJS.ProcessEnv) {
   const child: ChildProcess = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -293,6 +299,8 @@ console.log(notAny, typedEngine, typedJob, typedExecution, status, counts, error
     );
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     expect((await fetch(`${url}/readyz`)).status).toBe(200); // every shipped migration applied
+    // On Linux the long-running commands replace themselves once (same pid) with glibc's mmap threshold fixed.
+    if (process.platform === 'linux') expect(tunablesOf(server.child)).toBe('glibc.malloc.mmap_threshold=32768');
     const ui = await fetch(`${url}/`);
     expect(ui.status).toBe(200);
     expect(ui.headers.get('content-type')).toContain('text/html');
@@ -303,8 +311,15 @@ console.log(notAny, typedEngine, typedJob, typedExecution, status, counts, error
     expect(server.output()).not.toMatch(/src\/ has changed|dist\/ is missing/);
   }, 150_000);
 
-  /** `worker --config <file>`: the application's engine options, from a module next to the application. */
-  async function workerWithConfig(file: string): Promise<void> {
+  /**
+   * `worker --config <file>`: the application's engine options, from a module next to the application. `env`
+   * adds to the worker's environment; `tunables` is the GLIBC_TUNABLES the running worker has (Linux).
+   */
+  async function workerWithConfig(
+    file: string,
+    env: Record<string, string>,
+    tunables: string | undefined,
+  ): Promise<void> {
     const typed = file.endsWith('.ts');
     writeFileSync(
       join(app, file),
@@ -315,19 +330,29 @@ console.log(notAny, typedEngine, typedJob, typedExecution, status, counts, error
         'export const worker = { schedulerIntervalMs: 500 };',
       ].join('\n'),
     );
-    const worker = start([join(app, 'node_modules/.bin/otesse-sync'), 'worker', '--config', file], app, cleanEnv());
+    const worker = start([join(app, 'node_modules/.bin/otesse-sync'), 'worker', '--config', file], app, cleanEnv(env));
     children.push(worker.child);
     await waitFor(async () => /worker \S+ ready/.test(worker.output()), `the worker (${file}) to be ready`, 60_000);
+    if (process.platform === 'linux') expect(tunablesOf(worker.child)).toBe(tunables);
     worker.child.kill('SIGTERM');
     expect(await worker.exit).toBe(0);
     expect(worker.output()).toMatch(/worker \S+ stopped/);
   }
 
-  it('runs `worker --config` with a JavaScript config', () => workerWithConfig('worker.config.mjs'), 90_000);
+  it(
+    'runs `worker --config` with a JavaScript config (a threshold of its own is left alone)',
+    () =>
+      workerWithConfig(
+        'worker.config.mjs',
+        { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=65536' },
+        'glibc.malloc.mmap_threshold=65536',
+      ),
+    90_000,
+  );
 
   it.skipIf(!nodeStripsTypes)(
     'runs `worker --config` with a TypeScript config (Node ≥ 22.18 strips its types)',
-    () => workerWithConfig('worker.config.ts'),
+    () => workerWithConfig('worker.config.ts', { OTESSE_SYNC_MALLOC_TUNING: 'off' }, undefined),
     90_000,
   );
 });
