@@ -456,6 +456,9 @@ describe.skipIf(!hasChromium && !inCi)('operator tools in the web UI (Chromium +
     ).toBe(3);
     await page.keyboard.press('Escape');
     await inspector().waitFor({ state: 'detached' });
+    // The dialog leaves the accessibility tree as it closes; its close event (which clears the search) comes
+    // after, as a task of its own: wait for the URL rather than read it at once.
+    await page.waitForURL((url) => url.search === '');
     expect(searchOf()).toBe('');
     await page.getByRole('heading', { name: 'Stripe customers', exact: true }).waitFor();
   }, 120_000);
