@@ -499,10 +499,10 @@ export function alertService(deps: AlertDeps) {
 
     /** A channel's delivery log, newest first. */
     deliveries: async (channelId: string, options: PageOptions = {}): Promise<Page<AlertDelivery>> => {
-      checkPage(options);
+      const page = checkPage(options);
       await channelRow(channelId);
       const q = db.selectFrom('alert_deliveries').where('channel_id', '=', channelId);
-      return pageByCreation(q, options, 'desc', toDelivery);
+      return pageByCreation(q, page, 'desc', toDelivery);
     },
 
     /**

@@ -109,11 +109,11 @@ export function conflictService({ db, jobs, endpointsFor }: ConflictDeps) {
       jobId: string,
       options: PageOptions & { status?: Conflict['status'] } = {},
     ): Promise<Page<Conflict>> => {
-      checkPage(options);
+      const page = checkPage(options);
       if (!isUuid(jobId)) return { items: [], nextCursor: null };
       let q = db.selectFrom('conflicts').where('job_id', '=', jobId);
       if (options.status) q = q.where('status', '=', options.status);
-      return pageByCreation(q, options, 'desc', toConflict);
+      return pageByCreation(q, page, 'desc', toConflict);
     },
     /** Open conflicts per job, in one query. */
     countOpen: async (jobIds: readonly string[]): Promise<Map<string, number>> => {

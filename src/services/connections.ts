@@ -7,7 +7,7 @@ import type { Endpoint } from '../engine/endpoint.ts';
 import type { CredentialVault } from '../security/vault.ts';
 import { toConnection, toExecution } from '../store/repository.ts';
 import type { DB } from '../store/schema.ts';
-import { containsPattern, countOf, isUuid, type Page, type PageOptions, pageByCreation } from './paging.ts';
+import { checkPage, containsPattern, countOf, isUuid, type Page, type PageOptions, pageByCreation } from './paging.ts';
 import type { ProviderRegistry } from './providers.ts';
 
 /** A page of connections whose name contains `q` (case-insensitive). */
@@ -124,7 +124,7 @@ export function connectionService({ db, vault, providers }: ConnectionDeps) {
       let matching = db.selectFrom('connections');
       if (pattern !== null) matching = matching.where(sql<boolean>`name ILIKE ${pattern}`);
       const [page, total] = await Promise.all([
-        pageByCreation(matching, options, 'asc', toConnection),
+        pageByCreation(matching, checkPage(options), 'asc', toConnection),
         countOf(matching),
       ]);
       return { ...page, total };

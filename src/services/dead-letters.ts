@@ -93,13 +93,13 @@ export function deadLetterService({ db, startJob }: DeadLetterDeps) {
       jobId: string,
       options: PageOptions & { status?: DeadLetter['status'] } = {},
     ): Promise<Page<DeadLetter>> => {
-      checkPage(options);
+      const page = checkPage(options);
       if (!isUuid(jobId)) return { items: [], nextCursor: null };
       const q = db
         .selectFrom('dead_letters')
         .where('job_id', '=', jobId)
         .where('status', '=', options.status ?? 'open');
-      return pageByCreation(q, options, 'desc', toDeadLetter);
+      return pageByCreation(q, page, 'desc', toDeadLetter);
     },
     get: async (id: string): Promise<DeadLetter> => toDeadLetter(await deadLetterRow(id)),
     retry: async (id: string): Promise<SyncExecution> => (await api.startRetry(id)).done,

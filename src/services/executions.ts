@@ -46,12 +46,12 @@ export function executionService({
       jobId: string,
       options: PageOptions & { status?: ExecutionStatus[]; trigger?: Trigger[] } = {},
     ): Promise<Page<SyncExecution>> => {
-      checkPage(options);
+      const page = checkPage(options);
       if (!isUuid(jobId)) return { items: [], nextCursor: null };
       let q = db.selectFrom('sync_executions').where('job_id', '=', jobId);
       if (options.status?.length) q = q.where('status', 'in', options.status);
       if (options.trigger?.length) q = q.where('trigger', 'in', options.trigger);
-      return pageByCreation(q, options, 'desc', toExecution);
+      return pageByCreation(q, page, 'desc', toExecution);
     },
     /**
      * Apply deletions: applies the deletions an execution's mass-delete protection held back, in a new execution

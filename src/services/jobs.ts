@@ -220,7 +220,7 @@ export function jobService(deps: JobDeps) {
      * the fleet's size.
      */
     page: async (options: JobPageOptions = {}): Promise<Page<SyncJob> & { total: number }> => {
-      checkPage(options);
+      const page = checkPage(options);
       const pattern = containsPattern(options.q);
       if (options.connectionId !== undefined && !isUuid(options.connectionId)) {
         return { items: [], nextCursor: null, total: 0 };
@@ -228,7 +228,7 @@ export function jobService(deps: JobDeps) {
       let matching = db.selectFrom('sync_jobs').where('archived_at', 'is', null);
       if (options.connectionId !== undefined) matching = matching.where('connection_id', '=', options.connectionId);
       if (pattern !== null) matching = matching.where(sql<boolean>`name ILIKE ${pattern}`);
-      const [rows, total] = await Promise.all([pageByCreation(matching, options, 'asc', (r) => r), countOf(matching)]);
+      const [rows, total] = await Promise.all([pageByCreation(matching, page, 'asc', (r) => r), countOf(matching)]);
       const rules = await loadRules(
         db,
         rows.items.map((r) => r.id),

@@ -101,25 +101,32 @@ export function containsPattern(q: string | null | undefined): string | null {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-/** Refuses a bad `limit` or a cursor that is not a creation-order one, before any query (ValidationError). */
-export function checkPage(options: PageOptions): void {
-  pageLimit(options.limit);
-  decodeCursor(options.cursor, 'time');
+/** A page request as read: its size and where it starts (null: at the first row). */
+export interface CreationPage {
+  limit: number;
+  after: { at: string; id: string } | null;
+}
+
+/**
+ * Reads a page request of a creation-order list; a bad `limit` or a cursor that is not a creation-order one is a
+ * ValidationError, before any query.
+ */
+export function checkPage(options: PageOptions): CreationPage {
+  return { limit: pageLimit(options.limit), after: decodeCursor(options.cursor, 'time') };
 }
 
 /**
  * One keyset page of a table's rows in creation order (created_at, then id): `matching` is the table's query
- * with its filters and nothing selected yet; `order` is `asc` (oldest first) or `desc` (newest first). One query,
- * `limit + 1` rows. `map` makes each row an item; the cursor carries the last item's created_at and id.
+ * with its filters and nothing selected yet; `page` the request as `checkPage` read it; `order` is `asc` (oldest
+ * first) or `desc` (newest first). One query, `limit + 1` rows. `map` makes each row an item; the cursor carries
+ * the last item's created_at and id.
  */
 export async function pageByCreation<DB, TB extends keyof DB, T>(
   matching: SelectQueryBuilder<DB, TB, object>,
-  options: PageOptions,
+  { limit, after }: CreationPage,
   order: 'asc' | 'desc',
   map: (row: Selectable<DB[TB]>) => T,
 ): Promise<Page<T>> {
-  const limit = pageLimit(options.limit);
-  const after = decodeCursor(options.cursor, 'time');
   let q = matching
     .selectAll()
     .select([sql<string>`created_at::text`.as('cursor_at'), sql<string>`id::text`.as('cursor_id')]);
