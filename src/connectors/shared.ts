@@ -20,3 +20,20 @@ export function parseWebhookJson(provider: string, rawBody: Buffer): unknown {
     throw new ProviderError('record', `${provider} webhook: the body is not JSON`, { cause });
   }
 }
+
+/**
+ * A module (an SDK) loaded on first call rather than at start: later calls share the one load. A failed load (a
+ * broken install) is not kept: the next call tries again.
+ */
+export function loadOnFirstUse<T>(load: () => Promise<T>): () => Promise<T> {
+  let loaded: Promise<T> | undefined;
+  return () => {
+    if (loaded === undefined) {
+      loaded = load();
+      loaded.catch(() => {
+        loaded = undefined;
+      });
+    }
+    return loaded;
+  };
+}

@@ -5,6 +5,7 @@ import { ProviderError } from '../../domain/errors.ts';
 import { observedFetch } from '../../engine/telemetry.ts';
 import { bodyExcerpt, classifyStatus, looksLikeHtml, retryAfterMs } from '../http/classify.ts';
 import { guardErrorIn } from '../http/guard.ts';
+import { loadOnFirstUse } from '../shared.ts';
 
 /** The generic CRM object APIs of the official SDK (basic, batch, search), as the connector uses them. */
 export type ObjectsApi = Client['crm']['objects'];
@@ -16,27 +17,17 @@ export interface HubSpotSdk {
   wrapHttpLibrary: typeof import('@hubspot/api-client/lib/codegen/crm/objects/http/http.js').wrapHttpLibrary;
 }
 
-let loaded: Promise<HubSpotSdk> | undefined;
-
 /**
- * The SDK, loaded with the first HubSpot endpoint rather than with the engine: it is large (its generated
- * clients cost the process some 20 MB), and an engine that syncs no HubSpot connection never needs it.
+ * The SDK, loaded with the first HubSpot endpoint rather than with the engine: its generated clients are large
+ * (loaded alone, some 18 MB of RSS), and an engine that syncs no HubSpot connection never needs them.
  */
-export function loadHubSpotSdk(): Promise<HubSpotSdk> {
-  loaded ??= Promise.all([
+export const loadHubSpotSdk = loadOnFirstUse(async (): Promise<HubSpotSdk> => {
+  const [client, http] = await Promise.all([
     import('@hubspot/api-client'),
     import('@hubspot/api-client/lib/codegen/crm/objects/http/http.js'),
-  ]).then(([client, http]) => ({
-    Client: client.Client,
-    ResponseContext: http.ResponseContext,
-    wrapHttpLibrary: http.wrapHttpLibrary,
-  }));
-  // A failed load (a broken install) is not kept: the next endpoint tries again.
-  loaded.catch(() => {
-    loaded = undefined;
-  });
-  return loaded;
-}
+  ]);
+  return { Client: client.Client, ResponseContext: http.ResponseContext, wrapHttpLibrary: http.wrapHttpLibrary };
+});
 
 /**
  * The official SDK, with every request it sends going through our own fetch: the run's AbortSignal (carried

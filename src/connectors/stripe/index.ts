@@ -18,11 +18,11 @@ import { bodyExcerpt, classifyStatus } from '../http/classify.ts';
 import { guardErrorIn, guardedFetch, type OutboundPolicy } from '../http/guard.ts';
 import { RateLimiter } from '../http/rate-limiter.ts';
 import { malformedRecord } from '../records.ts';
+import { loadOnFirstUse } from '../shared.ts';
 import { STRIPE_INFO, verifyStripeWebhook } from './info.ts';
 
 export { STRIPE_FIELDS, STRIPE_INFO, verifyStripeWebhook } from './info.ts';
 
-let loaded: Promise<typeof Stripe> | undefined;
 /** The SDK once loaded (its error class tells its failures apart); undefined before the first Stripe endpoint. */
 let sdk: typeof Stripe | undefined;
 
@@ -30,17 +30,10 @@ let sdk: typeof Stripe | undefined;
  * The SDK, loaded with the first Stripe endpoint rather than with the engine: an engine that syncs no Stripe
  * connection never pays for it (some 6 MB of heap and its code).
  */
-function loadStripeSdk(): Promise<typeof Stripe> {
-  loaded ??= import('stripe').then((m) => {
-    sdk = m.default;
-    return m.default;
-  });
-  // A failed load (a broken install) is not kept: the next endpoint tries again.
-  loaded.catch(() => {
-    loaded = undefined;
-  });
-  return loaded;
-}
+const loadStripeSdk = loadOnFirstUse(async () => {
+  sdk = (await import('stripe')).default;
+  return sdk;
+});
 
 export const STRIPE_ENTITY_TYPES = ['customer', 'product', 'price', 'invoice'] as const;
 type StripeEntity = (typeof STRIPE_ENTITY_TYPES)[number];
