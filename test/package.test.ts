@@ -313,18 +313,20 @@ console.log(notAny, typedEngine, typedJob, typedExecution, status, counts, error
 
   /**
    * `worker --config <file>`: the application's engine options, from a module next to the application. `env`
-   * adds to the worker's environment; `tunables` is the GLIBC_TUNABLES the running worker has (Linux).
+   * adds to the worker's environment; `tunables` is the GLIBC_TUNABLES the running worker has (Linux), as the
+   * config module reads it inside the worker (/proc/<pid>/environ shows only the first of several tunables: glibc
+   * rewrites the string in place).
    */
-  async function workerWithConfig(
-    file: string,
-    env: Record<string, string>,
-    tunables: string | undefined,
-  ): Promise<void> {
+  async function workerWithConfig(file: string, env: Record<string, string>, tunables: string | null): Promise<void> {
     const typed = file.endsWith('.ts');
+    const seen = join(app, `${file}.tunables.json`);
+    rmSync(seen, { force: true });
     writeFileSync(
       join(app, file),
       [
+        "import { writeFileSync } from 'node:fs';",
         `import { createMemoryProvider${typed ? ', type SyncEngineOptions' : ''} } from 'otesse-sync';`,
+        `writeFileSync(${JSON.stringify(seen)}, JSON.stringify({ tunables: process.env.GLIBC_TUNABLES ?? null }));`,
         `const options${typed ? ': SyncEngineOptions' : ''} = { database: 'memory://', providers: [createMemoryProvider().definition] };`,
         'export default options;',
         'export const worker = { schedulerIntervalMs: 500 };',
@@ -333,14 +335,27 @@ console.log(notAny, typedEngine, typedJob, typedExecution, status, counts, error
     const worker = start([join(app, 'node_modules/.bin/otesse-sync'), 'worker', '--config', file], app, cleanEnv(env));
     children.push(worker.child);
     await waitFor(async () => /worker \S+ ready/.test(worker.output()), `the worker (${file}) to be ready`, 60_000);
-    if (process.platform === 'linux') expect(tunablesOf(worker.child)).toBe(tunables);
+    if (process.platform === 'linux') {
+      expect((JSON.parse(readFileSync(seen, 'utf8')) as { tunables: string | null }).tunables).toBe(tunables);
+    }
     worker.child.kill('SIGTERM');
     expect(await worker.exit).toBe(0);
     expect(worker.output()).toMatch(/worker \S+ stopped/);
   }
 
   it(
-    'runs `worker --config` with a JavaScript config (a threshold of its own is left alone)',
+    'runs `worker --config` with a JavaScript config (tunables of its own are kept, the threshold added)',
+    () =>
+      workerWithConfig(
+        'worker.config.mjs',
+        { GLIBC_TUNABLES: 'glibc.malloc.arena_max=4' },
+        'glibc.malloc.arena_max=4:glibc.malloc.mmap_threshold=32768',
+      ),
+    90_000,
+  );
+
+  it(
+    'a worker started with a threshold of its own keeps it',
     () =>
       workerWithConfig(
         'worker.config.mjs',
@@ -352,7 +367,7 @@ console.log(notAny, typedEngine, typedJob, typedExecution, status, counts, error
 
   it.skipIf(!nodeStripsTypes)(
     'runs `worker --config` with a TypeScript config (Node ≥ 22.18 strips its types)',
-    () => workerWithConfig('worker.config.ts', { OTESSE_SYNC_MALLOC_TUNING: 'off' }, undefined),
+    () => workerWithConfig('worker.config.ts', { OTESSE_SYNC_MALLOC_TUNING: 'off' }, null),
     90_000,
   );
 });
